@@ -1,0 +1,24 @@
+"""Entry point: page set-up, navigation and the sidebar shared by every page."""
+
+import streamlit as st
+
+from geo.mapdeck import OSM_ATTRIBUTION
+from geo.workspace import list_workspaces
+from ui.state import WS_KEY, active_workspace, data_root
+
+st.set_page_config(page_title="O2O geo-targeting", page_icon="📍", layout="wide")
+
+PAGES = [
+    st.Page("pages/map.py", title="Map", icon="🗺️", url_path="map", default=True),
+]
+
+nav = st.navigation(PAGES)
+
+with st.sidebar:
+    ws = active_workspace()
+    names = list_workspaces(data_root())
+    st.selectbox("Workspace", names, index=names.index(ws.name), key=WS_KEY,
+                 help="Each workspace keeps its own customers, stores, settings and campaigns on disk.")
+    st.caption(f"Map data {OSM_ATTRIBUTION}")
+
+nav.run()

@@ -1,0 +1,92 @@
+"""Benchmark the map page: cold start to first map, and bytes sent for the map, at 20k and 100k customers.
+
+Runs `streamlit run` on loopback against a fresh data root and opens the page in
+headless Debian Chromium (Playwright). For each size it prints:
+
+* cold start: from launching the server (demo already generated, no caches) until
+  the deck canvas is visible with the headline counts shown, median of N runs;
+* bytes on first load: websocket frames received + static layer files fetched;
+* bytes per rerun: a layer toggle after the first load (the spec only; static
+  files are not fetched again).
+
+Usage: ``python bench/bench_map.py [--sizes 20000,100000] [--repeats 3]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from geo.demo import install_demo  # noqa: E402
+from tests.streamlit_server import launch_browser, streamlit_server, wait_for_app  # noqa: E402
+
+
+def measure(root: Path) -> dict[str, float]:
+    """One cold start of the server and the page; returns seconds and byte counts."""
+    from playwright.sync_api import sync_playwright
+
+    ws_bytes = [0]
+    static_bytes = [0]
+    t0 = time.perf_counter()
+    with streamlit_server(root) as url, sync_playwright() as pw:
+        browser = launch_browser(pw)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.on("websocket", lambda ws: ws.on(
+            "framereceived", lambda f: ws_bytes.__setitem__(0, ws_bytes[0] + len(f))))
+
+        def on_response(resp):
+            if "/app/static/" in resp.url:
+                try:
+                    static_bytes[0] += len(resp.body())
+                except Exception:  # noqa: BLE001 - a cancelled fetch has no body
+                    pass
+
+        page.on("response", on_response)
+        page.goto(url)
+        wait_for_app(page)
+        page.locator("[data-testid='stDeckGlJsonChart'] canvas").first.wait_for(state="visible")
+        page.wait_for_function("document.body.innerText.includes('Opted in')")
+        cold = time.perf_counter() - t0
+        page.wait_for_load_state("networkidle")
+        first_ws, first_static = ws_bytes[0], static_bytes[0]
+        # one rerun: toggle the density layer off
+        page.get_by_text("Density (hexagons)").click()
+        page.wait_for_timeout(300)
+        wait_for_app(page)
+        page.wait_for_load_state("networkidle")
+        rerun_ws, rerun_static = ws_bytes[0] - first_ws, static_bytes[0] - first_static
+        browser.close()
+    return {"cold_s": cold, "first_ws": first_ws, "first_static": first_static,
+            "rerun_ws": rerun_ws, "rerun_static": rerun_static}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="20000,100000")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    print("size      cold start (median)  first load: websocket + static   per rerun (websocket)")
+    for n in [int(s) for s in args.sizes.split(",")]:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            t = time.perf_counter()
+            install_demo(root, n_customers=n)
+            build = time.perf_counter() - t
+            runs = [measure(root) for _ in range(args.repeats)]
+            # static/generated is shared: the first run of a size writes the layer files
+            cold = statistics.median(r["cold_s"] for r in runs)
+            r = runs[-1]
+            print(f"{n:>7,}   {cold:6.2f} s (runs: {', '.join(f'{x['cold_s']:.2f}' for x in runs)})"
+                  f"   {r['first_ws'] / 1e3:8.1f} kB + {runs[0]['first_static'] / 1e6:6.2f} MB"
+                  f"   {r['rerun_ws'] / 1e3:8.1f} kB (+{r['rerun_static']} B static)"
+                  f"   [demo build {build:.1f} s]")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""Headline counts shown above every map: customers, contactable customers, stores."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def contactable(customers: pd.DataFrame) -> pd.Series:
+    """Boolean mask of customers who may be e-mailed: opted in and not unsubscribed."""
+    opted = customers["opted_in"].astype("boolean").fillna(False)
+    unsub = (customers["unsubscribed"].astype("boolean").fillna(False)
+             if "unsubscribed" in customers else False)
+    return (opted & ~unsub).astype(bool)
+
+
+def headline_counts(customers: pd.DataFrame, stores: pd.DataFrame) -> dict[str, int]:
+    """Count customers, contactable (opted-in, not unsubscribed) customers and stores.
+
+    Returns
+    -------
+    dict with ``customers``, ``opted_in``, ``unsubscribed`` and ``stores``.
+    """
+    unsub = (customers["unsubscribed"].astype("boolean").fillna(False)
+             if "unsubscribed" in customers else pd.Series(False, index=customers.index))
+    return {
+        "customers": int(len(customers)),
+        "opted_in": int(contactable(customers).sum()),
+        "unsubscribed": int(unsub.sum()),
+        "stores": int(len(stores)),
+    }

@@ -1,0 +1,61 @@
+"""Map: stores, customers, density and roads of the active workspace, with headline counts."""
+
+import streamlit as st
+
+from geo.mapdeck import legend, overview_deck, view_state
+from geo.summary import headline_counts
+from ui import cache
+from ui.errors import shown_as_message
+from ui.state import active_workspace, data_root
+
+ws = active_workspace()
+root = str(data_root())
+settings = ws.settings()
+
+with shown_as_message("Could not load the workspace's data"):
+    customers = cache.load_table(root, ws.name, "customers", ws.table_version("customers"))
+    stores = cache.load_table(root, ws.name, "stores", ws.table_version("stores"))
+
+st.title("Customers and stores")
+if customers is None or stores is None:
+    st.info("This workspace has no customers or stores yet: import them on the Import page.")
+    st.stop()
+
+counts = headline_counts(customers, stores)
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Customers", f"{counts['customers']:,}")
+c2.metric("Opted in", f"{counts['opted_in']:,}", help="Opted in and not unsubscribed.")
+c3.metric("Unsubscribed", f"{counts['unsubscribed']:,}")
+c4.metric("Stores", f"{counts['stores']:,}")
+
+left, right = st.columns([1, 4])
+with left:
+    colour_by = st.radio("Colour customers by", ["consent", "segment"], horizontal=True,
+                         key="map_colour_by")
+    show = {
+        "customers": st.toggle("Customers", True, key="map_show_customers"),
+        "density": st.toggle("Density (hexagons)", True, key="map_show_density"),
+        "stores": st.toggle("Stores", True, key="map_show_stores"),
+        "store-labels": st.toggle("Store names", True, key="map_show_labels"),
+        "roads": st.toggle("Roads", True, key="map_show_roads"),
+    }
+    online = st.toggle("Online basemap (Carto, needs internet)", False, key="map_basemap",
+                       help="Off: the map draws the OpenStreetMap roads it has, with no internet.")
+    st.markdown("**Legend**")
+    items = legend(customers, colour_by) + [("store", [213, 33, 106])]
+    st.markdown("  \n".join(
+        f"<span style='color:rgb({r},{g},{b})'>●</span> {label}"
+        for label, (r, g, b, *_) in items), unsafe_allow_html=True)
+
+with right:
+    with shown_as_message("Could not load the road network"):
+        roads_url = cache.road_paths_url(settings.get("network", "demo"),
+                                         settings.get("mode", "walk")) if show["roads"] else None
+    deck = overview_deck(
+        stores,
+        customers_url=cache.customer_points_url(root, ws.name, ws.table_version("customers")),
+        roads_url=roads_url,
+        view=view_state(stores["lat"], stores["lon"]),
+        colour_by=colour_by, show=show, basemap="light" if online else "none")
+    st.pydeck_chart(deck, height=620, key="overview_map")
+    st.caption("Map data © OpenStreetMap contributors (ODbL). Customers are synthetic in the demo.")

@@ -1,0 +1,35 @@
+"""Shared fixtures: a demo data root built once per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_OSM = ROOT.parent / "shared" / "osm"
+
+
+@pytest.fixture(scope="session")
+def demo_root(tmp_path_factory) -> Path:
+    """A data root holding the full demo workspace, built once."""
+    from geo.demo import install_demo
+
+    root = tmp_path_factory.mktemp("data")
+    install_demo(root)
+    return root
+
+
+@pytest.fixture()
+def demo_env(demo_root, monkeypatch) -> Path:
+    """Point the app (``GEO_DATA_DIR``) at the session's demo data root."""
+    monkeypatch.setenv("GEO_DATA_DIR", str(demo_root))
+    return demo_root
+
+
+@pytest.fixture()
+def shared_osm() -> Path:
+    """Folder of the real OSM extracts shared with the project (read-only)."""
+    if not SHARED_OSM.exists():
+        pytest.fail(f"the shared OSM extracts are missing: expected {SHARED_OSM}")
+    return SHARED_OSM

@@ -1,0 +1,95 @@
+"""Start `streamlit run app.py` on loopback and drive it with Playwright in Debian Chromium.
+
+Shared by the browser tests and the browser benchmarks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+PROJECT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def streamlit_server(data_root: Path, *, extra_env: dict[str, str] | None = None,
+                     timeout_s: float = 120.0) -> Iterator[str]:
+    """Run the app against ``data_root``; yield its base URL; stop it afterwards."""
+    port = free_port()
+    home = tempfile.mkdtemp(prefix="st-home-")
+    env = {**os.environ, "GEO_DATA_DIR": str(data_root), "HOME": home,
+           "PYTHONPATH": str(PROJECT), **(extra_env or {})}
+    log = open(Path(home) / "server.log", "w+")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+        cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if proc.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"streamlit exited with {proc.returncode}:\n{log.read()[-3000:]}")
+            try:
+                if httpx.get(f"{url}/_stcore/health", timeout=2).text.strip() == "ok":
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"streamlit did not answer on {url} within {timeout_s} s")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def launch_browser(playwright):
+    """Launch Debian Chromium headless with WebGL through SwiftShader."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+def wait_for_app(page, timeout_ms: float = 90_000) -> None:
+    """Wait until the app is connected, its script has finished and no skeleton is left."""
+    page.wait_for_selector("[data-testid='stAppViewContainer']", state="attached",
+                           timeout=timeout_ms)
+    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']",
+                           state="attached", timeout=timeout_ms)
+    page.wait_for_timeout(250)
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']",
+                           state="attached", timeout=timeout_ms)
+    page.wait_for_function(
+        "document.querySelectorAll(\"[data-testid='stSkeleton']\").length === 0",
+        timeout=timeout_ms)
+
+
+def webgl2_available(page) -> bool:
+    """True when the page can create a WebGL2 context."""
+    return bool(page.evaluate(
+        "() => !!document.createElement('canvas').getContext('webgl2')"))

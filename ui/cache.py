@@ -1,0 +1,74 @@
+"""Cached wrappers over `geo` calls: road graphs as shared resources, results as data."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from geo import demo
+from geo.workspace import DEMO, list_workspaces, open_workspace
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+STATIC_URL = "/app/static"
+
+
+@st.cache_resource(show_spinner="Building the Helsinki demo (first start only)…")
+def ensure_demo(root: str) -> bool:
+    """Create the demo workspace under ``root`` if it is missing (once per server)."""
+    if DEMO not in list_workspaces(Path(root)):
+        demo.install_demo(Path(root))
+    return True
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def load_table(root: str, workspace: str, kind: str, version: str) -> pd.DataFrame | None:
+    """Read a workspace table; ``version`` (from `Workspace.table_version`) keys the cache."""
+    return open_workspace(workspace, Path(root)).load_table(kind)
+
+
+def publish_static(name: str, payload: bytes) -> str:
+    """Write ``payload`` under ``static/generated`` (once per content) and return its URL.
+
+    The file name holds a hash of the content, so the browser caches it safely and
+    a rerun that references the same URL sends nothing again.
+    """
+    digest = hashlib.sha256(payload).hexdigest()[:16]
+    rel = Path("generated") / f"{name}-{digest}.json"
+    path = STATIC_DIR / rel
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(payload)
+        tmp.replace(path)
+    return f"{STATIC_URL}/{rel.as_posix()}"
+
+
+@st.cache_resource(show_spinner="Loading the road network…", max_entries=6)
+def road_network(source: str, mode: str):
+    """The road graph for ``source`` (a file path or ``"demo"``) and travel ``mode``, shared."""
+    from geo.network import load_network
+
+    return load_network(source, mode)
+
+
+@st.cache_data(show_spinner=False, max_entries=6)
+def road_paths_url(source: str, mode: str) -> str:
+    """URL of the road lines of ``source`` as static JSON for the map's road layer."""
+    import osmnx as ox
+
+    from geo.mapdeck import road_paths_json
+
+    edges = ox.graph_to_gdfs(road_network(source, mode), nodes=False)
+    return publish_static(f"roads-{mode}", road_paths_json(edges))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def customer_points_url(root: str, workspace: str, version: str) -> str:
+    """URL of the workspace's customers as static JSON for the point and density layers."""
+    from geo.mapdeck import customer_points_json
+
+    customers = load_table(root, workspace, "customers", version)
+    return publish_static("customers", customer_points_json(customers))
