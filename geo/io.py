@@ -99,7 +99,7 @@ def load_table(path: str | Path, schema: Schema | str) -> pd.DataFrame:
 
 def complete(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     """Add any missing optional columns with their defaults, in schema order."""
-    df = df.copy()
+    df = df.copy(deep=False)  # copy-on-write: columns added below do not touch the caller's frame
     defaults = {"unsubscribed": False, "online_orders_12m": 0}
     for col in schema.columns:
         if col.name not in df.columns:

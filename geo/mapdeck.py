@@ -104,15 +104,26 @@ def road_paths_json(edges: pd.DataFrame) -> bytes:
     return _records_json({"path": coords, "tooltip": tooltip})
 
 
-def view_state(lat: np.ndarray, lon: np.ndarray) -> pdk.ViewState:
-    """A camera that frames all the given points (kept constant so reruns never move it)."""
+def view_state(lat: np.ndarray, lon: np.ndarray, *, width_px: int = 700,
+               height_px: int = 540) -> pdk.ViewState:
+    """A camera that frames all the given points (kept constant so reruns never move it).
+
+    The zoom is the largest Web-Mercator zoom at which the points' extent fits a
+    ``width_px`` × ``height_px`` viewport.
+    """
     lat = np.asarray(lat, dtype=float)
     lon = np.asarray(lon, dtype=float)
-    span = max(float(np.ptp(lat)), float(np.ptp(lon)) * math.cos(math.radians(float(lat.mean()))),
-               1e-3)
-    zoom = max(1.0, min(17.0, math.log2(360.0 / span) - 1.2))
-    return pdk.ViewState(latitude=round(float(lat.mean()), 5),
-                         longitude=round(float(lon.mean()), 5), zoom=round(zoom, 2), pitch=0)
+
+    def merc_y(phi: np.ndarray) -> np.ndarray:
+        return np.degrees(np.log(np.tan(np.pi / 4 + np.radians(phi) / 2)))
+
+    span_x = max(float(np.ptp(lon)), 1e-4)
+    span_y = max(float(np.ptp(merc_y(lat))), 1e-4)
+    zoom = min(math.log2(width_px * 360 / (256 * span_x)),
+               math.log2(height_px * 360 / (256 * span_y)))
+    return pdk.ViewState(latitude=round(float((lat.min() + lat.max()) / 2), 5),
+                         longitude=round(float((lon.min() + lon.max()) / 2), 5),
+                         zoom=round(max(1.0, min(18.0, zoom)), 2), pitch=0)
 
 
 def store_records(stores: pd.DataFrame) -> pd.DataFrame:
@@ -157,7 +168,7 @@ def overview_deck(stores: pd.DataFrame, *, customers_url: str, roads_url: str | 
     layers = []
     if roads_url and on["roads"]:
         layers.append(pdk.Layer("PathLayer", id="roads", data=roads_url, get_path="path",
-                                get_color=ROAD_COLOUR, width_min_pixels=1, width_units="pixels",
+                                get_color=ROAD_COLOUR, width_min_pixels=1, width_units="'pixels'",
                                 get_width=1, pickable=True))
     if on["density"]:
         layers.append(pdk.Layer("HexagonLayer", id="density", data=customers_url,
@@ -167,7 +178,7 @@ def overview_deck(stores: pd.DataFrame, *, customers_url: str, roads_url: str | 
         layers.append(pdk.Layer("ScatterplotLayer", id="customers", data=customers_url,
                                 get_position="p",
                                 get_fill_color="sc" if colour_by == "segment" else "cc",
-                                get_radius=6, radius_min_pixels=1.5, radius_max_pixels=6,
+                                get_radius=5, radius_min_pixels=1.5, radius_max_pixels=4,
                                 opacity=0.8, pickable=True,
                                 update_triggers={"getFillColor": colour_by}))
     if on["stores"]:
@@ -181,7 +192,9 @@ def overview_deck(stores: pd.DataFrame, *, customers_url: str, roads_url: str | 
                                 get_position="position", get_text="name", get_size=13,
                                 get_color=[30, 30, 30], get_pixel_offset=[0, -18],
                                 background=True, get_background_color=[255, 255, 255, 210],
-                                pickable=True, character_set="auto"))
+                                # quoted: pydeck would read a bare string as an accessor;
+                                # "auto" makes deck.gl draw non-ASCII names (Lönnrotinkatu)
+                                pickable=True, character_set="'auto'"))
     style = BASEMAPS.get(basemap)
     kwargs = {"map_provider": None} if style is None else {"map_provider": "carto",
                                                             "map_style": style}

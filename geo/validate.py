@@ -33,12 +33,18 @@ class ValidationReport:
     errors
         One line per problem: ``row`` (spreadsheet row, header is 1),
         ``column``, ``reason`` and the raw ``value``.
+    mapping
+        When the table came through a column mapping: ``{canonical: source column}``.
+    message
+        A note for the user about the whole file (e.g. the geocoder could not be reached).
     """
 
     file: str
     rows: int
     valid: pd.DataFrame
     errors: pd.DataFrame
+    mapping: dict[str, str] | None = None
+    message: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -48,7 +54,10 @@ class ValidationReport:
     def as_dict(self, max_errors: int | None = None) -> dict:
         """Return the report in the command line's JSON shape."""
         errs = self.errors if max_errors is None else self.errors.head(max_errors)
+        extra = {k: v for k, v in (("mapping", self.mapping), ("message", self.message))
+                 if v is not None}
         return {
+            **extra,
             "file": self.file,
             "rows": int(self.rows),
             "valid": int(len(self.valid)),
@@ -157,8 +166,10 @@ def parse_column(raw: pd.Series, col: Column) -> tuple[pd.Series, pd.Series]:
     return values, reasons
 
 
-def validate_table(df: pd.DataFrame, schema: Schema, file: str) -> ValidationReport:
-    """Check a raw table against a schema; keep the good rows and list every bad one.
+def validate_rows(df: pd.DataFrame, schema: Schema, file: str, *,
+                  row_numbers: np.ndarray | pd.Index | None = None,
+                  keep: tuple[str, ...] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Parse every cell of a raw table and list the problems found within single rows.
 
     Parameters
     ----------
@@ -168,10 +179,19 @@ def validate_table(df: pd.DataFrame, schema: Schema, file: str) -> ValidationRep
         The expected layout (see `geo.schema`).
     file
         Name used in messages.
+    row_numbers
+        Spreadsheet row number of each row of ``df`` (header is row 1). Defaults
+        to ``2, 3, ...`` in the frame's order.
+    keep
+        Extra (non-schema) columns to carry through as stripped text, e.g.
+        ``("address", "postcode")``.
 
     Returns
     -------
-    ValidationReport
+    typed, errors
+        Every row parsed (bad ones included, so that checks across rows can see
+        them) with its spreadsheet row in ``_row``; and one line per problem
+        (``row``, ``column``, ``reason``, ``value``).
 
     Raises
     ------
@@ -183,8 +203,9 @@ def validate_table(df: pd.DataFrame, schema: Schema, file: str) -> ValidationRep
         raise DataError(file, f"missing required column(s): {', '.join(missing)}; "
                               f"found: {', '.join(map(str, df.columns)) or 'none'}",
                         column=missing[0])
+    rows = (np.arange(len(df)) + HEADER_ROWS + 1 if row_numbers is None
+            else np.asarray(row_numbers, dtype="int64"))
     df = df.reset_index(drop=True)
-    rows = df.index.to_numpy() + HEADER_ROWS + 1
     typed = {}
     problems = []
     for col in schema.columns:
@@ -199,21 +220,200 @@ def validate_table(df: pd.DataFrame, schema: Schema, file: str) -> ValidationRep
                 "reason": reasons[bad].to_numpy(dtype=object),
                 "value": df[col.name][bad].astype("string").to_numpy(dtype=object),
             }))
-    out = pd.DataFrame(typed)
-    if schema.key and schema.key in out.columns:
-        dup = out[schema.key].duplicated(keep="first") & out[schema.key].notna()
-        if dup.any():
-            problems.append(pd.DataFrame({
-                "row": rows[dup.to_numpy()], "column": schema.key,
-                "reason": f"duplicate {schema.key}",
-                "value": out.loc[dup, schema.key].to_numpy(dtype=object),
-            }))
-    errors = (pd.concat(problems, ignore_index=True).sort_values(["row", "column"], kind="stable")
-              .reset_index(drop=True) if problems
-              else pd.DataFrame(columns=["row", "column", "reason", "value"]))
-    bad_rows = set(errors["row"].tolist())
-    keep = ~np.isin(rows, list(bad_rows))
-    out = out[keep].copy()
-    out["_row"] = rows[keep]
-    return ValidationReport(file=str(file), rows=len(df), valid=out.reset_index(drop=True),
-                            errors=errors)
+    for name in keep:
+        if name in df.columns and name not in typed:
+            typed[name] = df[name].astype("string").str.strip()
+    out = pd.DataFrame(typed, index=df.index)
+    out["_row"] = rows
+    return out, _concat_errors(problems)
+
+
+def _concat_errors(problems: list[pd.DataFrame]) -> pd.DataFrame:
+    problems = [p for p in problems if len(p)]
+    if not problems:
+        return pd.DataFrame({"row": pd.Series(dtype="int64"), "column": pd.Series(dtype=object),
+                             "reason": pd.Series(dtype=object), "value": pd.Series(dtype=object)})
+    return pd.concat(problems, ignore_index=True)
+
+
+def normalise_email(values: pd.Series) -> pd.Series:
+    """Return e-mail addresses lower-cased with every space removed (for duplicate checks)."""
+    return values.astype("string").str.lower().str.replace(r"\s+", "", regex=True)
+
+
+def find_duplicates(typed: pd.DataFrame, column: str, *, normalise=None,
+                    label: str | None = None) -> pd.DataFrame:
+    """List the rows whose ``column`` repeats an earlier row's value.
+
+    Parameters
+    ----------
+    typed
+        Parsed rows with their spreadsheet row in ``_row``.
+    column
+        Column to check; blank cells are ignored.
+    normalise
+        Optional function applied to the values before comparing them.
+    label
+        What the duplicate is called in the reason (default ``column``).
+
+    Returns
+    -------
+    DataFrame of errors (``row``, ``column``, ``reason``, ``value``); the first
+    occurrence is kept as good and each later one names the row it repeats.
+    """
+    if column not in typed.columns or typed.empty:
+        return _concat_errors([])
+    values = typed[column].astype("string")
+    keys = normalise(values) if normalise else values
+    keys = keys.mask(keys.fillna("") == "")
+    dup = (keys.duplicated(keep="first") & keys.notna()).to_numpy()
+    if not dup.any():
+        return _concat_errors([])
+    first_row = typed["_row"].groupby(keys.to_numpy(), dropna=True).transform("first")
+    label = label or f"duplicate {column}"
+    reason = (label + " (same as row " + first_row[dup].astype("int64").astype(str) + ")")
+    return pd.DataFrame({"row": typed["_row"].to_numpy()[dup], "column": column,
+                         "reason": reason.to_numpy(dtype=object),
+                         "value": values[dup].to_numpy(dtype=object)})
+
+
+def find_swapped(lat: pd.Series, lon: pd.Series, *, spread: float = 5.0,
+                 min_scale_deg: float = 0.1, min_rows: int = 3) -> np.ndarray:
+    """Flag rows whose latitude and longitude look swapped.
+
+    A row is flagged when it lies outside the area of the other rows and
+    swapping its two values puts it inside. The area is the median position
+    plus or minus ``spread`` robust standard deviations (1.4826 x the median
+    absolute deviation, at least ``min_scale_deg``) in each axis, computed from
+    the rows with in-range coordinates, so a few bad rows do not move it.
+
+    Parameters
+    ----------
+    lat, lon
+        Parsed coordinates in degrees (EPSG:4326); NaN where missing.
+    spread
+        Half-width of the area in robust standard deviations.
+    min_scale_deg
+        Smallest robust standard deviation in degrees (0.1 degree is about 11 km).
+    min_rows
+        Fewer rows with coordinates than this: nothing is flagged.
+
+    Returns
+    -------
+    Boolean numpy array, True for a likely swap.
+    """
+    la = pd.to_numeric(lat, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    lo = pd.to_numeric(lon, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    finite = np.isfinite(la) & np.isfinite(lo)
+    ref = finite & (np.abs(la) <= 90) & (np.abs(lo) <= 180)
+    if ref.sum() < min_rows:
+        return np.zeros(len(la), dtype=bool)
+    centre, half = [], []
+    for v in (la[ref], lo[ref]):
+        med = float(np.median(v))
+        scale = max(1.4826 * float(np.median(np.abs(v - med))), min_scale_deg)
+        centre.append(med)
+        half.append(spread * scale)
+
+    def inside(a, b):
+        return (np.abs(a - centre[0]) <= half[0]) & (np.abs(b - centre[1]) <= half[1])
+
+    with np.errstate(invalid="ignore"):
+        plausible = finite & (np.abs(lo) <= 90) & (np.abs(la) <= 180)
+        return plausible & ~inside(la, lo) & inside(lo, la)
+
+
+SWAPPED_REASON = "latitude and longitude look swapped (swapping them puts the row among the others)"
+
+
+def check_across_rows(typed: pd.DataFrame, schema: Schema,
+                      row_errors: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Run the checks that compare rows with each other.
+
+    Duplicate key (``schema.key``), duplicate e-mail after lower-casing and
+    removing spaces (tables with a key and an ``email`` column, e.g. customers),
+    and likely swapped latitude/longitude (tables with ``lat`` and ``lon``).
+
+    Parameters
+    ----------
+    typed
+        Every parsed row with ``_row`` (see `validate_rows`).
+    schema
+        The table's layout.
+    row_errors
+        Errors found within rows; "latitude out of range" lines of rows found
+        swapped are replaced by the swap reason.
+
+    Returns
+    -------
+    All errors: ``row_errors`` (adjusted) plus the new ones.
+    """
+    problems = [row_errors if row_errors is not None else _concat_errors([])]
+    if schema.key:
+        problems.append(find_duplicates(typed, schema.key))
+    if schema.key and "email" in schema.names and schema.key != "email":
+        problems.append(find_duplicates(typed, "email", normalise=normalise_email,
+                                        label="duplicate email after ignoring case and spaces"))
+    if "lat" in typed.columns and "lon" in typed.columns:
+        swapped = find_swapped(typed["lat"], typed["lon"])
+        if swapped.any():
+            rows = typed["_row"].to_numpy()[swapped]
+            old = problems[0]
+            out_of_range = old["row"].isin(rows) & (old["column"] == "lat") & \
+                old["reason"].astype(str).str.startswith("latitude out of range")
+            problems[0] = old[~out_of_range.to_numpy()]
+            value = (typed["lat"][swapped].astype("string") + ", "
+                     + typed["lon"][swapped].astype("string"))
+            problems.append(pd.DataFrame({"row": rows, "column": "lat", "reason": SWAPPED_REASON,
+                                          "value": value.to_numpy(dtype=object)}))
+    return _concat_errors(problems)
+
+
+def sort_errors(errors: pd.DataFrame) -> pd.DataFrame:
+    """Order errors by spreadsheet row, then column."""
+    if errors.empty:
+        return errors.reset_index(drop=True)
+    order = errors.assign(_c=errors["column"].fillna("").astype(str))
+    return (order.sort_values(["row", "_c"], kind="stable").drop(columns="_c")
+            .reset_index(drop=True))
+
+
+def finish_report(file: str, rows: int, typed: pd.DataFrame,
+                  errors: pd.DataFrame) -> ValidationReport:
+    """Drop every row named in ``errors`` from ``typed`` and build the report."""
+    errors = sort_errors(errors)
+    keep = ~typed["_row"].isin(errors["row"].unique()).to_numpy()
+    valid = typed[keep].reset_index(drop=True) if not keep.all() else typed.reset_index(drop=True)
+    return ValidationReport(file=str(file), rows=int(rows), valid=valid, errors=errors)
+
+
+def validate_table(df: pd.DataFrame, schema: Schema, file: str, *,
+                   row_numbers: np.ndarray | pd.Index | None = None,
+                   keep: tuple[str, ...] = ()) -> ValidationReport:
+    """Check a raw table against a schema; keep the good rows and list every bad one.
+
+    Parameters
+    ----------
+    df
+        Raw table with canonical column names (after any column mapping).
+    schema
+        The expected layout (see `geo.schema`).
+    file
+        Name used in messages.
+    row_numbers
+        Spreadsheet row of each row (header is row 1); default ``2, 3, ...``.
+    keep
+        Extra columns to carry through as text (see `validate_rows`).
+
+    Returns
+    -------
+    ValidationReport
+
+    Raises
+    ------
+    DataError
+        When a required column is missing: then no row can be used.
+    """
+    typed, row_errors = validate_rows(df, schema, file, row_numbers=row_numbers, keep=keep)
+    errors = check_across_rows(typed, schema, row_errors)
+    return finish_report(file, len(df), typed, errors)

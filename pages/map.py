@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from geo.mapdeck import legend, overview_deck, view_state
+from geo.mapdeck import legend, overview_deck
 from geo.summary import headline_counts
 from ui import cache
 from ui.errors import shown_as_message
@@ -55,7 +55,8 @@ with right:
         stores,
         customers_url=cache.customer_points_url(root, ws.name, ws.table_version("customers")),
         roads_url=roads_url,
-        view=view_state(stores["lat"], stores["lon"]),
+        view=cache.dataset_view(root, ws.name, ws.table_version("customers"),
+                                ws.table_version("stores")),
         colour_by=colour_by, show=show, basemap="light" if online else "none")
     st.pydeck_chart(deck, height=620, key="overview_map")
     st.caption("Map data © OpenStreetMap contributors (ODbL). Customers are synthetic in the demo.")

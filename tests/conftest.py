@@ -33,3 +33,18 @@ def shared_osm() -> Path:
     if not SHARED_OSM.exists():
         pytest.fail(f"the shared OSM extracts are missing: expected {SHARED_OSM}")
     return SHARED_OSM
+
+
+APP = ROOT / "app.py"
+
+
+def run_app(page: str | None = None, *, timeout: float = 180):
+    """Run the app under `AppTest` (optionally switched to ``page``, e.g. ``"pages/reach.py"``)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP), default_timeout=timeout)
+    at.run()
+    if page is not None and not at.exception:
+        at.switch_page(page)
+        at.run()
+    return at

@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from geo.summary import headline_counts
 from geo.workspace import open_workspace
+from tests.conftest import run_app
 
 
 @pytest.fixture()
 def app(demo_env):
-    at = AppTest.from_file("app.py", default_timeout=120)
-    at.run()
+    at = run_app()
     assert not at.exception, at.exception
     return at
 

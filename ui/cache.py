@@ -72,3 +72,19 @@ def customer_points_url(root: str, workspace: str, version: str) -> str:
 
     customers = load_table(root, workspace, "customers", version)
     return publish_static("customers", customer_points_json(customers))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def dataset_view(root: str, workspace: str, customers_version: str, stores_version: str):
+    """The fixed camera framing a workspace's stores and the central 98 % of its customers."""
+    import numpy as np
+
+    from geo.mapdeck import view_state
+
+    customers = load_table(root, workspace, "customers", customers_version)
+    stores = load_table(root, workspace, "stores", stores_version)
+    lat = np.concatenate([stores["lat"].to_numpy(float),
+                          customers["lat"].quantile([0.01, 0.99]).to_numpy(float)])
+    lon = np.concatenate([stores["lon"].to_numpy(float),
+                          customers["lon"].quantile([0.01, 0.99]).to_numpy(float)])
+    return view_state(lat, lon)

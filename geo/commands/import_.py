@@ -1,0 +1,33 @@
+"""``python -m geo import``: validate a data file and store its good rows in a workspace."""
+
+from __future__ import annotations
+
+import argparse
+
+from geo.commands._importing import (add_common_arguments, finish, geocoder_settings,
+                                     resolve_mapping)
+from geo.ingest import import_file, store_path
+from geo.workspace import create_workspace, default_root
+
+NAME = "import"
+HELP = "import a customers/stores/events/redemptions file into a workspace; print the report"
+DEFAULT_WORKSPACE = "default"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the file, --kind, --workspace, --campaign and mapping options."""
+    add_common_arguments(parser)
+    parser.add_argument("--workspace", default=DEFAULT_WORKSPACE, metavar="NAME",
+                        help=f"workspace to store into, created if needed "
+                             f"(default: {DEFAULT_WORKSPACE!r})")
+    parser.add_argument("--campaign", metavar="ID",
+                        help="for events/redemptions: the existing campaign to attach them to")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Import the file; exit 0 when rows were stored, 1 when none was good, 2 when unusable."""
+    ws = create_workspace(args.workspace, default_root(), exist_ok=True)
+    report = import_file(args.file, args.kind, ws, mapping=resolve_mapping(args),
+                         campaign=args.campaign, geocoder=geocoder_settings(args))
+    stored = store_path(ws, args.kind, args.campaign) if len(report.valid) else None
+    return finish(args, report, workspace=ws.name, stored=stored)

@@ -1,0 +1,24 @@
+"""``python -m geo validate``: check a data file and print its report, storing nothing."""
+
+from __future__ import annotations
+
+import argparse
+
+from geo.commands._importing import (add_common_arguments, finish, geocoder_settings,
+                                     resolve_mapping)
+from geo.ingest import check_file
+
+NAME = "validate"
+HELP = "check a customers/stores/events/redemptions file and print the problems as JSON"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the file, --kind and mapping options."""
+    add_common_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate the file; exit 0 when some rows are good, 1 when none, 2 when unusable."""
+    report = check_file(args.file, args.kind, mapping=resolve_mapping(args),
+                        geocoder=geocoder_settings(args))
+    return finish(args, report)

@@ -1,0 +1,58 @@
+"""Export target lists to Mailchimp, Klaviyo, SendGrid and Brevo: consent-safe, journaled, resumable.
+
+Typical use::
+
+    adapter = make_adapter("mailchimp", api_key=key)        # or the env variable
+    print(dry_run(targets, adapter, list_id).summary)       # nothing sent
+    result = run_export(targets, adapter, list_id, journal=journal_path(ws))
+    result.to_csv("report.csv")
+"""
+
+from __future__ import annotations
+
+from geo.export.base import (ENV_KEYS, Adapter, ExportError, JobLost, ProviderError,
+                             RetryPolicy, Secret, mask_email, resolve_api_key)
+from geo.export.brevo import BrevoAdapter
+from geo.export.csv_layouts import manual_import_csv, manual_import_frame, write_manual_import
+from geo.export.journal import ExportJournal
+from geo.export.klaviyo import KlaviyoAdapter
+from geo.export.mailchimp import MailchimpAdapter
+from geo.export.recipients import PreparedTargets, prepare_targets
+from geo.export.runner import DryRun, ExportResult, dry_run, journal_path, run_export
+from geo.export.sendgrid import SendGridAdapter
+
+PROVIDERS: dict[str, type[Adapter]] = {
+    "mailchimp": MailchimpAdapter,
+    "klaviyo": KlaviyoAdapter,
+    "sendgrid": SendGridAdapter,
+    "brevo": BrevoAdapter,
+}
+
+
+def make_adapter(provider: str, api_key: str | Secret | None = None, **kwargs) -> Adapter:
+    """Build the adapter for ``provider`` (``mailchimp``, ``klaviyo``, ``sendgrid``, ``brevo``).
+
+    Parameters
+    ----------
+    provider
+        Provider name.
+    api_key
+        The key; None reads the provider's environment variable (see `ENV_KEYS`)
+        when the first request is made.
+    **kwargs
+        ``base_url``, ``policy`` (`RetryPolicy`), ``batch_size`` and provider options.
+    """
+    try:
+        cls = PROVIDERS[provider.lower()]
+    except KeyError:
+        raise ExportError(f"unknown provider {provider!r}; use one of {', '.join(PROVIDERS)}") from None
+    return cls(api_key, **kwargs)
+
+
+__all__ = [
+    "ENV_KEYS", "PROVIDERS", "Adapter", "BrevoAdapter", "DryRun", "ExportError", "ExportJournal",
+    "ExportResult", "JobLost", "KlaviyoAdapter", "MailchimpAdapter", "PreparedTargets",
+    "ProviderError", "RetryPolicy", "Secret", "SendGridAdapter", "dry_run", "journal_path",
+    "make_adapter", "manual_import_csv", "manual_import_frame", "mask_email", "prepare_targets",
+    "resolve_api_key", "run_export", "write_manual_import",
+]

@@ -1,0 +1,144 @@
+"""Upload recipients to a Klaviyo list with bulk profile import jobs, never touching consent."""
+
+from __future__ import annotations
+
+import httpx
+import pandas as pd
+
+from geo.export.base import Adapter, Collected, Job, JobLost, JobState, outcomes_frame
+from geo.export.recipients import records, tag_list
+
+#: our field -> Klaviyo profile property (free-form, nothing to create)
+PROPERTIES = {
+    "store_name": "nearest_store",
+    "store_address": "store_address",
+    "travel_min": "travel_minutes",
+    "coupon_code": "coupon_code",
+    "offer_start": "offer_start",
+    "offer_end": "offer_end",
+    "tags": "esp_tags",
+}
+JSONAPI = "application/vnd.api+json"
+
+
+class KlaviyoAdapter(Adapter):
+    """Klaviyo API (``https://a.klaviyo.com``, JSON:API, pinned ``revision`` header).
+
+    Each batch is one ``POST /api/profile-bulk-import-jobs`` (up to 10,000
+    profiles or 5 MB) that upserts profiles and adds them to the list; the job is
+    polled until ``complete`` and its ``import-errors`` are read per recipient.
+    Bulk import never changes consent, and this adapter never calls the
+    subscription endpoint (it clears unsubscribes and suppressions).
+
+    Parameters
+    ----------
+    revision
+        Value of the ``revision`` header (the API version this code was written for).
+    **kwargs
+        See `geo.export.base.Adapter`.
+    """
+
+    provider = "klaviyo"
+    error_page_size = 100  # import errors per page (Klaviyo allows 1 to 100)
+    max_batch_size = 10_000
+    max_batch_bytes = 5_000_000
+    default_base_url = "https://a.klaviyo.com"
+
+    def __init__(self, api_key=None, *, revision: str = "2026-07-15", **kwargs) -> None:
+        super().__init__(api_key, **kwargs)
+        self.revision = revision
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Klaviyo-API-Key {self.secret().reveal()}",
+                "revision": self.revision, "Accept": JSONAPI, "Content-Type": JSONAPI}
+
+    def error_detail(self, response: httpx.Response) -> str:
+        try:
+            errors = response.json().get("errors") or []
+        except (ValueError, AttributeError):
+            return response.text[:200] or response.reason_phrase
+        return "; ".join(f"{e.get('code', '')}: {e.get('detail') or e.get('title', '')}"
+                         for e in errors) or response.reason_phrase
+
+    def list_lists(self) -> pd.DataFrame:
+        rows, url = [], "/api/lists"
+        while url:
+            body = self.http.request("GET", url).json()
+            rows += [{"id": str(x["id"]), "name": x.get("attributes", {}).get("name", ""),
+                      "members": None} for x in body.get("data", [])]
+            url = (body.get("links") or {}).get("next")
+        return pd.DataFrame(rows, columns=["id", "name", "members"])
+
+    def planned_fields(self) -> pd.DataFrame:
+        rows = [{"field": "first_name", "provider_field": "first_name", "type": "text",
+                 "native": True}]
+        rows += [{"field": f, "provider_field": f"properties.{p}",
+                  "type": "list" if f == "tags" else "number" if f == "travel_min" else "text",
+                  "native": True} for f, p in PROPERTIES.items()]
+        return pd.DataFrame(rows)
+
+    def ensure_fields(self, list_id: str) -> pd.DataFrame:
+        return self.planned_fields().assign(created=False)  # properties are free-form
+
+    def _profile(self, row: dict) -> dict:
+        props = {p: row[f] for f, p in PROPERTIES.items() if f in row}
+        if "tags" in row:
+            props["esp_tags"] = tag_list(row["tags"])
+        if "travel_min" in row:
+            props["travel_minutes"] = int(row["travel_min"])
+        attrs = {"email": row["email"], "properties": props}
+        if "first_name" in row:
+            attrs["first_name"] = row["first_name"]
+        return {"type": "profile", "attributes": attrs}
+
+    def payload(self, list_id: str, batch: pd.DataFrame) -> dict:
+        return {"data": {
+            "type": "profile-bulk-import-job",
+            "attributes": {"profiles": {"data": [self._profile(r) for r in records(batch)]}},
+            "relationships": {"lists": {"data": [{"type": "list", "id": list_id}]}}}}
+
+    def submit(self, list_id: str, batch: pd.DataFrame) -> Job:
+        body = self.http.request("POST", "/api/profile-bulk-import-jobs",
+                                 json=self.payload(list_id, batch)).json()
+        return Job(str(body["data"]["id"]))
+
+    def _job(self, job: Job) -> dict:
+        resp = self.http.request("GET", f"/api/profile-bulk-import-jobs/{job.id}", allow=(404,))
+        if resp.status_code == 404:
+            raise JobLost(f"klaviyo: import job {job.id} is unknown (expired); its recipients "
+                          "will be sent again")
+        return resp.json()["data"]["attributes"]
+
+    def status(self, job: Job) -> JobState:
+        attrs = self._job(job)
+        status = attrs.get("status")
+        return JobState(done=status in ("complete", "cancelled"), failed=status == "cancelled",
+                        detail=f"{status}: {attrs.get('completed_count', 0)} done, "
+                               f"{attrs.get('failed_count', 0)} failed")
+
+    def collect(self, list_id: str, job: Job, batch: pd.DataFrame) -> Collected:
+        attrs = self._job(job)
+        if attrs.get("status") == "cancelled":
+            return Collected(outcomes_frame(batch["email"], "failed",
+                                            f"klaviyo import job {job.id} was cancelled"))
+        errors: dict[str, str] = {}
+        url: str | None = f"/api/profile-bulk-import-jobs/{job.id}/import-errors"
+        params: dict | None = {"page[size]": self.error_page_size}
+        while url:
+            body = self.http.request("GET", url, params=params).json()
+            for item in body.get("data", []):
+                a = item.get("attributes", {})
+                original = a.get("original_payload") or {}
+                email = str(original.get("email") or (original.get("attributes") or {}).get(
+                    "email", "")).strip().lower()
+                errors[email] = f"{a.get('code', 'error')}: {a.get('detail') or a.get('title', '')}"
+            url, params = (body.get("links") or {}).get("next"), None
+        emails = batch["email"]
+        failed = emails.isin(errors.keys())
+        return Collected(outcomes_frame(emails, failed.map({True: "failed", False: "accepted"}).tolist(),
+                                        [errors.get(e, "") for e in emails]))
+
+    def notes(self) -> list[str]:
+        return ["Klaviyo bulk import never changes consent: existing profiles keep their "
+                "subscription and suppressions; new profiles are created without an email "
+                "subscription (subscribe them in Klaviyo with your record of consent)"]

@@ -1,0 +1,155 @@
+"""Select the recipients an export may upload: treatment members with consent and a valid email."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from geo.errors import DataError
+from geo.validate import EMAIL_RE, TRUE_WORDS
+
+REQUIRED = ("customer_id", "email", "group")
+FIELD_COLUMNS = ["first_name", "store_id", "store_name", "store_address", "travel_min", "mode",
+                 "coupon_code", "offer_start", "offer_end", "tags"]
+RECIPIENT_COLUMNS = ["customer_id", "email", *FIELD_COLUMNS]
+SKIPPED_COLUMNS = ["customer_id", "email", "state", "reason"]
+
+
+@dataclass
+class PreparedTargets:
+    """A target list split into what may be exported and what may not.
+
+    Attributes
+    ----------
+    eligible
+        One row per recipient to upload (``RECIPIENT_COLUMNS``): email trimmed and
+        lower-cased, ``travel_min`` rounded to whole minutes (Int64), offer dates as
+        ISO ``YYYY-MM-DD`` text, ``tags`` as comma-separated text.
+    skipped
+        Rows that are never uploaded, with ``state`` ``excluded`` (holdout),
+        ``refused`` (no consent, duplicate email) or ``failed`` (invalid email) and
+        the ``reason``.
+    """
+
+    eligible: pd.DataFrame
+    skipped: pd.DataFrame
+
+
+def _text(df: pd.DataFrame, column: str) -> pd.Series:
+    if column not in df.columns:
+        return pd.Series(pd.NA, index=df.index, dtype="string")
+    s = df[column].astype("string").str.strip()
+    return s.mask(s == "")
+
+
+def _flag(df: pd.DataFrame, column: str) -> pd.Series:
+    """True where the column holds a true value (bool or text like yes/1/true)."""
+    s = df[column]
+    if pd.api.types.is_bool_dtype(s):
+        return s.astype("boolean").fillna(False).astype(bool)
+    return s.astype("string").str.strip().str.lower().isin(TRUE_WORDS).fillna(False).astype(bool)
+
+
+def _iso_date(s: pd.Series) -> pd.Series:
+    parsed = pd.to_datetime(s, errors="coerce", format="mixed")
+    out = parsed.dt.strftime("%Y-%m-%d").astype("string")
+    return out.where(parsed.notna(), s)
+
+
+def _tags(s: pd.Series) -> pd.Series:
+    """Normalise comma-separated tags: no blanks around commas, no empty tags."""
+    s = s.str.replace(r"\s*,[\s,]*", ",", regex=True).str.strip(", ")
+    return s.mask(s == "")
+
+
+def prepare_targets(targets: pd.DataFrame, *, file: str = "targets") -> PreparedTargets:
+    """Split a target list into eligible recipients and skipped rows with reasons.
+
+    Holdout members are never exported. Rows without consent (``opted_in`` false
+    or blank, or ``unsubscribed`` true, when those columns exist) are refused.
+    Addresses that are not syntactically valid fail before anything is sent, and a
+    repeated address is refused after its first occurrence.
+
+    Parameters
+    ----------
+    targets
+        Target list with at least ``customer_id``, ``email`` and ``group``
+        (``treatment``/``holdout``); see `RECIPIENT_COLUMNS` for the fields used.
+    file
+        Name used in error messages.
+
+    Raises
+    ------
+    DataError
+        When a required column is missing.
+    """
+    missing = [c for c in REQUIRED if c not in targets.columns]
+    if missing:
+        raise DataError(file, f"missing column(s) {', '.join(missing)}; a target list needs "
+                        f"{', '.join(REQUIRED)}", column=missing[0])
+    df = targets.reset_index(drop=True)
+    out = pd.DataFrame({"customer_id": _text(df, "customer_id"),
+                        "email": _text(df, "email").str.lower()})
+    for col in FIELD_COLUMNS:
+        out[col] = _text(df, col)
+    minutes = pd.to_numeric(df["travel_min"], errors="coerce") if "travel_min" in df else np.nan
+    out["travel_min"] = pd.Series(np.rint(minutes), index=df.index, dtype="Float64").astype("Int64")
+    for col in ("offer_start", "offer_end"):
+        if col in df.columns:
+            out[col] = _iso_date(out[col])
+    out["tags"] = _tags(out["tags"])
+
+    reason = pd.Series("", index=df.index, dtype="string")
+    state = pd.Series("", index=df.index, dtype="string")
+
+    def flag(mask: pd.Series, st: str, why: str | pd.Series) -> None:
+        new = mask & (state == "")
+        state[new] = st
+        reason[new] = why[new] if isinstance(why, pd.Series) else why
+
+    group = _text(df, "group").str.lower().fillna("")
+    flag(group == "holdout", "excluded", "holdout group: never exported")
+    flag(group != "treatment", "refused", "group is '" + group + "', expected treatment or holdout")
+    if "opted_in" in df.columns:
+        flag(~_flag(df, "opted_in"), "refused", "no consent: opted_in is not true")
+    if "unsubscribed" in df.columns:
+        flag(_flag(df, "unsubscribed"), "refused", "no consent: unsubscribed")
+    valid = out["email"].str.match(EMAIL_RE).fillna(False).astype(bool)
+    flag(~valid, "failed", "invalid email address '" + out["email"].fillna("") + "'")
+    live = state == ""
+    first = out["email"].where(live).map(
+        out.loc[live].drop_duplicates("email").set_index("email")["customer_id"])
+    dup = live & out["email"].where(live).duplicated(keep="first")
+    flag(dup, "refused", "duplicate email (first row: customer " + first.fillna("?") + ")")
+
+    keep = state == ""
+    skipped = out.loc[~keep, ["customer_id", "email"]].assign(state=state[~keep],
+                                                               reason=reason[~keep])
+    eligible = out.loc[keep, RECIPIENT_COLUMNS].reset_index(drop=True)
+    return PreparedTargets(eligible, skipped[SKIPPED_COLUMNS].reset_index(drop=True))
+
+
+def fingerprint(eligible: pd.DataFrame, provider: str, list_id: str) -> str:
+    """A stable export id for these recipients, provider and list (16 hex digits).
+
+    Re-running the same export (same rows and values) gives the same id, so the
+    journal recognises it; any changed value (a new coupon code) gives a new one.
+    """
+    text = eligible[RECIPIENT_COLUMNS].sort_values("email").to_csv(index=False)
+    return hashlib.sha256(f"{provider}\n{list_id}\n{text}".encode()).hexdigest()[:16]
+
+
+def records(batch: pd.DataFrame) -> list[dict]:
+    """Rows as dicts without the empty values (what a payload should carry)."""
+    rows = batch.astype(object).where(batch.notna(), None).to_dict("records")
+    return [{k: v for k, v in r.items() if v is not None and v != ""} for r in rows]
+
+
+def tag_list(tags: object) -> list[str]:
+    """Split a comma-separated tag string into tag names."""
+    if tags is None or tags is pd.NA or (isinstance(tags, float) and np.isnan(tags)):
+        return []
+    return [t.strip() for t in str(tags).split(",") if t.strip()]

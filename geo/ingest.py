@@ -1,0 +1,233 @@
+"""Validate a user's file against a table layout and store its good rows in a workspace.
+
+The pipeline streams: a CSV is read in chunks (`geo.importers.iter_tables`),
+each chunk is mapped onto canonical names (`geo.columns`), optionally
+geocoded (`geo.geocode`) and parsed to typed columns (`geo.validate`); only the
+typed rows are kept, then the checks across rows (duplicates, swapped
+coordinates) run once on them. A million customer rows therefore need one
+typed copy in memory, not the raw text as well.
+
+Where the good rows go (`import_file`): customers and stores replace the
+workspace's table of that kind; events and redemptions go into a campaign when
+one is named (``campaign=``, where the funnel reads them), else into the
+workspace's ``events`` / ``redemptions`` table. A file with no good row
+replaces nothing.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from geo.columns import LOCATION_FIELDS, apply_mapping, check_mapping, suggest_mapping
+from geo.errors import DataError
+from geo.geocode import GeocoderSettings, Lookup, geocode_missing
+from geo.importers import CHUNK_ROWS, Progress, Source, iter_tables, source_name
+from geo.io import complete
+from geo.schema import CUSTOMERS, EVENTS, REDEMPTIONS, STORES, Schema
+from geo.validate import (ValidationReport, check_across_rows, finish_report, sort_errors,
+                          validate_rows)
+from geo.workspace import Workspace
+
+KIND_SCHEMAS: dict[str, Schema] = {"customers": CUSTOMERS, "stores": STORES,
+                                   "events": EVENTS, "redemptions": REDEMPTIONS}
+READ_SHARE = 0.9  # share of the progress bar spent reading and parsing
+
+
+def schema_for(kind: str) -> Schema:
+    """Return the layout of an importable table kind (customers, stores, events, redemptions)."""
+    try:
+        return KIND_SCHEMAS[kind]
+    except KeyError:
+        raise DataError(kind, f"unknown kind {kind!r}: use one of {', '.join(KIND_SCHEMAS)}") \
+            from None
+
+
+def _scaled(progress: Progress | None, start: float, end: float) -> Progress | None:
+    if progress is None:
+        return None
+    return lambda f: progress(start + (end - start) * min(max(f, 0.0), 1.0))
+
+
+def check_file(source: Source, kind: str, *, name: str | None = None,
+               mapping: Mapping[str, str] | None = None, progress: Progress | None = None,
+               geocoder: GeocoderSettings | None = None, lookup: Lookup | None = None,
+               chunksize: int = CHUNK_ROWS) -> ValidationReport:
+    """Read and validate a file without storing anything.
+
+    Parameters
+    ----------
+    source
+        Path, bytes or binary file object in any format `geo.importers.read_any` reads.
+    kind
+        ``"customers"``, ``"stores"``, ``"events"`` or ``"redemptions"``.
+    name
+        Label for messages (defaults to the file name).
+    mapping
+        ``{canonical: source column}``; None uses `geo.columns.suggest_mapping`.
+    progress
+        Called with the fraction done, 0 to 1.
+    geocoder, lookup
+        Geocode rows that have an address or postcode but no coordinates (see
+        `geo.geocode.geocode_missing`); off when both are None.
+    chunksize
+        CSV rows parsed at a time.
+
+    Returns
+    -------
+    ValidationReport
+        ``valid`` holds the good rows typed (plus ``_row``, and any mapped
+        location fields); ``errors`` one line per problem. Rows geocoding could
+        not locate carry a "not located" reason; ``mapping`` is the mapping
+        used and ``message`` the geocoder's note, if any.
+
+    Raises
+    ------
+    DataError
+        The file cannot be used at all: unreadable, or a required column is
+        missing from the mapping.
+    """
+    schema = schema_for(kind)
+    label = source_name(source, name)
+    typed_parts: list[pd.DataFrame] = []
+    error_parts: list[pd.DataFrame] = []  # iter_tables adds rows with too many fields
+    rows, used, message = 0, None, None
+    geocode = geocoder is not None or lookup is not None
+    for chunk in iter_tables(source, name=label, chunksize=chunksize,
+                             progress=_scaled(progress, 0.0, READ_SHARE), problems=error_parts):
+        if used is None:
+            used = dict(mapping) if mapping is not None else suggest_mapping(chunk.columns, schema)
+            check_mapping(used, chunk.columns, schema, label)
+        mapped = apply_mapping(chunk, used)
+        if geocode and "lat" in schema.names:
+            result = geocode_missing(mapped, geocoder, lookup=lookup)
+            mapped, message = result.frame, message or result.message
+            error_parts.append(result.not_located.rename(columns={"query": "value"})
+                               .assign(column="lat"))
+        keep = tuple(f for f in (*LOCATION_FIELDS, "location_source") if f in mapped.columns)
+        typed, errors = validate_rows(mapped, schema, label, row_numbers=mapped.index, keep=keep)
+        rows += len(mapped)
+        typed_parts.append(typed)
+        error_parts.append(errors)
+        del chunk, mapped
+    typed = typed_parts[0] if len(typed_parts) == 1 else pd.concat(typed_parts, ignore_index=True)
+    typed_parts.clear()
+    report_progress = _scaled(progress, READ_SHARE, 1.0)
+    row_errors = _merge_not_located(pd.concat([e for e in error_parts if len(e)] or [
+        error_parts[-1]], ignore_index=True))
+    errors = check_across_rows(typed, schema, row_errors)
+    report = finish_report(label, rows, typed, errors)
+    report.mapping, report.message = used, message
+    if report_progress:
+        report_progress(1.0)
+    return report
+
+
+def _merge_not_located(errors: pd.DataFrame) -> pd.DataFrame:
+    """Drop "missing value" on lat/lon for rows already reported as not located."""
+    if errors.empty:
+        return errors
+    reason = errors["reason"].astype(str)
+    nl_rows = errors.loc[reason.str.startswith("not located"), "row"]
+    if nl_rows.empty:
+        return errors
+    redundant = (errors["row"].isin(nl_rows) & errors["column"].isin(["lat", "lon"])
+                 & (reason == "missing value"))
+    return errors[~redundant.to_numpy()].reset_index(drop=True)
+
+
+def import_file(path: Source, kind: str, workspace: Workspace,
+                mapping: Mapping[str, str] | None = None, *, name: str | None = None,
+                campaign: str | None = None, progress: Progress | None = None,
+                geocoder: GeocoderSettings | None = None, lookup: Lookup | None = None,
+                chunksize: int = CHUNK_ROWS) -> ValidationReport:
+    """Validate a file and store its good rows in ``workspace``.
+
+    Parameters
+    ----------
+    path
+        The file (path, bytes or binary file object).
+    kind
+        ``"customers"``, ``"stores"``, ``"events"`` or ``"redemptions"``.
+    workspace
+        Where to store the rows (it must exist).
+    mapping
+        ``{canonical: source column}``; None uses the suggested mapping.
+    campaign
+        For events and redemptions: the campaign to attach them to (must
+        exist); None stores them as the workspace's ``events`` /
+        ``redemptions`` table.
+    progress, geocoder, lookup, chunksize
+        See `check_file`.
+
+    Returns
+    -------
+    ValidationReport
+        As `check_file`. Nothing is stored when no row is good.
+    """
+    schema = schema_for(kind)
+    if campaign is not None:
+        if kind not in ("events", "redemptions"):
+            raise DataError(kind, "only events and redemptions can be imported into a campaign")
+        workspace.campaign_meta(campaign)  # raises WorkspaceError when it does not exist
+    report = check_file(path, kind, name=name, mapping=mapping, progress=progress,
+                        geocoder=geocoder, lookup=lookup, chunksize=chunksize)
+    if report.valid.empty:
+        return report
+    table = complete(report.valid.drop(columns="_row"), schema)
+    if campaign is not None:
+        stored = workspace.save_campaign_file(campaign, kind, table)
+    else:
+        stored = workspace.save_table(kind, table)
+    del table
+    imports = dict(workspace.settings().get("imports", {}))
+    imports[kind] = {"file": report.file, "rows": report.rows, "valid": len(report.valid),
+                     "errors": len(report.errors), "mapping": report.mapping,
+                     "campaign": campaign, "stored": stored.name,
+                     "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    workspace.update_settings(imports=imports)
+    return report
+
+
+def errors_csv(report: ValidationReport) -> bytes:
+    """Return the report's problems (row, column, reason, value) as UTF-8 CSV bytes."""
+    return report.errors.to_csv(index=False).encode("utf-8-sig")
+
+
+def bad_rows_csv(source: Source, report: ValidationReport, *, name: str | None = None,
+                 chunksize: int = CHUNK_ROWS) -> bytes:
+    """Return the file's bad rows, as they were, with their row and reasons, as CSV bytes.
+
+    The file is read again in chunks, so only the bad rows are held. Columns:
+    ``row`` (spreadsheet row), ``reason`` (``column: reason`` joined by
+    ``"; "``), then the file's own columns. UTF-8 with a byte-order mark, so
+    that Excel shows accents correctly; the importer reads it back.
+    """
+    errors = sort_errors(report.errors)
+    if errors.empty:
+        return b""
+    col = errors["column"].astype(object).where(errors["column"].notna(), None)
+    text = [f"{c}: {r}" if c else str(r) for c, r in zip(col, errors["reason"], strict=True)]
+    reasons = pd.Series(text, index=errors["row"].to_numpy()).groupby(level=0).agg("; ".join)
+    parts = []
+    for chunk in iter_tables(source, name=name or report.file, chunksize=chunksize):
+        bad = chunk[chunk.index.isin(reasons.index)]
+        if len(bad):
+            parts.append(bad)
+    bad = pd.concat(parts) if parts else pd.DataFrame()
+    bad.insert(0, "reason", reasons.reindex(bad.index).to_numpy())
+    bad.insert(0, "row", bad.index.to_numpy())
+    buf = io.StringIO()
+    bad.to_csv(buf, index=False)
+    return buf.getvalue().encode("utf-8-sig")
+
+
+def store_path(workspace: Workspace, kind: str, campaign: str | None = None) -> Path:
+    """Path of the Parquet file `import_file` writes for ``kind``."""
+    if campaign is not None:
+        return workspace.campaign_path(campaign) / f"{kind}.parquet"
+    return workspace.table_path(kind)

@@ -1,0 +1,624 @@
+"""Turn a store assignment into a consent-aware audience: filters, waterfall, per-store counts, holdout.
+
+Two steps keep the slider path fast. `prepare_audience` does everything that
+does not depend on the catchment (e-mail normalisation, the consent rule,
+suppression, recent contacts, segment and the other filters) once per set of
+filters. `compute_reach` then combines those per-customer flags with an
+assignment frame (travel-time or radius mode, see `geo.assign`) and the chosen
+bands: masks, `numpy.bincount` per store and one sort for the holdout, with no
+Python loop over customers.
+
+Waterfall stages, in order: ``in_catchment`` → ``opted_in`` →
+``not_suppressed`` → ``not_recently_contacted`` → ``in_segment`` (segment and
+the other filters) → ``one_per_email`` (the targets).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from geo.errors import DataError
+
+STAGES = ("in_catchment", "opted_in", "not_suppressed", "not_recently_contacted",
+          "in_segment", "one_per_email")
+STAGE_LABELS = {
+    "in_catchment": "In catchment",
+    "opted_in": "Opted in, never unsubscribed",
+    "not_suppressed": "Not on the suppression list",
+    "not_recently_contacted": "Not contacted recently",
+    "in_segment": "In segment and filters",
+    "one_per_email": "One per e-mail address",
+}
+DEFAULT_HOLDOUT = 0.10
+DEFAULT_SEED = 0
+RADIUS = "radius"
+_EMAIL_TOKEN = re.compile(r"[^\s,;\"'<>]+@[^\s,;\"'<>]+")
+
+
+def _arrow(values: pd.Series | pd.Index | Sequence) -> pa.Array:
+    """Values as an Arrow string array (zero-copy for pandas' Arrow-backed strings)."""
+    arr = pd.array(values, dtype="string") if not isinstance(values, (pd.Series, pd.Index)) \
+        else values.astype("string").array
+    data = getattr(arr, "_pa_array", None)
+    if data is None:
+        return pa.array(arr.to_numpy(dtype=object, na_value=None), type=pa.string())
+    return data.combine_chunks() if isinstance(data, pa.ChunkedArray) else data
+
+
+def _codes_of(values: pd.Series) -> np.ndarray:
+    """Dense integer code per value (equal values share a code, codes follow sorted order)."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.int64)
+    ranks = pc.rank(_arrow(values), sort_keys="ascending", tiebreaker="dense")
+    return ranks.to_numpy(zero_copy_only=False).astype(np.int64) - 1
+
+
+def _lookup(values: pd.Series, keys: Sequence) -> np.ndarray:
+    """Position of each value in ``keys``; -1 when missing or not found."""
+    found = pc.index_in(_arrow(values), value_set=_arrow(pd.Index(keys)))
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _isin(values: pd.Series, keys: Sequence) -> np.ndarray:
+    """Boolean array: value is one of ``keys`` (False for missing values)."""
+    if len(keys) == 0:
+        return np.zeros(len(values), dtype=bool)
+    hit = pc.is_in(_arrow(values), value_set=_arrow(pd.Index(keys)))
+    return hit.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+
+
+@dataclass(frozen=True)
+class AudienceFilters:
+    """Audience filters beyond the consent rule (which cannot be switched off).
+
+    Parameters
+    ----------
+    segments
+        Keep customers whose ``segment`` is one of these (case-insensitive);
+        None keeps every segment, including customers without one.
+    ordered_within_days
+        Keep customers whose last order is at most this many days before
+        ``today`` (recent buyers). Customers without a last order are dropped.
+    ordered_before_days
+        Keep customers whose last order is more than this many days before
+        ``today`` (lapsed buyers). Customers without a last order are dropped.
+    min_online_orders
+        Keep customers with ``online_orders_12m`` at least this (the O2O
+        audience: online buyers who live near a store).
+    location_sources
+        Keep customers whose location came from one of these
+        (``address``, ``postcode``, ``ip``); None keeps all, including unknown.
+    exclude_contacted_days
+        Drop customers contacted by a campaign of the workspace in the last
+        this many days (see `recently_contacted`); None keeps them.
+    """
+
+    segments: tuple[str, ...] | None = None
+    ordered_within_days: int | None = None
+    ordered_before_days: int | None = None
+    min_online_orders: int | None = None
+    location_sources: tuple[str, ...] | None = None
+    exclude_contacted_days: int | None = None
+
+    def as_dict(self) -> dict:
+        """The filters as plain JSON-ready values (saved with a campaign)."""
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+
+
+@dataclass
+class Audience:
+    """Per-customer flags that do not depend on the catchment (see `prepare_audience`).
+
+    Attributes
+    ----------
+    customers
+        The customers frame as given (row order is kept everywhere).
+    email_key
+        Trimmed, lower-cased e-mail per customer.
+    email_code
+        Integer code of ``email_key`` (equal addresses share a code, -1 for none).
+    consented, not_suppressed, not_contacted, in_segment
+        Boolean arrays, one value per customer, for the waterfall stages.
+    filters
+        The filters that produced ``in_segment`` and ``not_contacted``.
+    """
+
+    customers: pd.DataFrame
+    email_key: pd.Series
+    email_code: np.ndarray
+    consented: np.ndarray
+    not_suppressed: np.ndarray
+    not_contacted: np.ndarray
+    in_segment: np.ndarray
+    filters: AudienceFilters = field(default_factory=AudienceFilters)
+
+
+@dataclass
+class Reach:
+    """What a catchment reaches once the audience rules are applied.
+
+    Attributes
+    ----------
+    targets
+        One row per targeted customer: ``customer_id, email, email_key,
+        first_name, segment, store_id, travel_min`` (minutes, NA in radius
+        mode), ``crow_km``, ``band`` (label such as ``"5-10"``), ``group``
+        (``treatment`` / ``holdout``), sorted by store, band and customer.
+    waterfall
+        One row per stage: ``stage, label, customers, removed``.
+    per_store
+        One row per store: ``store_id, name`` then the count after each stage,
+        then ``treatment`` and ``holdout``.
+    per_band
+        Targets per store and band: ``store_id, band, treatment, holdout``.
+    """
+
+    targets: pd.DataFrame
+    waterfall: pd.DataFrame
+    per_store: pd.DataFrame
+    per_band: pd.DataFrame
+
+    def summary(self) -> dict:
+        """Counts in the command line's JSON shape (totals, waterfall, per store)."""
+        return {
+            "targets": int(len(self.targets)),
+            "treatment": int((self.targets["group"] == "treatment").sum()),
+            "holdout": int((self.targets["group"] == "holdout").sum()),
+            "waterfall": {r.stage: int(r.customers) for r in self.waterfall.itertuples()},
+            "stores": [{k: (v if isinstance(v, str) else int(v)) for k, v in row.items()}
+                       for row in self.per_store.drop(columns="name").to_dict("records")],
+        }
+
+
+# --- e-mail keys, suppression and past contacts ---------------------------------------------
+
+def email_keys(emails: pd.Series) -> pd.Series:
+    """Trimmed, lower-cased e-mail addresses (the identity used for consent and de-duplication)."""
+    return emails.astype("string").str.strip().str.lower()
+
+
+def parse_suppression(text: str) -> pd.Index:
+    """Read a suppression list in any simple layout and return its e-mail keys.
+
+    Every token that contains ``@`` counts, whether the file is one address per
+    line, a CSV with an ``email`` column among others, or a pasted list separated
+    by commas or semicolons. Matching is case- and whitespace-insensitive.
+
+    Parameters
+    ----------
+    text
+        The file's contents, decoded.
+
+    Returns
+    -------
+    pandas.Index of unique, lower-cased addresses.
+    """
+    tokens = _EMAIL_TOKEN.findall(text or "")
+    return pd.Index(pd.unique(pd.Series(tokens, dtype="string").str.strip().str.lower()),
+                    dtype="string")
+
+
+def read_suppression(path) -> pd.Index:
+    """Read a suppression file (CSV or text, UTF-8 or Latin-1) and return its e-mail keys."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(path.name, f"suppression file not found: {path}")
+    data = path.read_bytes()
+    for enc in ("utf-8-sig", "cp1252", "latin-1"):
+        try:
+            return parse_suppression(data.decode(enc))
+        except UnicodeDecodeError:
+            continue
+    raise DataError(path.name, "cannot decode the suppression list as text")  # pragma: no cover
+
+
+def _contact_date(meta: dict) -> pd.Timestamp | None:
+    for key in ("sent_at", "offer_start", "created"):
+        value = meta.get(key) or meta.get("params", {}).get(key)
+        if value:
+            ts = pd.Timestamp(value)
+            return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts
+    return None
+
+
+def recently_contacted(workspace, days: int, today: pd.Timestamp | str) -> pd.Index:
+    """E-mail keys contacted by any campaign of ``workspace`` in the ``days`` days before ``today``.
+
+    A customer counts as contacted when a campaign's ``events`` table holds an
+    event for the address (any event implies a send: ``sent``, ``delivered``,
+    ``opened``...) timestamped on or after ``today - days``, or
+    when the address is a treatment target of a campaign whose contact date
+    (``sent_at``, else ``offer_start``, else ``created`` in its metadata) is on or
+    after ``today - days``; campaigns scheduled for later count as contacts, so
+    one audience is never booked twice. Holdout members were not contacted.
+
+    Parameters
+    ----------
+    workspace
+        A `geo.workspace.Workspace`.
+    days
+        Look-back window in days (>= 0).
+    today
+        Reference date (naive timestamps are UTC).
+    """
+    since = pd.Timestamp(today) - pd.Timedelta(days=int(days))
+    since = since.tz_convert("UTC").tz_localize(None) if since.tzinfo else since
+    keys = []
+    for name in workspace.list_campaigns():
+        events = workspace.load_campaign_file(name, "events")
+        if events is not None and len(events):
+            ts = pd.to_datetime(events["timestamp"], utc=True).dt.tz_localize(None)
+            keys.append(email_keys(events.loc[(ts >= since).fillna(False).to_numpy(bool),
+                                              "email"]))
+        targets = workspace.load_campaign_file(name, "targets")
+        when = _contact_date(workspace.campaign_meta(name))
+        if targets is not None and when is not None and when >= since:
+            treated = targets["group"].astype("string") == "treatment"
+            keys.append(email_keys(targets.loc[treated.fillna(False), "email"]))
+    if not keys:
+        return pd.Index([], dtype="string")
+    return pd.Index(pd.unique(pd.concat(keys, ignore_index=True).dropna()), dtype="string")
+
+
+# --- per-customer flags ------------------------------------------------------------------------
+
+def consent_mask(customers: pd.DataFrame, email_code: np.ndarray) -> np.ndarray:
+    """True where every record sharing the customer's e-mail is opted in and never unsubscribed.
+
+    Parameters
+    ----------
+    customers
+        Frame with ``opted_in`` and (optionally) ``unsubscribed`` booleans.
+    email_code
+        Integer code per row of the trimmed, lower-cased e-mail (-1 for none).
+    """
+    opted = customers["opted_in"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    unsub = (customers["unsubscribed"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+             if "unsubscribed" in customers.columns else np.zeros(len(customers), bool))
+    bad = ~opted | unsub | (email_code < 0)
+    codes = np.where(email_code < 0, 0, email_code)
+    bad_per_address = np.bincount(codes, weights=bad, minlength=codes.max(initial=0) + 1) > 0
+    return ~bad_per_address[codes] & (email_code >= 0)
+
+
+def _matches(values: pd.Series, wanted: Iterable[str]) -> np.ndarray:
+    """True where a value equals one of ``wanted``, ignoring case and surrounding blanks."""
+    encoded = pc.dictionary_encode(_arrow(values))
+    labels = pd.Series(encoded.dictionary.to_pylist(), dtype="string").str.strip().str.casefold()
+    hit = labels.isin([w.strip().casefold() for w in wanted]).to_numpy(dtype=bool,
+                                                                          na_value=False)
+    idx = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return np.where(idx >= 0, hit[np.maximum(idx, 0)] if len(hit) else False, False)
+
+
+def filter_mask(customers: pd.DataFrame, filters: AudienceFilters,
+                today: pd.Timestamp | str | None = None) -> np.ndarray:
+    """True where a customer passes the segment, recency, online-buyer and location filters.
+
+    Parameters
+    ----------
+    customers
+        Customers frame (see `geo.schema.CUSTOMERS`).
+    filters
+        The filters; unset ones keep everyone.
+    today
+        Reference date for the recency filters (default: the current UTC date).
+    """
+    n = len(customers)
+    keep = np.ones(n, dtype=bool)
+    if filters.segments is not None:
+        keep &= _matches(customers["segment"], filters.segments)
+    if filters.ordered_within_days is not None or filters.ordered_before_days is not None:
+        ref = pd.Timestamp(today) if today is not None else pd.Timestamp.now("UTC")
+        ref = (ref.tz_convert("UTC").tz_localize(None) if ref.tzinfo else ref).normalize()
+        last = pd.to_datetime(customers["last_order_date"])
+        age_days = ((ref - last).dt.total_seconds() / 86400.0).to_numpy(dtype=float,
+                                                                         na_value=np.nan)
+        if filters.ordered_within_days is not None:
+            keep &= age_days <= filters.ordered_within_days
+        if filters.ordered_before_days is not None:
+            keep &= age_days > filters.ordered_before_days
+    if filters.min_online_orders is not None:
+        orders = customers["online_orders_12m"].astype("Float64").fillna(0).to_numpy(float)
+        keep &= orders >= filters.min_online_orders
+    if filters.location_sources is not None:
+        keep &= _matches(customers["location_source"], filters.location_sources)
+    return keep
+
+
+def prepare_audience(customers: pd.DataFrame, *, filters: AudienceFilters | None = None,
+                     suppression: Iterable[str] | None = None,
+                     contacted: Iterable[str] | None = None,
+                     today: pd.Timestamp | str | None = None) -> Audience:
+    """Compute the catchment-independent flags of every customer once.
+
+    Parameters
+    ----------
+    customers
+        Customers frame (see `geo.schema.CUSTOMERS`, after `geo.io.complete`).
+    filters
+        Audience filters (default: none beyond consent).
+    suppression
+        E-mail addresses never to target (any case, any surrounding blanks).
+    contacted
+        E-mail addresses contacted recently (see `recently_contacted`); used
+        only when ``filters.exclude_contacted_days`` is set.
+    today
+        Reference date for the recency filters (default: now, UTC).
+    """
+    filters = filters or AudienceFilters()
+    keys = email_keys(customers["email"])
+    empty = (keys.isna() | (keys == "")).to_numpy(dtype=bool, na_value=True)
+    codes = np.where(empty, -1, _codes_of(keys))
+    sup = email_keys(pd.Series(list(suppression if suppression is not None else []),
+                               dtype="string")).dropna().unique()
+    not_sup = ~_isin(keys, sup)
+    if filters.exclude_contacted_days is not None and contacted is not None:
+        con = email_keys(pd.Series(list(contacted), dtype="string")).dropna().unique()
+        not_con = ~_isin(keys, con)
+    else:
+        not_con = np.ones(len(customers), dtype=bool)
+    return Audience(customers=customers, email_key=keys, email_code=codes,
+                    consented=consent_mask(customers, codes), not_suppressed=not_sup,
+                    not_contacted=not_con, in_segment=filter_mask(customers, filters, today),
+                    filters=filters)
+
+
+# --- bands ------------------------------------------------------------------------------------
+
+def band_edges(bands: Sequence[float]) -> np.ndarray:
+    """Sorted, unique band limits (minutes or km) with 0 prepended, e.g. ``[0, 5, 10, 15]``."""
+    edges = np.unique(np.asarray(list(bands), dtype=float))
+    if len(edges) == 0 or edges[0] <= 0 or not np.isfinite(edges).all():
+        raise ValueError(f"bands must be positive finite numbers, got {list(bands)}")
+    return np.concatenate([[0.0], edges])
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def band_labels(bands: Sequence[float]) -> list[str]:
+    """Labels of the bands: ``[5, 10, 15]`` → ``["0-5", "5-10", "10-15"]``."""
+    edges = band_edges(bands)
+    return [f"{_fmt(a)}-{_fmt(b)}" for a, b in zip(edges[:-1], edges[1:])]
+
+
+def band_index(values: np.ndarray, bands: Sequence[float]) -> np.ndarray:
+    """Band number per value (0 for the first band); -1 beyond the last band or missing.
+
+    Upper limits are inclusive: with bands 5/10, 5.0 minutes is in ``"0-5"``.
+    """
+    edges = band_edges(bands)
+    values = np.asarray(values, dtype=float)
+    idx = np.searchsorted(edges, values, side="left") - 1
+    idx[values == 0] = 0
+    idx[~np.isfinite(values) | (values < 0) | (values > edges[-1])] = -1
+    return idx
+
+
+# --- reach ------------------------------------------------------------------------------------
+
+def _align(assignment: pd.DataFrame, customers: pd.DataFrame) -> np.ndarray | None:
+    """Row of ``assignment`` for each customer (None when the rows already line up)."""
+    a_ids, c_ids = _arrow(assignment["customer_id"]), _arrow(customers["customer_id"])
+    if len(a_ids) == len(c_ids) and a_ids.null_count == 0 and c_ids.null_count == 0 \
+            and pc.all(pc.equal(a_ids, c_ids)).as_py() in (True, None):
+        return None
+    return _lookup(customers["customer_id"], assignment["customer_id"])
+
+
+def _column(assignment: pd.DataFrame, name: str, pos: np.ndarray | None,
+            fill=np.nan) -> np.ndarray:
+    values = assignment[name].to_numpy(dtype=float, na_value=np.nan) if name in assignment \
+        else np.full(len(assignment), np.nan)
+    if pos is None:
+        return values
+    out = np.full(len(pos), fill, dtype=float)
+    ok = pos >= 0
+    out[ok] = values[pos[ok]]
+    return out
+
+
+def _holdout(strata: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Boolean holdout flag per row, drawn within strata; total = round(fraction * n).
+
+    Each stratum gets ``floor(fraction * size)`` members plus one for the strata
+    with the largest remainders (ties broken at random) until the total is
+    reached, so every stratum is within one member of its exact share.
+    """
+    n = len(strata)
+    if n == 0 or fraction <= 0:
+        return np.zeros(n, dtype=bool)
+    rng = np.random.default_rng(seed)
+    key = rng.random(n)
+    ids, inverse, sizes = np.unique(strata, return_inverse=True, return_counts=True)
+    quota = fraction * sizes
+    base = np.floor(quota).astype(np.int64)
+    extra = int(round(fraction * n)) - int(base.sum())
+    if extra > 0:
+        order = np.lexsort((rng.random(len(ids)), -(quota - base)))
+        base[order[:extra]] += 1
+    order = np.lexsort((key, inverse))
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n) - starts[inverse[order]]
+    return rank < base[inverse]
+
+
+def compute_reach(audience: Audience, assignment: pd.DataFrame, stores: pd.DataFrame, *,
+                  bands: Sequence[float], mode: str = "drive",
+                  holdout: float = DEFAULT_HOLDOUT, seed: int = DEFAULT_SEED) -> Reach:
+    """Apply the audience rules to an assignment and draw the holdout.
+
+    Parameters
+    ----------
+    audience
+        Flags from `prepare_audience`.
+    assignment
+        One row per customer: ``customer_id, store_id`` (NA when unreachable),
+        ``travel_min`` (minutes; may be NA in radius mode), ``crow_km`` and
+        ``reachable`` (see `geo.assign`). Overlaps are already resolved to the
+        nearest store. Customers missing from it count as out of catchment.
+    stores
+        The stores on the map (``store_id, name``); customers assigned to
+        another store count as out of catchment.
+    bands
+        Band limits: minutes for ``drive``/``walk``/``bike``, kilometres
+        (crow-flies) for ``radius``. A customer is in the catchment when
+        within the largest.
+    mode
+        ``drive``, ``walk``, ``bike`` or ``radius``.
+    holdout
+        Share of targets held out, in [0, 1), drawn within each store and band.
+    seed
+        Seed of the holdout draw (same inputs and seed give the same holdout).
+
+    Returns
+    -------
+    Reach
+    """
+    if not 0 <= holdout < 1:
+        raise ValueError(f"holdout share must be in [0, 1), got {holdout}")
+    customers = audience.customers
+    pos = _align(assignment, customers)
+    store_ids = pd.Index(stores["store_id"].astype("string"))
+    store_code = _lookup(assignment["store_id"], store_ids)  # -1: NA or not on the map
+    if pos is not None:
+        store_code = np.where(pos >= 0, store_code[np.maximum(pos, 0)], -1)
+    travel = _column(assignment, "travel_min", pos)
+    crow = _column(assignment, "crow_km", pos)
+    metric = crow if mode == RADIUS else travel
+    band = band_index(metric, bands)
+    reachable = (assignment["reachable"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+                 if "reachable" in assignment else np.ones(len(assignment), bool))
+    if pos is not None:
+        reachable = np.where(pos >= 0, reachable[np.maximum(pos, 0)], False)
+    stage = {"in_catchment": (store_code >= 0) & (band >= 0) & reachable}
+    stage["opted_in"] = stage["in_catchment"] & audience.consented
+    stage["not_suppressed"] = stage["opted_in"] & audience.not_suppressed
+    stage["not_recently_contacted"] = stage["not_suppressed"] & audience.not_contacted
+    stage["in_segment"] = stage["not_recently_contacted"] & audience.in_segment
+    rows = np.flatnonzero(stage["in_segment"])
+    # ties are broken by customer id, never by row order, so results are reproducible
+    id_rank = _codes_of(customers["customer_id"].take(rows))
+    # one target per address: the record nearest to its store, then the smallest customer id
+    order = np.lexsort((id_rank, metric[rows], audience.email_code[rows]))
+    rows, id_rank = rows[order], id_rank[order]
+    first = np.ones(len(rows), dtype=bool)
+    first[1:] = audience.email_code[rows][1:] != audience.email_code[rows][:-1]
+    rows, id_rank = rows[first], id_rank[first]
+    stage["one_per_email"] = np.zeros(len(customers), dtype=bool)
+    stage["one_per_email"][rows] = True
+
+    labels = band_labels(bands)
+    n_bands = len(labels)
+    # targets sorted by store, band and customer id: the holdout draw follows this order
+    rows = rows[np.lexsort((id_rank, band[rows], store_code[rows]))]
+    strata = store_code[rows] * n_bands + band[rows]
+    held = _holdout(strata, holdout, seed)
+    targets = _targets_frame(customers, audience, rows, store_ids, store_code, travel, crow,
+                             band, labels, held)
+    waterfall = _waterfall(stage, len(customers))
+    per_store = _per_store(stage, store_code, stores, rows, held)
+    per_band = _per_band(store_ids, labels, store_code[rows] * n_bands + band[rows], held)
+    return Reach(targets=targets, waterfall=waterfall, per_store=per_store, per_band=per_band)
+
+
+def _targets_frame(customers, audience, rows, store_ids, store_code, travel, crow, band,
+                   labels, held) -> pd.DataFrame:
+    def take(col: str, dtype: str = "string") -> pd.Series:
+        if col not in customers.columns:
+            return pd.Series(pd.NA, index=range(len(rows)), dtype=dtype)
+        return customers[col].iloc[rows].reset_index(drop=True)
+
+    return pd.DataFrame({
+        "customer_id": take("customer_id"),
+        "email": take("email"),
+        "email_key": audience.email_key.iloc[rows].reset_index(drop=True),
+        "first_name": take("first_name"),
+        "segment": take("segment"),
+        "store_id": pd.Series(store_ids.to_numpy()[store_code[rows]], dtype="string"),
+        "travel_min": travel[rows],
+        "crow_km": crow[rows],
+        "band": pd.Categorical.from_codes(band[rows], categories=labels),
+        "group": pd.Categorical.from_codes(held.astype(np.int8),
+                                           categories=["treatment", "holdout"]),
+    })
+
+
+def _waterfall(stage: dict[str, np.ndarray], n: int) -> pd.DataFrame:
+    counts = [int(stage[s].sum()) for s in STAGES]
+    removed = [n - counts[0]] + [a - b for a, b in zip(counts[:-1], counts[1:])]
+    return pd.DataFrame({"stage": list(STAGES), "label": [STAGE_LABELS[s] for s in STAGES],
+                         "customers": counts, "removed": removed})
+
+
+def _per_store(stage, store_code, stores, rows, held) -> pd.DataFrame:
+    k = len(stores)
+    out = pd.DataFrame({"store_id": stores["store_id"].astype("string").to_numpy(),
+                        "name": stores["name"].astype("string").to_numpy()
+                        if "name" in stores else pd.NA})
+    valid = store_code >= 0
+    for s in STAGES:
+        out[s] = np.bincount(store_code[stage[s] & valid], minlength=k)[:k]
+    out["treatment"] = np.bincount(store_code[rows][~held], minlength=k)[:k]
+    out["holdout"] = np.bincount(store_code[rows][held], minlength=k)[:k]
+    return out
+
+
+def _per_band(store_ids, labels, strata, held) -> pd.DataFrame:
+    k, b = len(store_ids), len(labels)
+    treat = np.bincount(strata[~held], minlength=k * b)[:k * b]
+    hold = np.bincount(strata[held], minlength=k * b)[:k * b]
+    return pd.DataFrame({
+        "store_id": np.repeat(store_ids.to_numpy(), b),
+        "band": pd.Categorical(np.tile(labels, k), categories=labels),
+        "treatment": treat, "holdout": hold,
+    })
+
+
+def reach(customers: pd.DataFrame, assignment: pd.DataFrame, stores: pd.DataFrame, *,
+          bands: Sequence[float], mode: str = "drive", filters: AudienceFilters | None = None,
+          suppression: Iterable[str] | None = None, contacted: Iterable[str] | None = None,
+          today: pd.Timestamp | str | None = None, holdout: float = DEFAULT_HOLDOUT,
+          seed: int = DEFAULT_SEED) -> Reach:
+    """`prepare_audience` then `compute_reach` in one call (see both for the parameters)."""
+    audience = prepare_audience(customers, filters=filters, suppression=suppression,
+                                contacted=contacted, today=today)
+    return compute_reach(audience, assignment, stores, bands=bands, mode=mode,
+                         holdout=holdout, seed=seed)
+
+
+def travel_histogram(targets: pd.DataFrame, *, column: str = "travel_min",
+                     bin_width: float = 1.0) -> pd.DataFrame:
+    """Targets per bin of travel minutes (or km): ``bin_start, bin_end, treatment, holdout``.
+
+    Parameters
+    ----------
+    targets
+        ``Reach.targets``.
+    column
+        ``travel_min`` (minutes) or ``crow_km`` (kilometres).
+    bin_width
+        Width of a bin in the column's unit.
+    """
+    values = targets[column].to_numpy(dtype=float, na_value=np.nan)
+    ok = np.isfinite(values)
+    if not ok.any():
+        return pd.DataFrame(columns=["bin_start", "bin_end", "treatment", "holdout"])
+    top = int(np.ceil(values[ok].max() / bin_width)) or 1
+    idx = np.clip(np.floor(values[ok] / bin_width).astype(np.int64), 0, top - 1)
+    held = (targets["group"].astype("string") == "holdout").to_numpy()[ok]
+    starts = np.arange(top) * bin_width
+    return pd.DataFrame({"bin_start": starts, "bin_end": starts + bin_width,
+                         "treatment": np.bincount(idx[~held], minlength=top),
+                         "holdout": np.bincount(idx[held], minlength=top)})

@@ -1,0 +1,170 @@
+"""Recipient selection, retry timing, journal, dry run, CSV layouts and the ``export`` command."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pandas as pd
+import pytest
+
+from geo.cli import main
+from geo.errors import DataError
+from geo.export import (ExportError, ExportJournal, Secret, dry_run, make_adapter,
+                        manual_import_csv, manual_import_frame, prepare_targets, resolve_api_key)
+from geo.export.base import HttpClient, RetryPolicy, retry_after
+from geo.workspace import create_workspace
+from tests.fakes import Sleeps, fast_policy, make_targets
+from tests.fakes.brevo import FakeBrevo
+
+
+def test_prepare_keeps_only_consented_treatment_rows():
+    t = make_targets(3).astype({"opted_in": object})
+    t.loc[1, "email"] = "  PERSON0@example.com "   # same person twice
+    t.loc[2, "opted_in"] = "yes"
+    p = prepare_targets(t)
+    assert p.eligible["email"].tolist() == ["person0@example.com", "person2@example.com"]
+    assert p.eligible["travel_min"].tolist() == [3, 5]              # 3.4 and 5.4 rounded
+    assert p.eligible["tags"].iloc[0] == "store:S00,band:5-10,segment:loyal"
+    why = p.skipped.set_index("customer_id")
+    assert why.loc["C001", "state"] == "refused" and "C000" in why.loc["C001", "reason"]
+    assert why.loc["H1", "state"] == "excluded"
+    assert why.loc["U1", "reason"] == "no consent: unsubscribed"
+    assert why.loc["N1", "reason"] == "no consent: opted_in is not true"
+    assert why.loc["B1", "state"] == "failed"
+
+
+def test_prepare_without_consent_columns_and_with_missing_group():
+    t = make_targets(2).drop(columns=["opted_in", "unsubscribed"])
+    assert len(prepare_targets(t).eligible) == 4     # consent columns absent: N1, U1 kept
+    with pytest.raises(DataError, match="group"):
+        prepare_targets(t.drop(columns="group"))
+
+
+def test_retry_after_reads_each_provider_hint():
+    def resp(**h):
+        return httpx.Response(429, headers=h)
+    assert retry_after(resp(**{"Retry-After": "3"}), 0) == 3
+    when = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(1_000_010))
+    assert retry_after(resp(**{"Retry-After": when}), 1_000_000) == pytest.approx(10)
+    assert retry_after(resp(**{"x-sib-ratelimit-reset": "7"}), 0) == 7
+    assert retry_after(resp(**{"X-RateLimit-Reset": "1700000005"}), 1_700_000_000) == 5
+    assert retry_after(resp(), 0) is None
+
+
+def _client(handler, sleeps, **kw) -> HttpClient:
+    return HttpClient("test", "http://x.invalid", lambda: {"Authorization": "Bearer k"},
+                      lambda r: r.text, fast_policy(sleeps, **kw), lambda: "k",
+                      transport=httpx.MockTransport(handler))
+
+
+def test_lost_response_is_retried_only_when_idempotent():
+    calls = []
+
+    def handler(request):
+        calls.append(request.method)
+        if len(calls) == 1:
+            raise httpx.ReadTimeout("slow", request=request)
+        return httpx.Response(200, json={"ok": True})
+    sleeps = Sleeps()
+    assert _client(handler, sleeps).request("PUT", "/x").json() == {"ok": True}
+    assert calls == ["PUT", "PUT"] and sleeps == [0.01]
+    calls.clear()
+    with pytest.raises(ExportError, match="ReadTimeout"):
+        _client(handler, Sleeps()).request("POST", "/x", idempotent=False)
+    assert calls == ["POST"]
+
+
+def test_backoff_grows_and_client_errors_are_not_retried():
+    calls = []
+
+    def handler(request):
+        calls.append(1)
+        return httpx.Response(500 if len(calls) < 4 else 400, text="bad input")
+    sleeps = Sleeps()
+    with pytest.raises(ExportError, match="HTTP 400: bad input"):
+        _client(handler, sleeps).request("GET", "/x")
+    assert sleeps == [0.01, 0.02, 0.04] and len(calls) == 4
+    assert RetryPolicy(backoff_base=1, backoff_max=5).backoff(10) == 5
+
+
+def test_secret_and_missing_key(monkeypatch):
+    s = Secret("topsecret")
+    assert "topsecret" not in repr(s) + str(s) + f"{s}"
+    with pytest.raises(TypeError):
+        __import__("pickle").dumps(s)
+    monkeypatch.delenv("BREVO_API_KEY", raising=False)
+    with pytest.raises(ExportError, match="BREVO_API_KEY"):
+        resolve_api_key("brevo")
+    monkeypatch.setenv("BREVO_API_KEY", " envkey ")
+    assert resolve_api_key("brevo").reveal() == "envkey"
+
+
+def test_journal_resets_and_counts(tmp_path):
+    key = ("e1", "brevo", "7")
+    rows = pd.DataFrame({"email": ["a@x.io", "b@x.io"], "customer_id": ["1", "2"]})
+    with ExportJournal(tmp_path / "j.sqlite") as jr:
+        assert jr.start(key, rows) == 2 and jr.start(key, rows) == 0
+        jr.mark_sent(key, ["a@x.io"], "J1")
+        jr.mark_sent(key, ["b@x.io"])
+        jr.reset_sent(key, None)
+        assert jr.recipients(key).set_index("email")["state"].to_dict() == {
+            "a@x.io": "sent", "b@x.io": "pending"}
+        with pytest.raises(ValueError):
+            jr.mark_outcomes(key, pd.DataFrame({"email": ["a@x.io"], "state": ["sent"],
+                                                "reason": [""], "outcome": [""]}))
+        assert jr.exports()["open"].iloc[0] == 2
+
+
+def test_dry_run_sends_nothing_and_masks_emails():
+    with FakeBrevo() as fake:
+        adapter = make_adapter("brevo", base_url=fake.url + "/v3", policy=fast_policy())
+        summary = dry_run(make_targets(), adapter, "3").summary   # no key needed
+        assert fake.log == []
+    text = json.dumps(summary)
+    assert "person0@example.com" not in text and "p***@example.com" in text
+    assert summary["recipients"] == 10 and summary["excluded"] == 1 and summary["refused"] == 2
+    assert {f["provider_field"] for f in summary["fields"]} >= {"NEAREST_STORE", "COUPON_CODE"}
+    assert summary["notes"]
+
+
+@pytest.mark.parametrize("provider,first,sep", [("mailchimp", "Email Address", ","),
+                                                ("klaviyo", "Email", ","), ("sendgrid", "email", ","),
+                                                ("brevo", "EMAIL", ";")])
+def test_manual_import_layouts(provider, first, sep):
+    frame = manual_import_frame(make_targets(), provider)
+    assert frame.columns[0] == first and len(frame) == 10
+    assert "holdout@example.com" not in frame.iloc[:, 0].tolist()
+    text = manual_import_csv(make_targets(), provider)
+    assert text.splitlines()[0].split(sep)[0] == first
+    if provider == "sendgrid":
+        assert all(c.replace("_", "").isalnum() for c in frame.columns)
+
+
+def test_cli_exports_and_exits_non_zero_on_failures(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GEO_DATA_DIR", str(tmp_path / "data"))
+    ws = create_workspace("shop")
+    make_targets().to_csv(tmp_path / "targets.csv", index=False)
+    with FakeBrevo() as fake:
+        lid = fake.add_list()
+        monkeypatch.setenv("BREVO_API_KEY", fake.api_key)
+        base = ["export", "--provider", "brevo", "--targets", str(tmp_path / "targets.csv"),
+                "--list", str(lid), "--base-url", fake.url + "/v3", "--poll-interval", "0.01", "--workspace", "shop"]
+        assert main(base + ["--dry-run"]) == 0
+        assert json.loads(capsys.readouterr().out)["dry_run"] is True and fake.log == []
+        assert main(base) == 1                                # 'not-an-email' failed
+        out = json.loads(capsys.readouterr().out)
+        assert out["accepted"] == 10 and out["failed"] == 1 and out["complete"]
+        assert (ws.path / "exports" / "journal.sqlite").exists()
+        assert pd.read_csv(out["report"])["status"].value_counts()["accepted"] == 10
+        seen = len(fake.log)
+        assert main(base) == 1 and len(fake.log) == seen     # repeat: no request
+        capsys.readouterr()
+        assert main(["export", "--provider", "brevo", "--targets", str(tmp_path / "targets.csv"),
+                     "--list-lists", "--base-url", fake.url + "/v3"]) == 0
+        assert json.loads(capsys.readouterr().out)["lists"][0]["id"] == str(lid)
+        monkeypatch.setenv("BREVO_API_KEY", "badkey-123XYZ")
+        assert main(base[:-2]) == 2          # another journal, so it calls out: bad key
+        err = capsys.readouterr().err
+        assert "401" in err and "BREVO_API_KEY" in err and "123XYZ" not in err

@@ -1,0 +1,132 @@
+"""Geocoding through a loopback fake Nominatim: rate limit, user agent, cache, outage."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import pandas as pd
+import pytest
+
+from geo.geocode import (NOMINATIM_DOMAIN, GeocoderSettings, build_queries, geocode_missing,
+                         needs_geocoding)
+from geo.ingest import check_file
+
+PLACES = {"10 rue de rivoli, 75004 paris, france": (48.8553, 2.3602),
+          "75011 paris, france": (48.8590, 2.3800),
+          "75011": (48.8590, 2.3800)}
+
+
+class FakeNominatim(BaseHTTPRequestHandler):
+    requests: list = []
+
+    def do_GET(self):  # noqa: N802 (http.server API)
+        url = urlsplit(self.path)
+        q = parse_qs(url.query).get("q", [""])[0]
+        type(self).requests.append({"q": q, "t": time.monotonic(),
+                                    "agent": self.headers.get("User-Agent"), "path": url.path})
+        hit = PLACES.get(" ".join(q.lower().split()))
+        body = [] if hit is None else [{
+            "place_id": 1, "lat": str(hit[0]), "lon": str(hit[1]), "display_name": q,
+            "boundingbox": [str(hit[0] - .01), str(hit[0] + .01), str(hit[1] - .01),
+                            str(hit[1] + .01)]}]
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture()
+def nominatim():
+    FakeNominatim.requests = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeNominatim)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{server.server_address[1]}", FakeNominatim.requests
+    server.shutdown()
+    server.server_close()
+
+
+def rows() -> pd.DataFrame:
+    return pd.DataFrame({
+        "lat": ["", "", "48.1", "", ""],
+        "lon": ["", "", "2.1", "", ""],
+        "address": ["10 Rue de Rivoli", "", "", "", "1 Nowhere Lane"],
+        "postcode": ["75004", "75011", "", "", ""],
+        "city": ["Paris", "Paris", "", "", ""],
+        "country": ["France", "France", "", "", ""],
+    }, index=[2, 3, 4, 5, 6])
+
+
+def test_queries_and_sources():
+    query, source = build_queries(rows())
+    assert query.tolist() == ["10 Rue de Rivoli, 75004 Paris, France", "75011 Paris, France",
+                              "", "", "1 Nowhere Lane"]
+    assert source.tolist()[:2] == ["address", "postcode"]
+    assert source.isna().tolist()[2:4] == [True, True]
+    assert needs_geocoding(rows()).tolist() == [True, True, False, False, True]
+
+
+def test_geocode_fills_rows_and_caches(nominatim, tmp_path):
+    domain, log = nominatim
+    settings = GeocoderSettings(domain=domain, scheme="http", min_delay_s=0.3,
+                                cache_path=tmp_path / "geocode.sqlite", user_agent="geo-tests/1")
+    result = geocode_missing(rows(), settings)
+    assert result.located == 2 and result.requests == 3 and result.message is None
+    out = result.frame
+    assert float(out.loc[2, "lat"]) == pytest.approx(48.8553)
+    assert out.loc[2, "location_source"] == "address"
+    assert out.loc[3, "location_source"] == "postcode"
+    assert out.loc[4, "lat"] == "48.1" and pd.isna(out.loc[4, "location_source"])
+    assert result.not_located["row"].tolist() == [6]
+    assert "no match" in result.not_located["reason"].iloc[0]
+    assert {r["agent"] for r in log} == {"geo-tests/1"} and log[0]["path"] == "/search"
+    gaps = [b["t"] - a["t"] for a, b in zip(log, log[1:])]
+    assert min(gaps) >= 0.28  # the rate limit holds
+    again = geocode_missing(rows(), settings)  # answers (and misses) come from the cache
+    assert again.requests == 0 and again.located == 2 and len(log) == 3
+
+
+def test_unreachable_service_gives_a_message_not_an_exception(tmp_path):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = GeocoderSettings(domain=f"127.0.0.1:{port}", scheme="http", min_delay_s=0,
+                                timeout_s=2, cache_path=tmp_path / "c.sqlite")
+    result = geocode_missing(rows(), settings)
+    assert result.located == 0 and "could not be used" in result.message
+    assert result.not_located["row"].tolist() == [2, 3, 6]
+    assert set(result.not_located["reason"]) == {"not located: geocoding service unavailable"}
+
+
+def test_public_service_keeps_one_second_between_requests():
+    assert GeocoderSettings(min_delay_s=0.1).delay_s == 1.0
+    assert GeocoderSettings(domain=NOMINATIM_DOMAIN, min_delay_s=2).delay_s == 2
+    assert GeocoderSettings(domain="127.0.0.1:8080", min_delay_s=0).delay_s == 0
+
+
+def test_import_with_geocoding_reports_not_located_rows(nominatim, tmp_path):
+    domain, _ = nominatim
+    data = ("id,email,first name,lat,lon,opt-in,address,zip,city,country\n"
+            "1,a@x.com,A,,,yes,10 Rue de Rivoli,75004,Paris,France\n"
+            "2,b@x.com,B,,,yes,,75011,,\n"
+            "3,c@x.com,C,,,yes,1 Nowhere Lane,,,\n"
+            "4,d@x.com,D,48.86,2.35,yes,,,,\n").encode()
+    settings = GeocoderSettings(domain=domain, scheme="http", min_delay_s=0,
+                                cache_path=tmp_path / "c.sqlite")
+    report = check_file(data, "customers", name="c.csv", geocoder=settings)
+    assert report.valid["customer_id"].tolist() == ["1", "2", "4"]
+    assert report.valid["location_source"].tolist()[:2] == ["address", "postcode"]
+    assert report.errors[["row", "column"]].values.tolist() == [[4, "lat"]]
+    assert report.errors["reason"].iloc[0].startswith("not located")
+    plain = check_file(data, "customers", name="c.csv")  # without geocoding: missing values
+    assert set(plain.errors["reason"]) == {"missing value"} and len(plain.valid) == 1
