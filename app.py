@@ -10,6 +10,11 @@ st.set_page_config(page_title="O2O geo-targeting", page_icon="📍", layout="wid
 
 PAGES = [
     st.Page("pages/map.py", title="Map", icon="🗺️", url_path="map", default=True),
+    st.Page("pages/catchments.py", title="Catchments", icon="⏱️", url_path="catchments"),
+    st.Page("pages/reach.py", title="Reach & targets", icon="🎯", url_path="reach"),
+    st.Page("pages/export.py", title="Export", icon="📤", url_path="export"),
+    st.Page("pages/funnel.py", title="Funnel", icon="📊", url_path="funnel"),
+    st.Page("pages/data.py", title="Data & workspaces", icon="🗂️", url_path="data"),
 ]
 
 nav = st.navigation(PAGES)

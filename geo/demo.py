@@ -299,4 +299,32 @@ def install_demo(root: Path | None = None, *, n_customers: int = DEFAULT_CUSTOME
     ws.update_settings(network="demo", mode="walk", minutes=[5, 10, 15],
                        description="Central Helsinki demo: real OSM shops and buildings, "
                                    "synthetic customers")
+    install_demo_campaign(ws, seed=seed, out_dir=(out_dir or root / "demo") / "campaign",
+                          cache_dir=root / "cache" / "networks")
     return ws
+
+
+def install_demo_campaign(ws, *, seed: int = DEFAULT_SEED, out_dir: Path | None = None,
+                          cache_dir: Path | None = None) -> str:
+    """Draw the demo's past campaign from walking times and save it in workspace ``ws``.
+
+    Returns the campaign's name. The CSV files are also written to ``out_dir`` when given.
+    """
+    from geo.assign import assign_customers
+    from geo.demo_campaign import CAMPAIGN_NAME, make_campaign
+    from geo.io import write_csv
+    from geo.network import load_network
+    from geo.routing import Router
+    from geo.targets import save_campaign
+
+    stores, customers = ws.load_table("stores"), ws.load_table("customers")
+    router = Router.from_graph(load_network("demo", "walk", cache_dir=cache_dir))
+    assigned = assign_customers(router, stores, customers, mode="walk")
+    camp = make_campaign(customers, stores, assigned, seed=seed)
+    save_campaign(ws, CAMPAIGN_NAME, camp["targets"], camp["params"], overwrite=True)
+    for kind in ("events", "redemptions"):
+        ws.save_campaign_file(CAMPAIGN_NAME, kind, camp[kind])
+    if out_dir is not None:
+        for kind in ("targets", "events", "redemptions"):
+            write_csv(camp[kind], Path(out_dir) / f"{kind}.csv")
+    return CAMPAIGN_NAME

@@ -89,16 +89,14 @@ def _demo_codes(n: int, rng: np.random.Generator) -> np.ndarray:
     Real campaigns draw codes with cryptographic randomness (`geo.codes.generate_codes`);
     the demo draws them from its seed so that it is the same on every machine.
     """
-    out: list[str] = []
-    seen: set[str] = set()
+    out = pd.Index([], dtype=object)
     while len(out) < n:
-        idx = rng.integers(0, _codes.N, size=(n - len(out), _codes.DEFAULT_LENGTH - 1))
-        bodies = np.array(["".join(_codes.ALPHABET[i] for i in row) for row in idx])
-        for code in np.char.add(bodies, _codes.check_characters(bodies)):
-            if code not in seen:
-                seen.add(code)
-                out.append(code)
-    return np.array(out)
+        need = n - len(out)
+        body = rng.integers(0, _codes.N, size=(need, _codes.DEFAULT_LENGTH))
+        full = np.concatenate([body, _codes.check_characters(body)[:, None]], axis=1)
+        fresh = ["".join(_codes.ALPHABET[i] for i in row) for row in full]
+        out = out.append(pd.Index(fresh)).drop_duplicates()
+    return out.to_numpy()[:n]
 
 
 def draw_targets(customers: pd.DataFrame, stores: pd.DataFrame, assignment: pd.DataFrame,

@@ -50,8 +50,9 @@ def publish_static(name: str, payload: bytes) -> str:
 def road_network(source: str, mode: str):
     """The road graph for ``source`` (a file path or ``"demo"``) and travel ``mode``, shared."""
     from geo.network import load_network
+    from geo.workspace import default_root
 
-    return load_network(source, mode)
+    return load_network(source, mode, cache_dir=default_root() / "cache" / "networks")
 
 
 @st.cache_data(show_spinner=False, max_entries=6)

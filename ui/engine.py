@@ -1,0 +1,75 @@
+"""Cached travel-time engine for the pages: one router per network and mode, results by parameters.
+
+A slider move changes only cheap keys (minutes, km): the road graph and router
+stay in memory (`st.cache_resource`), and assignments, catchments and overlaps
+are cached by plain parameters (`st.cache_data`), never by DataFrames.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import streamlit as st
+
+from geo.assign import assign_customers, overlaps, radius_assign
+from geo.catchments import catchment_polygons, radius_rings
+from geo.routing import Router
+from ui import cache
+
+
+@st.cache_resource(show_spinner="Preparing the road network for routing…", max_entries=6)
+def router(source: str, mode: str) -> Router:
+    """The `Router` (CSR travel-time matrix, snapping tree) of ``source`` for ``mode``."""
+    return Router.from_graph(cache.road_network(source, mode))
+
+
+def _tables(root: str, ws: str, cv: str, sv: str, store_ids: tuple[str, ...]):
+    customers = cache.load_table(root, ws, "customers", cv)
+    stores = cache.load_table(root, ws, "stores", sv)
+    stores = stores[stores["store_id"].astype(str).isin(store_ids)].reset_index(drop=True)
+    return customers, stores
+
+
+@st.cache_data(show_spinner="Routing customers to their nearest store…", max_entries=32)
+def assignment(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffic: float,
+               store_ids: tuple[str, ...]) -> pd.DataFrame:
+    """Nearest store by travel time for every customer (no minute limit: bands filter later)."""
+    customers, stores = _tables(root, ws, cv, sv, store_ids)
+    return assign_customers(router(source, mode), stores, customers, mode=mode, traffic=traffic)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def radius_assignment(root: str, ws: str, cv: str, sv: str, km: float,
+                      store_ids: tuple[str, ...]) -> pd.DataFrame:
+    """Nearest store by crow-flies distance, within ``km`` kilometres."""
+    customers, stores = _tables(root, ws, cv, sv, store_ids)
+    return radius_assign(stores, customers, km)
+
+
+@st.cache_data(show_spinner="Drawing catchments…", max_entries=64)
+def travel_catchments(root: str, ws: str, cv: str, sv: str, source: str, mode: str,
+                      traffic: float, store_ids: tuple[str, ...],
+                      minutes: tuple[float, ...]) -> gpd.GeoDataFrame:
+    """Travel-time band polygons per store, with customers assigned within each band."""
+    _, stores = _tables(root, ws, cv, sv, store_ids)
+    assigned = assignment(root, ws, cv, sv, source, mode, traffic, store_ids)
+    return catchment_polygons(router(source, mode), stores, list(minutes), mode=mode,
+                              traffic=traffic, assigned=assigned)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def rings(root: str, ws: str, cv: str, sv: str, store_ids: tuple[str, ...],
+          km: tuple[float, ...]) -> gpd.GeoDataFrame:
+    """Geodesic rings per store, with customers assigned within each ring."""
+    _, stores = _tables(root, ws, cv, sv, store_ids)
+    assigned = radius_assignment(root, ws, cv, sv, max(km), store_ids)
+    return radius_rings(stores, list(km), assigned=assigned)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def store_overlaps(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffic: float,
+                   store_ids: tuple[str, ...], minutes: float) -> pd.DataFrame:
+    """Customers inside the ``minutes`` band of two stores at once, per store pair."""
+    customers, stores = _tables(root, ws, cv, sv, store_ids)
+    return overlaps(router(source, mode), stores, customers, mode=mode, minutes=minutes,
+                    traffic=traffic)
