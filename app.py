@@ -4,9 +4,10 @@ import streamlit as st
 
 from geo.mapdeck import OSM_ATTRIBUTION
 from geo.workspace import list_workspaces
-from ui.state import WS_KEY, active_workspace, data_root
+from ui.state import WS_KEY, active_workspace, data_root, mark_shell
 
 st.set_page_config(page_title="O2O geo-targeting", page_icon="📍", layout="wide")
+mark_shell()
 
 PAGES = [
     st.Page("pages/map.py", title="Map", icon="🗺️", url_path="map", default=True),

@@ -297,6 +297,7 @@ def install_demo(root: Path | None = None, *, n_customers: int = DEFAULT_CUSTOME
     ws.save_table("stores", load_stores(files["stores"]))
     ws.save_table("customers", load_customers(files["customers"]))
     ws.update_settings(network="demo", mode="walk", minutes=[5, 10, 15],
+                       longest_min={"walk": 15, "bike": 6, "drive": 3},
                        description="Central Helsinki demo: real OSM shops and buildings, "
                                    "synthetic customers")
     install_demo_campaign(ws, seed=seed, out_dir=(out_dir or root / "demo") / "campaign",

@@ -6,8 +6,9 @@ from geo.mapdeck import legend, overview_deck
 from geo.summary import headline_counts
 from ui import cache
 from ui.errors import shown_as_message
-from ui.state import active_workspace, data_root
+from ui.state import active_workspace, data_root, ensure_app_shell
 
+ensure_app_shell()
 ws = active_workspace()
 root = str(data_root())
 settings = ws.settings()

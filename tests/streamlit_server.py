@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -93,3 +94,24 @@ def webgl2_available(page) -> bool:
     """True when the page can create a WebGL2 context."""
     return bool(page.evaluate(
         "() => !!document.createElement('canvas').getContext('webgl2')"))
+
+
+def collect_errors(page, errors: list[str]) -> None:
+    """Record console errors, page exceptions and failed HTTP responses of ``page`` into ``errors``.
+
+    Streamlit's own probe of ``<page path>/_stcore/{health,host-config}`` when an
+    app is opened at a page URL (it looks for its base path) answers 404 by
+    design; those are not errors of the app. The console repeats every failed
+    request as "Failed to load resource", so failed requests are judged by URL.
+    """
+    def on_console(msg) -> None:
+        if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
+            errors.append(msg.text)
+
+    def on_response(resp) -> None:
+        if resp.status >= 400 and not re.search(r"/[^/]+/_stcore/(health|host-config)$", resp.url):
+            errors.append(f"HTTP {resp.status} {resp.url}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("response", on_response)

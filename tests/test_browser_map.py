@@ -8,7 +8,7 @@ import pytest
 
 from geo.summary import headline_counts
 from geo.workspace import open_workspace
-from tests.streamlit_server import launch_browser, streamlit_server, wait_for_app, webgl2_available
+from tests.streamlit_server import collect_errors, launch_browser, streamlit_server, wait_for_app, webgl2_available
 
 pytestmark = pytest.mark.browser
 
@@ -23,8 +23,7 @@ def test_map_page_renders_with_webgl_and_counts(demo_root):
     with streamlit_server(demo_root) as url, sync_playwright() as pw:
         browser = launch_browser(pw)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
+        collect_errors(page, errors)
         page.on("request", lambda r: static_requests.append(r.url) if "/app/static/" in r.url else None)
         page.goto(url)
         wait_for_app(page)

@@ -43,16 +43,27 @@ def publish_static(name: str, payload: bytes) -> str:
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(payload)
         tmp.replace(path)
+        _prune(path.parent)
     return f"{STATIC_URL}/{rel.as_posix()}"
+
+
+def _prune(folder: Path, keep: int = 300, high_water: int = 400) -> None:
+    """Keep the static folder bounded: past ``high_water`` files, drop all but the newest ``keep``."""
+    files = list(folder.glob("*.json"))
+    if len(files) <= high_water:
+        return
+    files.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in files[keep:]:
+        old.unlink(missing_ok=True)
 
 
 @st.cache_resource(show_spinner="Loading the road network…", max_entries=6)
 def road_network(source: str, mode: str):
-    """The road graph for ``source`` (a file path or ``"demo"``) and travel ``mode``, shared."""
-    from geo.network import load_network
+    """The road graph of ``source`` (see `geo.sources`) and travel ``mode``, shared by all sessions."""
+    from geo.sources import load_source
     from geo.workspace import default_root
 
-    return load_network(source, mode, cache_dir=default_root() / "cache" / "networks")
+    return load_source(source, mode, cache_dir=default_root() / "cache" / "networks")
 
 
 @st.cache_data(show_spinner=False, max_entries=6)

@@ -73,3 +73,50 @@ def store_overlaps(root: str, ws: str, cv: str, sv: str, source: str, mode: str,
     customers, stores = _tables(root, ws, cv, sv, store_ids)
     return overlaps(router(source, mode), stores, customers, mode=mode, minutes=minutes,
                     traffic=traffic)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def assigned_points_url(root: str, ws: str, cv: str, sv: str, source: str, mode: str,
+                        traffic: float, store_ids: tuple[str, ...], km: float | None) -> str:
+    """URL of customers coloured by assigned store (static JSON; unchanged by minute moves)."""
+    from geo.mapdeck import assigned_points_json, store_palette
+
+    customers = cache.load_table(root, ws, "customers", cv)
+    if km is None:
+        assigned = assignment(root, ws, cv, sv, source, mode, traffic, store_ids)
+        payload = assigned_points_json(customers, assigned, store_palette(list(store_ids)))
+    else:
+        assigned = radius_assignment(root, ws, cv, sv, km, store_ids)
+        payload = assigned_points_json(customers, assigned, store_palette(list(store_ids)),
+                                       unit="km")
+    return cache.publish_static("assigned", payload)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def sites_url(source: str, mode: str) -> str:
+    """URL of the network's nodes as clickable candidate sites (static JSON)."""
+    from geo.mapdeck import node_points_json
+
+    return cache.publish_static(f"sites-{mode}", node_points_json(cache.road_network(source, mode)))
+
+
+@st.cache_data(show_spinner="Routing the candidate store…", max_entries=16)
+def what_if(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffic: float,
+            store_ids: tuple[str, ...], lat: float, lon: float, minutes: tuple[float, ...]):
+    """Catchment of a candidate store and the customers it would win, by losing store."""
+    from geo.catchments import what_if_store
+
+    customers, stores = _tables(root, ws, cv, sv, store_ids)
+    assigned = assignment(root, ws, cv, sv, source, mode, traffic, store_ids)
+    return what_if_store(router(source, mode), stores, customers, lat, lon, mode=mode,
+                         minutes=list(minutes), traffic=traffic, assigned=assigned)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def threshold(root: str, ws: str, cv: str, sv: str, source: str, mode: str, store_id: str,
+              n: int) -> float:
+    """Minutes a store's band must reach to hold ``n`` customers."""
+    from geo.assign import threshold_minutes
+
+    customers, stores = _tables(root, ws, cv, sv, (store_id,))
+    return threshold_minutes(router(source, mode), stores.iloc[0], customers, n)

@@ -26,3 +26,28 @@ def active_workspace() -> Workspace:
     if name not in list_workspaces(root):
         name = DEMO
     return open_workspace(name, root)
+
+
+SHELL_KEY = "_app_shell_ran"
+
+
+def mark_shell() -> None:
+    """Called by app.py on every run: the entry script (navigation, sidebar) is in charge."""
+    st.session_state[SHELL_KEY] = True
+
+
+def ensure_app_shell() -> None:
+    """Make a page opened by direct URL on a fresh server run inside app.py, not alone.
+
+    Streamlit treats an app with a ``pages/`` folder as a legacy multipage app
+    until the first `st.navigation` call, so the very first request for, say,
+    ``/reach`` would run ``pages/reach.py`` without the entry script (no sidebar,
+    no page config). Pages call this first: it switches Streamlit to the
+    `st.navigation` mode and reruns, so app.py then routes to the same page.
+    """
+    if st.session_state.get(SHELL_KEY):
+        return
+    from streamlit.runtime.pages_manager import PagesManager
+
+    PagesManager.uses_pages_directory = False
+    st.rerun()

@@ -1,0 +1,47 @@
+"""``python -m geo assign``: assign every customer to the nearest store by travel time (or radius)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from geo.assign import assign_customers, radius_assign
+from geo.cli import print_json
+from geo.commands.catchments import add_network_arguments, router_from_args
+from geo.io import load_customers, load_stores, write_csv
+from geo.network import MODES
+
+NAME = "assign"
+HELP = "Assign each customer to the nearest store by travel time, with the runner-up and crow-flies km."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the command's options."""
+    add_network_arguments(parser)
+    parser.add_argument("--stores", required=True, type=Path, help="stores CSV (store_id, name, lat, lon)")
+    parser.add_argument("--customers", required=True, type=Path, help="customers CSV")
+    parser.add_argument("--mode", required=True, choices=[*MODES, "radius"], help="travel mode, or radius")
+    parser.add_argument("--max-minutes", type=float, default=None,
+                        help="customers farther than this from every store are unreachable")
+    parser.add_argument("--km", type=float, default=2.0, help="radius in km (radius mode)")
+    parser.add_argument("--out", required=True, type=Path, help="CSV file to write, one row per customer")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Assign, write the CSV and print a one-line JSON summary."""
+    stores = load_stores(args.stores)
+    customers = load_customers(args.customers)
+    if args.mode == "radius":
+        out = radius_assign(stores, customers, args.km)
+    else:
+        router = router_from_args(args, args.mode)
+        out = assign_customers(router, stores, customers, mode=args.mode, traffic=args.traffic,
+                               max_minutes=args.max_minutes)
+    write_csv(out, args.out)
+    reasons = out.loc[~out["reachable"], "unreachable_reason"].astype(str).value_counts()
+    print_json({"command": NAME, "mode": args.mode, "customers": int(len(out)),
+                "reachable": int(out["reachable"].sum()), "unreachable": int((~out["reachable"]).sum()),
+                "unreachable_by_reason": {str(k): int(v) for k, v in reasons.items()},
+                "per_store": {str(k): int(v) for k, v in out["store_id"].value_counts().sort_index().items()},
+                "out": str(args.out)})
+    return 0

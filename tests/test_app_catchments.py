@@ -1,0 +1,69 @@
+"""AppTest: the catchments page on the demo: bands, live counts from geo, mode switches, what-if."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from geo import trade_area
+from geo.assign import assign_customers
+from geo.network import load_network
+from geo.routing import Router
+from geo.workspace import open_workspace
+from tests.conftest import run_app
+
+
+@pytest.fixture()
+def app(demo_env):
+    at = run_app("pages/catchments.py")
+    assert not at.exception, at.exception
+    return at
+
+
+def shown(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_counts_equal_the_geo_engine(app, demo_env):
+    ws = open_workspace("demo", demo_env)
+    customers, stores = ws.load_table("customers"), ws.load_table("stores")
+    router = Router.from_graph(load_network("demo", "walk", cache_dir=demo_env / "cache" / "networks"))
+    assigned = assign_customers(router, stores, customers, mode="walk")
+    table = trade_area.band_table(assigned, customers, stores, [5, 10, 15])
+    metrics = shown(app)
+    assert metrics["Customers within 15 min"] == f"{int(table.iloc[-1]['≤ 15 min']):,}"
+    assert metrics["Of whom opted in"] == f"{int(table.iloc[-1]['opted_in']):,}"
+    page_table = app.dataframe[0].value
+    assert page_table["≤ 5 min"].tolist() == table["≤ 5 min"].tolist()
+
+
+def test_map_spec_serves_layers_by_url(app):
+    raw = app.get("deck_gl_json_chart")[0].proto.json
+    spec = json.loads(raw)
+    ids = [layer["id"] for layer in spec["layers"]]
+    assert ids == ["roads", "catchments", "customers", "sites", "stores"]
+    by_id = {layer["id"]: layer for layer in spec["layers"]}
+    assert by_id["catchments"]["data"].startswith("/app/static/generated/catchments-")
+    assert len(raw) < 20_000
+
+
+def test_slider_and_mode_change_the_counts(app):
+    before = shown(app)["Customers within 15 min"]
+    app.slider(key="catch_min_walk").set_value(5).run()
+    after = shown(app)
+    assert "Customers within 5 min" in after and after["Customers within 5 min"] != before
+    app.radio(key="catch_mode").set_value("radius").run()
+    assert not app.exception
+    assert "Customers within 1 km" in shown(app)
+    app.radio(key="catch_mode").set_value("drive").run()
+    assert not app.exception and "Customers within 3 min" in shown(app)
+
+
+def test_what_if_candidate_reports_won_customers(app):
+    app.toggle(key="cand_on").set_value(True).run()
+    assert not app.exception
+    text = " ".join(m.value for m in app.markdown)
+    assert "Candidate store" in text and "would win" in text
+    ids = [layer["id"] for layer in json.loads(app.get("deck_gl_json_chart")[0].proto.json)["layers"]]
+    assert "candidate" in ids and "candidate-catchments" in ids

@@ -1,0 +1,48 @@
+"""Browser: the funnel page renders its Altair chart and the demo campaign's numbers in real Chromium."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from geo.campaign_funnel import analyse_campaign
+from geo.demo_campaign import CAMPAIGN_NAME
+from geo.workspace import open_workspace
+from tests.streamlit_server import launch_browser, streamlit_server, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+
+def test_funnel_page_shows_chart_numbers_and_png_download(demo_root, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    result = analyse_campaign(open_workspace("demo", demo_root), CAMPAIGN_NAME)
+    errors: list[str] = []
+    with streamlit_server(demo_root) as url, sync_playwright() as pw:
+        browser = launch_browser(pw)
+        page = browser.new_page(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{url}/funnel")
+        wait_for_app(page)
+        chart = page.locator("[data-testid='stVegaLiteChart']").first
+        chart.locator("canvas, svg").first.wait_for(state="visible", timeout=60_000)
+        box = chart.bounding_box()
+        assert box and box["width"] > 300 and box["height"] > 150
+        body = page.locator("[data-testid='stMain']").inner_text()
+        for stage in ("targeted", "sent", "opened", "clicked", "redeemed"):
+            assert re.search(rf"{stage.capitalize()}\s+{result.stages[stage]:,}", body), stage
+        lift = result.lift_like_for_like["lift_abs"] * 100
+        assert re.search(rf"Lift\s+\+{lift:.2f} pp", body)
+        assert "like-for-like" in body
+        button = page.locator("[data-testid='stDownloadButton'] button",
+                              has_text="Chart as PNG").first
+        with page.expect_download(timeout=60_000) as info:
+            button.click()
+        path = tmp_path / info.value.suggested_filename
+        info.value.save_as(path)
+        assert path.name == "funnel-stages.png"
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        browser.close()
+    assert errors == [], errors

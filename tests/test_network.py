@@ -1,0 +1,309 @@
+"""Tests for geo.network: OSMnx-faithful loading, speeds, cache, bad inputs and the online path."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+import warnings
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import osmnx as ox
+import pytest
+
+from geo.errors import NetworkError
+from geo.network import (DEFAULT_BIKE_KMH, DEFAULT_WALK_KMH, NetworkWarning, graph_from_bbox, graph_from_place,
+                         load_network, read_osm_elements, way_filter, way_passes)
+
+OSM = Path("/work/shared/osm")
+KREMS = OSM / "krems.osm.gz"
+ANDORRA = OSM / "andorra.osm.pbf"
+
+
+@pytest.fixture(scope="session")
+def net_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.getbasetemp() / "engine-netcache"
+
+
+def _load(source, mode, cache, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NetworkWarning)
+        return load_network(source, mode, cache_dir=cache, **kw)
+
+
+@pytest.fixture(scope="module")
+def krems_drive(net_cache):
+    return _load(KREMS, "drive", net_cache)
+
+
+def test_way_filter_follows_osmnx_semantics():
+    drive, walk, bike = way_filter("drive"), way_filter("walk"), way_filter("bike")
+    assert way_passes({"highway": "residential"}, drive)
+    assert not way_passes({"highway": "footway"}, drive)
+    assert not way_passes({"highway": "service", "service": "driveway"}, drive)
+    assert not way_passes({"highway": "residential", "access": "private"}, drive)
+    assert not way_passes({"highway": "residential", "motor_vehicle": "no"}, drive)
+    assert not way_passes({"building": "yes"}, drive)  # no highway key
+    assert way_passes({"highway": "footway"}, walk)
+    assert not way_passes({"highway": "motorway"}, walk)
+    assert not way_passes({"highway": "cycleway"}, walk)
+    assert way_passes({"highway": "cycleway"}, bike)
+    assert not way_passes({"highway": "residential", "bicycle": "no"}, bike)
+
+
+def test_unknown_mode_is_refused():
+    with pytest.raises(NetworkError, match="unknown travel mode 'car'"):
+        load_network(KREMS, "car")
+
+
+def test_drive_graph_has_osmnx_attributes_and_speeds(krems_drive):
+    G = krems_drive
+    assert G.graph["crs"] == "epsg:4326" and G.graph["mode"] == "drive"
+    assert nx.is_weakly_connected(G)
+    x = np.array([d["x"] for _, d in G.nodes(data=True)])
+    y = np.array([d["y"] for _, d in G.nodes(data=True)])
+    assert (15.5 < x).all() and (x < 15.8).all() and (48.3 < y).all() and (y < 48.5).all()
+    # speeds exactly as ox.add_edge_speeds / add_edge_travel_times on the same graph
+    H = G.copy()
+    for *_, d in H.edges(data=True):
+        del d["speed_kph"], d["travel_time"]
+    H = ox.add_edge_travel_times(ox.add_edge_speeds(H))
+    for u, v, k, d in G.edges(keys=True, data=True):
+        assert d["speed_kph"] == H.edges[u, v, k]["speed_kph"]
+        assert d["travel_time"] == H.edges[u, v, k]["travel_time"]
+    # one-way streets hold for driving: some oneway edges have no reverse edge
+    oneway = [(u, v) for u, v, d in G.edges(data=True) if d["oneway"]]
+    assert oneway and any(not G.has_edge(v, u) for u, v in oneway)
+
+
+def test_walk_and_bike_use_constant_speeds_and_walk_is_bidirectional(net_cache):
+    W = _load(KREMS, "walk", net_cache)
+    assert all(W.has_edge(v, u) for u, v in W.edges())
+    speeds = {d["speed_kph"] for *_, d in W.edges(data=True)}
+    assert speeds == {DEFAULT_WALK_KMH}
+    u, v, d = next(iter(W.edges(data=True)))
+    assert d["travel_time"] == pytest.approx(d["length"] / (DEFAULT_WALK_KMH / 3.6))
+    B = _load(KREMS, "bike", net_cache, bike_kmh=18.0)
+    assert {d["speed_kph"] for *_, d in B.edges(data=True)} == {18.0}
+    assert DEFAULT_BIKE_KMH == 15.0
+
+
+def test_full_resolution_matches_osmnx_construction(krems_drive):
+    """Same nodes and edges as OSMnx's own graph construction from the filtered ways."""
+    from osmnx import graph as oxg, truncate
+
+    response, _ = read_osm_elements(KREMS, "drive")
+    G = truncate.largest_component(oxg._create_graph([response], False))
+    assert set(G.nodes) == set(krems_drive.nodes)
+    assert set(G.edges(keys=True)) == set(krems_drive.edges(keys=True))
+
+
+def test_disk_cache_round_trip(net_cache, krems_drive):
+    files = list(net_cache.glob("krems-drive-*.npz"))
+    assert len(files) == 1
+    again = _load(KREMS, "drive", net_cache)
+    assert set(again.edges(keys=True)) == set(krems_drive.edges(keys=True))
+    for u, v, k, d in krems_drive.edges(keys=True, data=True):
+        assert again.edges[u, v, k] == d
+    for n, d in krems_drive.nodes(data=True):
+        assert again.nodes[n] == d
+    # a different speed is a different cache entry
+    _load(KREMS, "walk", net_cache, walk_kmh=5.5)
+    assert len(list(net_cache.glob("krems-walk-*.npz"))) >= 1
+
+
+def test_graphml_source(tmp_path, krems_drive):
+    path = tmp_path / "krems.graphml"
+    ox.save_graphml(krems_drive, path)
+    G = load_network(path, "drive", use_cache=False)
+    assert len(G) == len(krems_drive)
+    W = load_network(path, "walk", use_cache=False)
+    assert {d["speed_kph"] for *_, d in W.edges(data=True)} == {DEFAULT_WALK_KMH}
+
+
+# --- bad inputs ----------------------------------------------------------------
+
+
+def test_missing_and_unsupported_files(tmp_path):
+    with pytest.raises(NetworkError, match="not found"):
+        load_network(tmp_path / "nope.osm.pbf", "drive", use_cache=False)
+    bad = tmp_path / "roads.shp"
+    bad.write_bytes(b"x")
+    with pytest.raises(NetworkError, match="unsupported network file type"):
+        load_network(bad, "drive", use_cache=False)
+
+
+def test_garbage_bytes(tmp_path):
+    bad = tmp_path / "garbage.osm.pbf"
+    bad.write_bytes(np.random.default_rng(0).bytes(5000))
+    with pytest.raises(NetworkError, match="garbage.osm.pbf: cannot read OSM data.*corrupt or truncated"):
+        load_network(bad, "drive", use_cache=False)
+
+
+def test_truncated_pbf(tmp_path):
+    cut = tmp_path / "andorra-cut.osm.pbf"
+    data = ANDORRA.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(NetworkError, match="corrupt or truncated"):
+        load_network(cut, "drive", use_cache=False)
+
+
+def test_truncated_xml(tmp_path):
+    cut = tmp_path / "krems-cut.osm"
+    text = gzip.decompress(KREMS.read_bytes())
+    cut.write_bytes(text[: len(text) // 2])
+    with pytest.raises(NetworkError, match="corrupt or truncated"):
+        load_network(cut, "drive", use_cache=False)
+
+
+def test_empty_network(tmp_path):
+    empty = tmp_path / "empty.osm"
+    empty.write_text("<?xml version='1.0' encoding='UTF-8'?>\n<osm version='0.6'>\n"
+                     "<node id='1' lat='48.0' lon='15.0' version='1'/>\n"
+                     "<way id='5' version='1'><nd ref='1'/><tag k='building' v='yes'/></way>\n</osm>\n")
+    with pytest.raises(NetworkError, match="empty drive network: 0 highway ways read"):
+        load_network(empty, "drive", use_cache=False)
+
+
+def _clipped_copy(tmp_path: Path) -> tuple[Path, set[int]]:
+    """Krems with every 40th node removed: ways referencing them become clipped."""
+    lines = gzip.decompress(KREMS.read_bytes()).decode().splitlines(keepends=True)
+    out, removed, i = [], set(), 0
+    skipping = False
+    for line in lines:
+        s = line.lstrip()
+        if s.startswith("<node "):
+            i += 1
+            if i % 40 == 0:
+                removed.add(int(s.split("id='")[1].split("'")[0]))
+                skipping = not s.rstrip().endswith("/>")
+                continue
+        if skipping:
+            if s.startswith("</node>"):
+                skipping = False
+            continue
+        out.append(line)
+    path = tmp_path / "krems-clipped.osm"
+    path.write_text("".join(out))
+    return path, removed
+
+
+def test_clipped_extract_is_split_with_a_warning_or_refused(tmp_path):
+    path, removed = _clipped_copy(tmp_path)
+    with pytest.warns(NetworkWarning, match=r"the extract is clipped: \d+ ways reference \d+ nodes missing.*way ids"):
+        G = load_network(path, "drive", use_cache=False)
+    report = G.graph["load_report"]
+    assert report["missing_node_refs"] > 0 and report["clipped_ways"]
+    assert not removed & set(G.nodes)
+    assert all("x" in d for _, d in G.nodes(data=True))
+    with pytest.raises(NetworkError, match=r"clipped: .*way ids \d+"):
+        load_network(path, "drive", use_cache=False, on_missing_nodes="raise")
+
+
+def _two_islands(tmp_path: Path) -> Path:
+    nodes, ways = [], []
+    for island, lon0 in ((0, 15.0), (1, 15.5), (2, 16.0)):
+        ids = [island * 100 + j for j in range(1, 6)]
+        nodes += [f"<node id='{n}' version='1' lat='48.0' lon='{lon0 + 0.001 * j}'/>" for j, n in enumerate(ids)]
+        refs = "".join(f"<nd ref='{n}'/>" for n in ids)
+        ways.append(f"<way id='{island + 1}' version='1'>{refs}<tag k='highway' v='residential'/></way>")
+    path = tmp_path / "islands.osm"
+    path.write_text("<?xml version='1.0' encoding='UTF-8'?>\n<osm version='0.6'>\n" + "\n".join(nodes + ways)
+                    + "\n</osm>\n")
+    return path
+
+
+def test_disconnected_network_reports_component_sizes(tmp_path):
+    path = _two_islands(tmp_path)
+    with pytest.raises(NetworkError, match=r"disconnected network: 3 separate pieces of 5, 5, 5 nodes.*33%"):
+        load_network(path, "drive", use_cache=False)
+    with pytest.warns(NetworkWarning, match="no edge of the drive network has a maxspeed tag"):
+        G = load_network(path, "drive", use_cache=False, retain_all=True)
+    assert len(G) == 15
+    assert G.graph["load_report"]["components"] == 3
+    assert {d["speed_kph"] for *_, d in G.edges(data=True)} == {30.0}
+
+
+def test_small_pieces_dropped_are_recorded(krems_drive):
+    report = krems_drive.graph["load_report"]
+    assert report["components"] == 1 + len(report["dropped_components"])
+    assert all(s < len(krems_drive) for s in report["dropped_components"])
+
+
+# --- online path against a loopback server ---------------------------------------
+
+
+@pytest.fixture
+def fake_osm_server(tmp_path):
+    response, _ = read_osm_elements(KREMS, "drive")
+    overpass = json.dumps(response).encode()
+    nominatim = json.dumps([{
+        "place_id": 1, "osm_type": "relation", "osm_id": 1, "lat": "48.40", "lon": "15.63",
+        "display_name": "Krems an der Donau", "class": "boundary", "type": "administrative", "importance": 0.5,
+        "boundingbox": ["48.39", "48.414", "15.60", "15.67"],
+        "geojson": {"type": "Polygon", "coordinates": [[[15.60, 48.39], [15.67, 48.39], [15.67, 48.414],
+                                                        [15.60, 48.414], [15.60, 48.39]]]},
+    }]).encode()
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _send(self, body: bytes) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):  # noqa: N802
+            seen.append(self.path)
+            self._send(nominatim if self.path.startswith("/nominatim/search") else b"{}")
+
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            seen.append(self.path)
+            self._send(overpass)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    saved = {k: getattr(ox.settings, k) for k in ("overpass_url", "nominatim_url", "overpass_rate_limit",
+                                                    "use_cache", "doh_url_template", "cache_folder")}
+    ox.settings.overpass_url = base + "/api"
+    ox.settings.nominatim_url = base + "/nominatim"
+    ox.settings.overpass_rate_limit = False
+    ox.settings.use_cache = False
+    ox.settings.doh_url_template = None
+    ox.settings.cache_folder = str(tmp_path / "oxcache")
+    try:
+        yield seen
+    finally:
+        for k, v in saved.items():
+            setattr(ox.settings, k, v)
+        server.shutdown()
+        server.server_close()
+
+
+def test_graph_from_bbox_through_loopback_overpass(fake_osm_server, krems_drive):
+    G = graph_from_bbox((15.60, 48.39, 15.67, 48.414), "drive")
+    assert any(p.startswith("/api/interpreter") for p in fake_osm_server)
+    assert len(G) > 0.5 * len(krems_drive)
+    assert all("travel_time" in d and "speed_kph" in d for *_, d in G.edges(data=True))
+    assert set(G.nodes) <= set(krems_drive.nodes) | set(G.nodes)  # same OSM node ids space
+
+
+def test_graph_from_place_through_loopback_nominatim(fake_osm_server):
+    G = graph_from_place("Krems an der Donau", "walk")
+    assert any(p.startswith("/nominatim/search") for p in fake_osm_server)
+    assert {d["speed_kph"] for *_, d in G.edges(data=True)} == {DEFAULT_WALK_KMH}
+
+
+def test_online_errors_become_network_errors():
+    with pytest.raises(NetworkError, match="west < east"):
+        graph_from_bbox((15.7, 48.39, 15.6, 48.41), "drive")
