@@ -13,7 +13,8 @@ from geo.export.recipients import with_current_consent
 from geo.targets import load_campaign
 from geo.workspace import open_workspace
 from tests.fakes.brevo import FakeBrevo
-from tests.streamlit_server import launch_browser, streamlit_server, wait_for_app
+from tests.streamlit_server import (collect_errors, launch_browser, streamlit_server,
+                                    wait_for_app)
 
 pytestmark = pytest.mark.browser
 
@@ -38,14 +39,8 @@ def test_dry_run_and_export_to_a_fake_brevo(demo_root, tmp_path):
             browser = launch_browser(pw)
             page = browser.new_page(viewport={"width": 1400, "height": 1000},
                                     accept_downloads=True)
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("response", lambda r: errors.append(f"HTTP {r.status} {r.url}")
-                    if r.status >= 400 else None)
-            page.goto(url)                        # a deep link first probes /export/_stcore (404)
-            wait_for_app(page)
-            page.locator("[data-testid='stSidebarNav']").get_by_role("link", name="Export").click()
-            page.get_by_role("heading", name="Export").wait_for(timeout=60_000)
+            collect_errors(page, errors)
+            page.goto(f"{url}/export")
             wait_for_app(page)
             main = page.locator("[data-testid='stMain']")
 

@@ -1,4 +1,4 @@
-"""Export page helpers: provider settings from the environment or secrets, cached lists and campaigns."""
+"""Export page helpers: provider settings from env or secrets, cached lists and campaigns."""
 
 from __future__ import annotations
 

@@ -17,8 +17,9 @@ from geo.export.csv_layouts import manual_import_csv, manual_import_frame, write
 from geo.export.journal import ExportJournal
 from geo.export.klaviyo import KlaviyoAdapter
 from geo.export.mailchimp import MailchimpAdapter
-from geo.export.recipients import PreparedTargets, prepare_targets
-from geo.export.runner import DryRun, ExportResult, dry_run, journal_path, run_export
+from geo.export.recipients import PreparedTargets, prepare_targets, with_current_consent
+from geo.export.runner import (DryRun, ExportResult, dry_run, journal_path, journal_state,
+                               run_export)
 from geo.export.sendgrid import SendGridAdapter
 
 PROVIDERS: dict[str, type[Adapter]] = {
@@ -53,6 +54,7 @@ __all__ = [
     "ENV_KEYS", "PROVIDERS", "Adapter", "BrevoAdapter", "DryRun", "ExportError", "ExportJournal",
     "ExportResult", "JobLost", "KlaviyoAdapter", "MailchimpAdapter", "PreparedTargets",
     "ProviderError", "RetryPolicy", "Secret", "SendGridAdapter", "dry_run", "journal_path",
-    "make_adapter", "manual_import_csv", "manual_import_frame", "mask_email", "prepare_targets",
-    "resolve_api_key", "run_export", "write_manual_import",
+    "journal_state", "make_adapter", "manual_import_csv", "manual_import_frame", "mask_email",
+    "prepare_targets", "resolve_api_key", "run_export", "with_current_consent",
+    "write_manual_import",
 ]

@@ -132,6 +132,48 @@ def prepare_targets(targets: pd.DataFrame, *, file: str = "targets") -> Prepared
     return PreparedTargets(eligible, skipped[SKIPPED_COLUMNS].reset_index(drop=True))
 
 
+def with_current_consent(targets: pd.DataFrame, customers: pd.DataFrame | None) -> pd.DataFrame:
+    """The target list with consent as it stands now in the customers table.
+
+    A saved campaign may be exported days after it was built; anyone who has
+    withdrawn consent since must not be uploaded. A row keeps consent only when
+    both the list and the customers table say so: ``opted_in`` becomes the AND of
+    the two, ``unsubscribed`` the OR. Customers no longer in the table count as
+    not opted in, since their consent cannot be confirmed. `prepare_targets` then
+    refuses those rows with the reason.
+
+    Parameters
+    ----------
+    targets
+        Target list with ``customer_id``.
+    customers
+        The workspace's customers (``customer_id`` and ``opted_in`` and/or
+        ``unsubscribed``); None or a table without either column leaves
+        ``targets`` unchanged.
+    """
+    have = [c for c in ("opted_in", "unsubscribed") if customers is not None and c in customers]
+    if not have or "customer_id" not in targets.columns:
+        return targets
+    ids = customers["customer_id"].astype("string").str.strip()
+    current = pd.DataFrame({c: _flag(customers, c) for c in have}).set_index(ids)
+    current = current[~current.index.duplicated(keep="first")]
+    key = targets["customer_id"].astype("string").str.strip()
+    known = key.isin(current.index).to_numpy()
+    out = targets.copy()
+
+    def now(column: str, missing: bool) -> np.ndarray | bool:
+        if column not in have:
+            return missing
+        return key.map(current[column]).astype("boolean").fillna(missing).to_numpy(bool)
+
+    def saved(column: str, missing: bool) -> np.ndarray | bool:
+        return _flag(targets, column).to_numpy() if column in targets else missing
+
+    out["opted_in"] = now("opted_in", False) & saved("opted_in", True) & known
+    out["unsubscribed"] = now("unsubscribed", False) | saved("unsubscribed", False)
+    return out
+
+
 def fingerprint(eligible: pd.DataFrame, provider: str, list_id: str) -> str:
     """A stable export id for these recipients, provider and list (16 hex digits).
 

@@ -70,6 +70,11 @@ class ExportResult:
         """Number of rows per status."""
         return {k: int(v) for k, v in self.report["status"].value_counts().items()}
 
+    def accepted_notes(self) -> dict[str, int]:
+        """Accepted recipients per provider note (e.g. kept status unsubscribed), if any."""
+        ok = self.report.loc[self.report["status"] == "accepted", "outcome"].fillna("")
+        return {str(k): int(v) for k, v in ok[ok != ""].value_counts().items()}
+
     @property
     def failed(self) -> int:
         """Recipients that failed (before sending or at the provider)."""
@@ -88,10 +93,15 @@ class ExportResult:
             **{s: counts.get(s, 0) for s in ("accepted", "failed", "refused", "excluded")},
             "open": counts.get("pending", 0) + counts.get("sent", 0),
             "fields_created": created,
+            "accepted_notes": self.accepted_notes(),
             "failures": [{"email": mask_email(e), "reason": str(r).replace(str(e), mask_email(e))}
                          for e, r in failures.head(20).itertuples(index=False)],
             "notes": self.notes,
         }
+
+    def report_csv(self) -> bytes:
+        """The per-recipient report as UTF-8 CSV bytes (for a download button)."""
+        return self.report.to_csv(index=False).encode("utf-8")
 
     def to_csv(self, path: str | Path) -> Path:
         """Write the per-recipient report as CSV and return its path."""
@@ -110,6 +120,27 @@ def _open_journal(journal: ExportJournal | str | Path) -> tuple[ExportJournal, b
     if isinstance(journal, ExportJournal):
         return journal, False
     return ExportJournal(journal), True
+
+
+def journal_state(journal: ExportJournal | str | Path, export_id: str, provider: str,
+                  list_id: str) -> dict[str, int]:
+    """Recipients per journal state (``pending``, ``sent``, ``accepted``, ``failed``) of one export.
+
+    Empty when the journal file does not exist or has no such export (nothing is
+    created). ``pending`` or ``sent`` recipients mean an interrupted export that
+    `run_export` resumes; only ``accepted``/``failed`` means it finished.
+    """
+    if not isinstance(journal, ExportJournal) and not Path(journal).exists():
+        return {}
+    jr, own = _open_journal(journal)
+    try:
+        key = (export_id, provider, str(list_id))
+        if not jr.exists(key):
+            return {}
+        return {k: int(v) for k, v in jr.recipients(key)["state"].value_counts().items()}
+    finally:
+        if own:
+            jr.close()
 
 
 def dry_run(targets: pd.DataFrame | PreparedTargets, adapter: Adapter, list_id: str, *,
@@ -137,16 +168,8 @@ def dry_run(targets: pd.DataFrame | PreparedTargets, adapter: Adapter, list_id: 
     export_id = export_id or fingerprint(eligible, adapter.provider, str(list_id))
     sample = eligible.head(sample_size).assign(email=lambda d: d["email"].map(mask_email))
     fields = adapter.planned_fields()
-    already: dict[str, int] = {}
-    if journal is not None and Path(getattr(journal, "path", journal)).exists():
-        jr, own = _open_journal(journal)
-        try:
-            key = (export_id, adapter.provider, str(list_id))
-            if jr.exists(key):
-                already = {k: int(v) for k, v in jr.recipients(key)["state"].value_counts().items()}
-        finally:
-            if own:
-                jr.close()
+    already = {} if journal is None else journal_state(journal, export_id, adapter.provider,
+                                                       str(list_id))
     summary = {
         "dry_run": True, "provider": adapter.provider, "list_id": str(list_id),
         "export_id": export_id, "recipients": int(len(eligible)),
