@@ -168,3 +168,19 @@ def test_cli_exports_and_exits_non_zero_on_failures(tmp_path, monkeypatch, capsy
         assert main(base[:-2]) == 2          # another journal, so it calls out: bad key
         err = capsys.readouterr().err
         assert "401" in err and "BREVO_API_KEY" in err and "123XYZ" not in err
+
+
+def test_manual_import_csv_neutralises_formulas():
+    import io
+
+    import pandas as pd
+
+    from geo.export import manual_import_csv
+    from tests.fakes import make_targets
+
+    targets = make_targets(5)
+    targets.loc[targets.index[0], "first_name"] = "=HYPERLINK(\"http://x\")"
+    text = manual_import_csv(targets, "mailchimp")
+    back = pd.read_csv(io.StringIO(text), dtype=str)
+    assert not back["First Name"].str.startswith("=").any()
+    assert back["First Name"].str.startswith("'=").any()

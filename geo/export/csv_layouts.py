@@ -45,9 +45,15 @@ def manual_import_frame(targets: pd.DataFrame | PreparedTargets, provider: str) 
 
 
 def manual_import_csv(targets: pd.DataFrame | PreparedTargets, provider: str) -> str:
-    """The manual-import file as text (UTF-8; Brevo's uses ';' as separator)."""
+    """The manual-import file as text (UTF-8; Brevo's uses ';' as separator).
+
+    Text cells that a spreadsheet would run as a formula (starting with ``=``,
+    ``+``, ``-``, ``@``, tab or carriage return) are neutralised, as in every download.
+    """
+    from geo.targets import neutralise_formulas
+
     _, sep = LAYOUTS.get(provider, ({}, ","))
-    return manual_import_frame(targets, provider).to_csv(index=False, sep=sep)
+    return neutralise_formulas(manual_import_frame(targets, provider)).to_csv(index=False, sep=sep)
 
 
 def write_manual_import(targets: pd.DataFrame | PreparedTargets, provider: str,
