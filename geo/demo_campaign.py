@@ -8,10 +8,11 @@ funnel shows a real distance-decay curve and a real lift over the holdout.
 
 How visits are observed (as at a real till):
 
-* treatment members redeem their unique code; a share also shows a loyalty card
-  (``customer_id`` recorded);
+* treatment members redeem their unique code; a share (``loyalty_card``) also
+  shows a loyalty card, so the till records their ``customer_id``;
 * holdout members have no unique code: their visits appear as redemptions of the
-  store-wide code that the shop advertises in store, with their loyalty card;
+  store-wide code that the shop advertises in store; the same share shows a
+  loyalty card, and only those visits can be tied to the holdout;
 * anonymous walk-ins also use the store-wide code (no ``customer_id``);
 * a few anomalies are planted: mistyped codes, codes redeemed twice, redemptions
   at another store than the recipient's nearest and just after the offer ended.
@@ -55,7 +56,7 @@ class CampaignRates:
     click_lift
         Redemption multiplier for recipients who clicked.
     loyalty_card
-        Share of treatment redemptions where the till records the customer.
+        Share of redemptions (both groups) where the till records the customer.
     cross_store
         Share of redemptions made at another store than the nearest.
     late
@@ -183,7 +184,7 @@ def draw_redemptions(targets: pd.DataFrame, clicked: pd.Series, stores: pd.DataF
     cross = rng.random(n) < rates.cross_store
     store[cross] = rng.choice(store_ids, size=int(cross.sum()))
     is_treat = (who["group"] == "treatment").to_numpy()
-    card = ~is_treat | (rng.random(n) < rates.loyalty_card)
+    card = rng.random(n) < rates.loyalty_card   # a customer trait: same share in both groups
     sigma = 0.5
     amount = rng.lognormal(np.log(rates.mean_basket_eur) - sigma ** 2 / 2, sigma, n).round(2)
     red = pd.DataFrame({

@@ -94,3 +94,22 @@ def load_source(source: str, mode: str, *, cache_dir: Path,
     G = _download(source, mode)
     save_graph_cache(G, file)
     return G
+
+
+def save_network_file(folder: Path, filename: str, data: bytes) -> Path:
+    """Store an uploaded network file in ``folder`` (a workspace's ``networks/``) and return its path.
+
+    Raises `NetworkError` when the extension is not one `load_network` reads.
+    """
+    from geo.network import FILE_SUFFIXES
+
+    name = Path(filename).name
+    if not name.lower().endswith(FILE_SUFFIXES):
+        raise NetworkError(f"{name}: not a road-network file; use one of {', '.join(FILE_SUFFIXES)}")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    tmp = folder / f".{name}.part"
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return path

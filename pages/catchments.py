@@ -5,7 +5,7 @@ import streamlit as st
 from geo import trade_area
 from geo.catchments import to_geojson
 from geo.mapdeck import catchment_geojson, catchments_deck, geojson_bytes, store_palette
-from geo.sources import describe
+from geo.sources import PLACE, bbox_source, describe, save_network_file
 from ui import cache, engine
 from ui.errors import shown_as_message
 from ui.state import active_workspace, data_root, ensure_app_shell
@@ -23,8 +23,40 @@ if customers is None or stores is None:
     st.info("This workspace has no customers or stores yet: import them on the Data page.")
     st.stop()
 source = settings.get("network", "demo")
-st.caption(f"Road network: **{describe(source)}** · change it on the Data & workspaces page. "
-           "Map data © OpenStreetMap contributors (ODbL).")
+st.caption(f"Road network: **{describe(source)}**. Map data © OpenStreetMap contributors (ODbL).")
+
+with st.expander("Road network"):
+    kind = st.radio("Source", ["demo", "file", "place", "stores' area"], horizontal=True,
+                    key="net_kind", format_func={"demo": "Embedded demo (central Helsinki)",
+                                                 "file": "Upload an OSM file",
+                                                 "place": "Download by place name",
+                                                 "stores' area": "Download around the stores"}.get)
+    new_source = None
+    if kind == "demo":
+        new_source = "demo" if st.button("Use the demo network", key="net_demo") else None
+    elif kind == "file":
+        up = st.file_uploader("OSM extract (.osm, .osm.gz, .osm.bz2, .osm.pbf, .graphml)",
+                              key="net_file", max_upload_size=500)
+        if up is not None and st.button("Use this file", key="net_use_file"):
+            with shown_as_message("Could not store the network file"):
+                new_source = str(save_network_file(ws.path / "networks", up.name, up.getvalue()))
+    elif kind == "place":
+        place = st.text_input("Place", key="net_place", placeholder="Krems an der Donau, Austria")
+        if place and st.button("Download", key="net_dl_place"):
+            new_source = PLACE + place
+    else:
+        margin = st.slider("Margin around the stores (km)", 0.5, 20.0, 2.0, 0.5, key="net_margin")
+        if st.button("Download", key="net_dl_bbox"):
+            new_source = bbox_source(stores["lat"], stores["lon"], margin)
+    if new_source is not None and new_source != source:
+        mode_now = st.session_state.get("catch_mode", settings.get("mode", "walk"))
+        check_mode = "walk" if mode_now == "radius" else mode_now
+        with st.spinner(f"Loading the {check_mode} network of {describe(new_source)}…"), \
+                shown_as_message(f"Could not use {describe(new_source)}; the network stays "
+                                 f"{describe(source)}"):
+            engine.router(new_source, check_mode)
+            ws.update_settings(network=new_source)
+            st.rerun()
 
 all_ids = stores["store_id"].astype(str).tolist()
 if "catch_stores" not in st.session_state:
