@@ -312,44 +312,66 @@ def _merge(imports: list[ActivityImport], file: str) -> ActivityImport:
     return ActivityImport(layout="+".join(layouts), report=report, skipped=skipped)
 
 
-def read_activity(path: str | Path, *, layout: str = "auto", event: str | None = None,
-                  sent_at=None, campaign_id: str | None = None) -> ActivityImport:
-    """Read an activity export file: CSV, Parquet, or a Mailchimp campaign report ZIP.
+def _read_table(source: str | Path | bytes, label: str) -> pd.DataFrame:
+    """One activity table from a path or from bytes (CSV, Parquet, XLSX...), as text cells."""
+    if isinstance(source, (str, Path)):
+        return read_raw(source, name=label)
+    from geo.importers import read_any
+
+    df = read_any(bytes(source), name=label)
+    return df.reset_index(drop=True)
+
+
+def read_activity(source: str | Path | bytes, *, layout: str = "auto", event: str | None = None,
+                  sent_at=None, campaign_id: str | None = None,
+                  name: str | None = None) -> ActivityImport:
+    """Read an activity export: CSV, Parquet, or a Mailchimp campaign report ZIP.
+
+    Parameters
+    ----------
+    source
+        A file path, or the file's bytes (an upload); then ``name`` gives its
+        file name, whose extension tells a ZIP from a table.
+    layout, event, sent_at, campaign_id
+        See `activity_to_events`.
+    name
+        Name used in messages (defaults to the file name, or ``"upload"``).
 
     In a ZIP every CSV is read on its own; files that record no event
     (aggregate statistics, "not opened" lists...) are skipped, and errors name
     ``archive.zip/member.csv``.
     """
-    path = Path(path)
-    if path.suffix.lower() != ".zip":
-        return activity_to_events(read_raw(path), layout=layout, event=event, sent_at=sent_at,
-                                  campaign_id=campaign_id, file=path.name)
+    label = name or (Path(source).name if isinstance(source, (str, Path)) else "upload")
+    if not label.lower().endswith(".zip"):
+        return activity_to_events(_read_table(source, label), layout=layout, event=event,
+                                  sent_at=sent_at, campaign_id=campaign_id, file=label)
     try:
-        archive = zipfile.ZipFile(path)
+        archive = zipfile.ZipFile(source if isinstance(source, (str, Path))
+                                  else _io.BytesIO(bytes(source)))
     except (zipfile.BadZipFile, OSError) as exc:
-        raise DataError(path.name, f"not a readable ZIP archive ({exc})") from None
+        raise DataError(label, f"not a readable ZIP archive ({exc})") from None
     imports, skipped = [], {}
     with archive:
         for info in archive.infolist():
-            name = info.filename
-            if info.is_dir() or not name.lower().endswith(".csv"):
+            member = info.filename
+            if info.is_dir() or not member.lower().endswith(".csv"):
                 continue
-            label = f"{path.name}/{name}"
-            df = read_csv_text(archive.read(info).decode("utf-8-sig", errors="replace"), label)
+            file = f"{label}/{member}"
+            df = read_csv_text(archive.read(info).decode("utf-8-sig", errors="replace"), file)
             try:
                 kind = layout if layout != "auto" else detect_layout(df)
             except DataError:  # aggregate statistics and other non-activity sheets
-                skipped[Path(name).name] = len(df)
+                skipped[Path(member).name] = len(df)
                 continue
-            if kind == "mailchimp_members" and (event or event_from_name(name)) is None:
-                skipped[Path(name).name] = len(df)
+            if kind == "mailchimp_members" and (event or event_from_name(member)) is None:
+                skipped[Path(member).name] = len(df)
                 continue
             imports.append(activity_to_events(df, layout=kind, event=event, sent_at=sent_at,
-                                              campaign_id=campaign_id, file=label))
+                                              campaign_id=campaign_id, file=file))
     if not imports:
-        raise DataError(path.name, "the archive holds no activity file (sent, opened, clicked, "
-                                   "bounced or unsubscribed CSV)")
-    merged = _merge(imports, path.name)
+        raise DataError(label, "the archive holds no activity file (sent, opened, clicked, "
+                               "bounced or unsubscribed CSV)")
+    merged = _merge(imports, label)
     for k, v in skipped.items():
         merged.skipped[k] = merged.skipped.get(k, 0) + v
     return merged

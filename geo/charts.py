@@ -51,6 +51,41 @@ def funnel_chart(stages: pd.DataFrame, *, title: str = "Campaign funnel (unique 
     return (bars + labels).properties(width=WIDTH)
 
 
+def breakdown_chart(table: pd.DataFrame, by: str, *, label: str | None = None,
+                    axis_title: str | None = None, title: str | None = None) -> alt.LayerChart:
+    """Treatment redemption rate per value of ``by`` as bars, the holdout's rate as a tick.
+
+    Parameters
+    ----------
+    table
+        `geo.funnel.breakdown(journeys, by)` (index or column ``by``), with
+        ``redemption_rate``, ``holdout_rate``, ``targeted``, ``redeemed``,
+        ``revenue``.
+    by
+        The breakdown's key (``store_id``, ``band``, ``segment``...).
+    label
+        Column naming each bar on the axis (default ``by``; e.g. ``store_name``).
+    axis_title, title
+        Axis and chart titles (default from ``by``).
+    """
+    df = table.reset_index() if by not in table.columns else table
+    label = label or by
+    _require(df, [label, "redemption_rate", "holdout_rate", "targeted", "redeemed", "revenue"],
+             "breakdown_chart")
+    name = axis_title or by.replace("_id", "").replace("_", " ").capitalize()
+    tooltip = [alt.Tooltip(f"{label}:N", title=name.lower()), alt.Tooltip("targeted:Q", format=","),
+               alt.Tooltip("redeemed:Q", format=","),
+               alt.Tooltip("redemption_rate:Q", format=".2%", title="treatment rate"),
+               alt.Tooltip("holdout_rate:Q", format=".2%", title="holdout rate"),
+               alt.Tooltip("revenue:Q", format=",.2f")]
+    base = alt.Chart(df, title=title or f"Redemption rate by {name.lower()}").encode(
+        x=alt.X(f"{label}:N", title=name, sort=None), tooltip=tooltip)
+    bars = base.mark_bar(color=PALETTE["treatment"]).encode(
+        y=alt.Y("redemption_rate:Q", title="Redemption rate", axis=alt.Axis(format="%")))
+    ticks = base.mark_tick(color=PALETTE["holdout"], thickness=3, size=24).encode(y="holdout_rate:Q")
+    return (bars + ticks).properties(width=WIDTH)
+
+
 def store_chart(by_store: pd.DataFrame, *, label: str = "store_id",
                 title: str = "Redemption rate by store") -> alt.LayerChart:
     """Treatment redemption rate per store as bars, the holdout's rate as a tick.
@@ -64,20 +99,7 @@ def store_chart(by_store: pd.DataFrame, *, label: str = "store_id",
     label
         Column naming the store on the axis (e.g. ``store_name`` when joined in).
     """
-    df = by_store.reset_index() if "store_id" not in by_store.columns else by_store
-    _require(df, [label, "redemption_rate", "holdout_rate", "targeted", "redeemed", "revenue"],
-             "store_chart")
-    tooltip = [alt.Tooltip(f"{label}:N", title="store"), alt.Tooltip("targeted:Q", format=","),
-               alt.Tooltip("redeemed:Q", format=","),
-               alt.Tooltip("redemption_rate:Q", format=".2%", title="treatment rate"),
-               alt.Tooltip("holdout_rate:Q", format=".2%", title="holdout rate"),
-               alt.Tooltip("revenue:Q", format=",.2f")]
-    base = alt.Chart(df, title=title).encode(x=alt.X(f"{label}:N", title="Store", sort=None),
-                                             tooltip=tooltip)
-    bars = base.mark_bar(color=PALETTE["treatment"]).encode(
-        y=alt.Y("redemption_rate:Q", title="Redemption rate", axis=alt.Axis(format="%")))
-    ticks = base.mark_tick(color=PALETTE["holdout"], thickness=3, size=24).encode(y="holdout_rate:Q")
-    return (bars + ticks).properties(width=WIDTH)
+    return breakdown_chart(by_store, "store_id", label=label, axis_title="Store", title=title)
 
 
 def decay_chart(curve: pd.DataFrame, *, title: str = "Redemption rate vs travel time") -> alt.LayerChart:

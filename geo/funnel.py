@@ -69,6 +69,20 @@ def band_labels(minutes: pd.Series, bands: Sequence[float] = DEFAULT_BANDS) -> p
     return out.astype(pd.CategoricalDtype(labels + ["unknown"], ordered=True))
 
 
+def order_bands(labels: pd.Series) -> pd.Series:
+    """Given band labels (``"0-5"``, ``"10-15"``...) as an ordered categorical, nearest band first.
+
+    Labels are ordered by the number they start with (then as text); labels
+    without a leading number come after, and NA becomes ``"unknown"`` (last).
+    """
+    text = labels.astype("string").str.strip().fillna("unknown")
+    names = pd.Series(pd.unique(text.to_numpy(dtype=object)), dtype="string")
+    lead = pd.to_numeric(names.str.extract(r"^(\d+(?:\.\d+)?)", expand=False), errors="coerce")
+    order = (pd.DataFrame({"name": names, "lead": lead, "unknown": names.eq("unknown")})
+             .sort_values(["unknown", "lead", "name"], na_position="last")["name"].tolist())
+    return text.astype(pd.CategoricalDtype(order, ordered=True))
+
+
 # journeys -----------------------------------------------------------------------
 def _event_flags(targets: pd.DataFrame, events: pd.DataFrame | None, keys: list[str],
                  implied: bool) -> pd.DataFrame:
@@ -131,7 +145,7 @@ def build_journeys(targets: pd.DataFrame, events: pd.DataFrame | None,
     t["email_norm"] = normalise_emails(t["email"])
     t["group"] = t["group"].astype("string").str.strip().str.lower()
     if "band" in t and t["band"].notna().any():
-        t["band"] = t["band"].astype("string").fillna("unknown")
+        t["band"] = order_bands(t["band"])
     else:
         t["band"] = band_labels(t["travel_min"], bands)
     keys = ["campaign_id", "email_norm"] if _match_on_campaign(t, events) else ["email_norm"]
@@ -407,6 +421,41 @@ def holdout_lift(journeys: pd.DataFrame, *, cost_per_email: float = 0.0,
     }
 
 
+def like_for_like_lift(journeys: pd.DataFrame, attributed: pd.DataFrame, *,
+                       cost_per_email: float = 0.0, confidence: float = 0.95) -> dict:
+    """`holdout_lift` counting only redemptions where the till recorded the customer, in both groups.
+
+    Treatment visits are seen through their unique code, holdout visits only
+    through a loyalty card (``customer_id`` at the till), so the plain lift
+    compares "code or card" with "card only" and overstates the effect. Here
+    both groups are counted on card-observed redemptions (``match ==
+    "customer_id"``), which is fair when members of both groups show their card
+    equally often. ``treatment_card_share`` (card-observed share of the
+    treatment's counted redemptions) says how much of the treatment this sees.
+
+    Returns
+    -------
+    dict
+        The keys of `holdout_lift` plus ``basis`` and ``treatment_card_share``.
+    """
+    seen = attributed[attributed["counted"] & attributed["match"].eq("customer_id").fillna(False)]
+    keys = (["campaign_id", "recipient_id"] if "campaign_id" in journeys and "campaign_id" in seen
+            else ["recipient_id"])
+    per = seen.groupby(keys, dropna=True).agg(card_redemptions=("amount", "size"),
+                                              card_revenue=("amount", "sum"))
+    jkeys = [("customer_id" if k == "recipient_id" else k) for k in keys]
+    j = journeys.merge(per, left_on=jkeys, right_index=True, how="left")
+    j["redeemed"] = j["card_redemptions"].fillna(0).gt(0)
+    j["revenue"] = j["card_revenue"].fillna(0.0).astype("float64")
+    out = holdout_lift(j, cost_per_email=cost_per_email, confidence=confidence)
+    treat = attributed["counted"] & attributed["group"].eq("treatment").fillna(False)
+    n_treat = int(treat.sum())
+    n_card = int((treat & attributed["match"].eq("customer_id").fillna(False)).sum())
+    out["basis"] = "loyalty-card redemptions only, in both groups (like-for-like)"
+    out["treatment_card_share"] = n_card / n_treat if n_treat else None
+    return out
+
+
 def lift_table(lift: dict) -> pd.DataFrame:
     """Treatment and holdout rates with their Wilson intervals, for the comparison chart."""
     k = np.array([lift["treatment_redeemed"], lift["holdout_redeemed"]])
@@ -458,6 +507,7 @@ class FunnelResult:
     store_wide: dict
     window: Window | None = None
     notes: list[str] = field(default_factory=list)
+    lift_like_for_like: dict | None = None
 
     def as_dict(self) -> dict:
         """Return the command line's JSON shape (see `geo.commands.funnel`)."""
@@ -477,6 +527,7 @@ class FunnelResult:
             "by_segment": rows(self.by_segment),
             "by_campaign": rows(self.by_campaign),
             "holdout": self.lift,
+            "holdout_like_for_like": self.lift_like_for_like,
             "holdout_stages": funnel_stages(self.journeys, "holdout"),
             "anomalies": self.anomalies,
             "store_wide": self.store_wide,
@@ -533,6 +584,12 @@ def analyse_funnel(targets: pd.DataFrame, events: pd.DataFrame | None,
         notes.append("No provider events: sent, delivered, opened and clicked are zero.")
     if window is None:
         notes.append("No offer window given: no redemption is flagged as outside the window.")
+    lift = holdout_lift(journeys, cost_per_email=cost_per_email)
+    lift["basis"] = "all attributed redemptions (unique code or loyalty card)"
+    if lift["holdout_n"]:
+        notes.append("Holdout visits are seen only through a loyalty card at the till, treatment "
+                     "visits through their code too: the like-for-like lift "
+                     "(lift_like_for_like) counts card-observed redemptions in both groups.")
     return FunnelResult(
         journeys=journeys, attributed=attributed,
         stages=funnel_stages(journeys, "treatment"), stage_table=stage_table(journeys),
@@ -540,5 +597,6 @@ def analyse_funnel(targets: pd.DataFrame, events: pd.DataFrame | None,
         by_segment=breakdown(journeys, "segment") if "segment" in journeys else None,
         by_campaign=breakdown(journeys, "campaign_id") if "campaign_id" in journeys else None,
         daily=daily_redemptions(attributed), decay=decay_curve(journeys, bin_min=bin_min),
-        lift=holdout_lift(journeys, cost_per_email=cost_per_email),
-        anomalies=anomalies, store_wide=store_wide_summary(attributed), window=window, notes=notes)
+        lift=lift, anomalies=anomalies, store_wide=store_wide_summary(attributed), window=window,
+        notes=notes, lift_like_for_like=like_for_like_lift(journeys, attributed,
+                                                           cost_per_email=cost_per_email))
