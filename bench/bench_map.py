@@ -27,6 +27,17 @@ from geo.demo import install_demo  # noqa: E402
 from tests.streamlit_server import launch_browser, streamlit_server, wait_for_app  # noqa: E402
 
 
+def settle(page, *counters: list[int], quiet_ms: int = 2000, max_ms: int = 60_000) -> None:
+    """Wait until no counter has moved for ``quiet_ms`` (all layer files fetched)."""
+    last, still, waited = None, 0, 0
+    while still < quiet_ms and waited < max_ms:
+        now = tuple(c[0] for c in counters)
+        still = still + 250 if now == last else 0
+        last = now
+        page.wait_for_timeout(250)
+        waited += 250
+
+
 def measure(root: Path) -> dict[str, float]:
     """One cold start of the server and the page; returns seconds and byte counts."""
     from playwright.sync_api import sync_playwright
@@ -53,13 +64,14 @@ def measure(root: Path) -> dict[str, float]:
         page.locator("[data-testid='stDeckGlJsonChart'] canvas").first.wait_for(state="visible")
         page.wait_for_function("document.body.innerText.includes('Opted in')")
         cold = time.perf_counter() - t0
-        page.wait_for_load_state("networkidle")
+        settle(page, ws_bytes, static_bytes)
         first_ws, first_static = ws_bytes[0], static_bytes[0]
         # one rerun: toggle the density layer off
-        page.get_by_text("Density (hexagons)").click()
+        # force: deck.gl keeps repainting, so Playwright never sees the page "stable"
+        page.locator("[data-testid='stCheckbox']", has_text="Density (hexagons)").click(force=True)
         page.wait_for_timeout(300)
         wait_for_app(page)
-        page.wait_for_load_state("networkidle")
+        settle(page, ws_bytes, static_bytes)
         rerun_ws, rerun_static = ws_bytes[0] - first_ws, static_bytes[0] - first_static
         browser.close()
     return {"cold_s": cold, "first_ws": first_ws, "first_static": first_static,
@@ -82,7 +94,8 @@ def main() -> None:
             # static/generated is shared: the first run of a size writes the layer files
             cold = statistics.median(r["cold_s"] for r in runs)
             r = runs[-1]
-            print(f"{n:>7,}   {cold:6.2f} s (runs: {', '.join(f'{x['cold_s']:.2f}' for x in runs)})"
+            each = ", ".join(f"{x['cold_s']:.2f}" for x in runs)
+            print(f"{n:>7,}   {cold:6.2f} s (runs: {each})"
                   f"   {r['first_ws'] / 1e3:8.1f} kB + {runs[0]['first_static'] / 1e6:6.2f} MB"
                   f"   {r['rerun_ws'] / 1e3:8.1f} kB (+{r['rerun_static']} B static)"
                   f"   [demo build {build:.1f} s]")

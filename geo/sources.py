@@ -51,6 +51,24 @@ def is_online(source: str) -> bool:
     return source.startswith((PLACE, BBOX))
 
 
+def source_key(source: str, mode: str) -> str:
+    """A key that changes when the network of ``source`` for ``mode`` would change.
+
+    Files are keyed by path, size and modification time; online sources by their
+    string; the demo by the extract's path and size. Part of static-layer names.
+    """
+    if is_online(source):
+        return f"{CACHE_VERSION}|{source}|{mode}"
+    from geo.network import demo_network_path
+
+    path = demo_network_path() if source == "demo" else Path(source)
+    try:
+        st = path.stat()
+    except OSError:
+        return f"{CACHE_VERSION}|{path}|missing|{mode}"
+    return f"{CACHE_VERSION}|{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{mode}"
+
+
 def _online_cache_file(source: str, mode: str, cache_dir: Path) -> Path:
     digest = hashlib.sha256(f"{CACHE_VERSION}|{source}|{mode}".encode()).hexdigest()[:24]
     return Path(cache_dir) / f"online-{digest}.npz"

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_OSM = ROOT.parent / "shared" / "osm"
+
+
+def _shared_osm() -> Path:
+    """The shared OSM extracts: ``$GEO_SHARED_OSM``, else ``../shared/osm`` beside the checkout."""
+    env = os.environ.get("GEO_SHARED_OSM")
+    candidates = [Path(env)] if env else []
+    candidates += [ROOT.parent / "shared" / "osm", Path("/work/shared/osm")]
+    return next((c for c in candidates if c.is_dir()), candidates[0])
+
+
+SHARED_OSM = _shared_osm()
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -47,6 +48,24 @@ def publish_static(name: str, payload: bytes) -> str:
     return f"{STATIC_URL}/{rel.as_posix()}"
 
 
+def publish_static_keyed(name: str, key: str, make: Callable[[], bytes]) -> str:
+    """Like `publish_static`, but named by ``key`` so a restart reuses the file without rebuilding it.
+
+    ``key`` must change whenever the content would (e.g. a workspace table
+    version, or a network source and mode).
+    """
+    digest = hashlib.sha256(f"{name}|{key}".encode()).hexdigest()[:16]
+    rel = Path("generated") / f"{name}-k{digest}.json"
+    path = STATIC_DIR / rel
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(make())
+        tmp.replace(path)
+        _prune(path.parent)
+    return f"{STATIC_URL}/{rel.as_posix()}"
+
+
 def _prune(folder: Path, keep: int = 300, high_water: int = 400) -> None:
     """Keep the static folder bounded: past ``high_water`` files, drop all but the newest ``keep``."""
     files = list(folder.glob("*.json"))
@@ -72,9 +91,12 @@ def road_paths_url(source: str, mode: str) -> str:
     import osmnx as ox
 
     from geo.mapdeck import road_paths_json
+    from geo.sources import source_key
 
-    edges = ox.graph_to_gdfs(road_network(source, mode), nodes=False)
-    return publish_static(f"roads-{mode}", road_paths_json(edges))
+    def make() -> bytes:
+        return road_paths_json(ox.graph_to_gdfs(road_network(source, mode), nodes=False))
+
+    return publish_static_keyed(f"roads-{mode}", source_key(source, mode), make)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -82,8 +104,10 @@ def customer_points_url(root: str, workspace: str, version: str) -> str:
     """URL of the workspace's customers as static JSON for the point and density layers."""
     from geo.mapdeck import customer_points_json
 
-    customers = load_table(root, workspace, "customers", version)
-    return publish_static("customers", customer_points_json(customers))
+    def make() -> bytes:
+        return customer_points_json(load_table(root, workspace, "customers", version))
+
+    return publish_static_keyed("customers", f"{root}|{workspace}|{version}", make)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
