@@ -6,16 +6,16 @@ from geo.mapdeck import OSM_ATTRIBUTION
 from geo.workspace import list_workspaces
 from ui.state import WS_KEY, active_workspace, data_root, mark_shell
 
-st.set_page_config(page_title="O2O geo-targeting", page_icon="📍", layout="wide")
+st.set_page_config(page_title="O2O geo-targeting", page_icon=":material/storefront:", layout="wide")
 mark_shell()
 
 PAGES = [
-    st.Page("pages/map.py", title="Map", icon="🗺️", url_path="map", default=True),
-    st.Page("pages/catchments.py", title="Catchments", icon="⏱️", url_path="catchments"),
-    st.Page("pages/reach.py", title="Reach & targets", icon="🎯", url_path="reach"),
-    st.Page("pages/export.py", title="Export", icon="📤", url_path="export"),
-    st.Page("pages/funnel.py", title="Funnel", icon="📊", url_path="funnel"),
-    st.Page("pages/data.py", title="Data & workspaces", icon="🗂️", url_path="data"),
+    st.Page("pages/map.py", title="Map", icon=":material/map:", url_path="map", default=True),
+    st.Page("pages/catchments.py", title="Catchments", icon=":material/timer:", url_path="catchments"),
+    st.Page("pages/reach.py", title="Reach & targets", icon=":material/target:", url_path="reach"),
+    st.Page("pages/export.py", title="Export", icon=":material/outgoing_mail:", url_path="export"),
+    st.Page("pages/funnel.py", title="Funnel", icon=":material/filter_alt:", url_path="funnel"),
+    st.Page("pages/data.py", title="Data & workspaces", icon=":material/folder_open:", url_path="data"),
 ]
 
 nav = st.navigation(PAGES)
@@ -23,7 +23,9 @@ nav = st.navigation(PAGES)
 with st.sidebar:
     ws = active_workspace()
     names = list_workspaces(data_root())
-    st.selectbox("Workspace", names, index=names.index(ws.name), key=WS_KEY,
+    if WS_KEY not in st.session_state or st.session_state[WS_KEY] not in names:
+        st.session_state[WS_KEY] = ws.name
+    st.selectbox("Workspace", names, key=WS_KEY,
                  help="Each workspace keeps its own customers, stores, settings and campaigns on disk.")
     st.caption(f"Map data {OSM_ATTRIBUTION}")
 

@@ -159,6 +159,34 @@ def merge_mapping(suggested: Mapping[str, str],
     return out
 
 
+def recall_mapping(columns: Iterable[object], schema: Schema,
+                   previous: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Suggest a mapping, preferring the user's earlier choices where they still fit.
+
+    Parameters
+    ----------
+    columns
+        The file's headers.
+    schema
+        The target layout.
+    previous
+        A mapping used before for this kind of table (e.g. saved with the last
+        import in the workspace settings). Entries whose source column is not in
+        this file, or whose canonical column is unknown, are ignored.
+
+    Returns
+    -------
+    dict
+        `suggest_mapping`, overridden by the still-valid earlier choices (see
+        `merge_mapping`).
+    """
+    sources = [str(c) for c in columns]
+    known = set(mappable_fields(schema))
+    kept = {f: s for f, s in (previous or {}).items() if f in known and s in sources}
+    merged = merge_mapping(suggest_mapping(sources, schema), kept)
+    return {f: merged[f] for f in mappable_fields(schema) if f in merged}
+
+
 def check_mapping(mapping: Mapping[str, str], columns: Iterable[object], schema: Schema,
                   file: str) -> None:
     """Raise `DataError` unless ``mapping`` is usable for ``columns`` and ``schema``.

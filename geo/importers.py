@@ -519,6 +519,26 @@ def iter_tables(source: Source, *, name: str | None = None, chunksize: int = CHU
     yield df
 
 
+def peek(source: Source, *, name: str | None = None, rows: int = 5) -> pd.DataFrame:
+    """Return the first ``rows`` records of a file (all its columns), e.g. to show its headers.
+
+    A CSV is read only as far as needed (after its encoding check); other formats
+    are read whole. The index is the spreadsheet row, as in `iter_tables`.
+
+    Raises
+    ------
+    DataError
+        The file is missing, empty or not a readable table.
+    """
+    label = source_name(source, name)
+    chunks = iter_tables(source, name=label, chunksize=max(int(rows), 1))
+    try:
+        first = next(chunks, pd.DataFrame())
+    finally:
+        chunks.close()
+    return first.head(max(int(rows), 0))
+
+
 def read_any(source: Source, *, name: str | None = None) -> pd.DataFrame:
     """Read a whole table file of any supported format.
 

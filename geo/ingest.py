@@ -231,3 +231,56 @@ def store_path(workspace: Workspace, kind: str, campaign: str | None = None) -> 
     if campaign is not None:
         return workspace.campaign_path(campaign) / f"{kind}.parquet"
     return workspace.table_path(kind)
+
+
+def report_summary(report: ValidationReport) -> dict[str, int]:
+    """Count what a report found.
+
+    Returns
+    -------
+    dict
+        ``rows`` (data rows read), ``valid`` (good rows kept), ``rejected``
+        (rows left out because of at least one problem) and ``problems`` (one
+        per row and column at fault, so a row can have several).
+    """
+    rows, valid = int(report.rows), int(len(report.valid))
+    return {"rows": rows, "valid": valid, "rejected": max(rows - valid, 0),
+            "problems": int(len(report.errors))}
+
+
+def problem_counts(report: ValidationReport) -> pd.DataFrame:
+    """Count the problems by column and kind of reason, most frequent first.
+
+    The kind is the reason without its details in brackets, so "duplicate
+    email ... (same as row 2)" and "(same as row 7)" count together.
+
+    Returns
+    -------
+    DataFrame with ``column``, ``reason`` and ``rows``.
+    """
+    errors = report.errors
+    if errors.empty:
+        return pd.DataFrame({"column": pd.Series(dtype=object), "reason": pd.Series(dtype=object),
+                             "rows": pd.Series(dtype="int64")})
+    kind = errors["reason"].astype(str).str.replace(r"\s*\(.*$", "", regex=True)
+    column = errors["column"].astype(object).where(errors["column"].notna(), "(whole row)")
+    counts = (pd.DataFrame({"column": column, "reason": kind})
+              .value_counts(sort=True).rename("rows").reset_index())
+    return counts.sort_values(["rows", "column", "reason"], ascending=[False, True, True],
+                              kind="stable").reset_index(drop=True)
+
+
+def import_history(workspace: Workspace) -> pd.DataFrame:
+    """The last import of each kind into ``workspace`` (as `import_file` recorded it).
+
+    Returns
+    -------
+    DataFrame with ``kind``, ``file``, ``rows``, ``valid``, ``errors``,
+    ``campaign`` and ``at`` (UTC, ISO 8601), one row per kind, in
+    `KIND_SCHEMAS` order; empty when nothing was imported.
+    """
+    imports = workspace.settings().get("imports", {})
+    cols = ["kind", "file", "rows", "valid", "errors", "campaign", "at"]
+    records = [{"kind": kind, **{c: imports[kind].get(c) for c in cols[1:]}}
+               for kind in KIND_SCHEMAS if kind in imports]
+    return pd.DataFrame(records, columns=cols)

@@ -1,6 +1,164 @@
-"""data page (being built)."""
+"""Data & workspaces: keep named workspaces on disk; import customers, stores and campaign files."""
 
 import streamlit as st
 
-st.title("data")
-st.info("This page is being built.")
+from geo.columns import mappable_fields, recall_mapping
+from geo.demo import install_demo
+from geo.ingest import (KIND_SCHEMAS, bad_rows_csv, check_file, import_file, import_history,
+                        problem_counts, report_summary, schema_for)
+from geo.inventory import workspace_inventory
+from geo.workspace import DEMO, list_workspaces
+from ui import data as ui
+from ui.errors import shown_as_message
+from ui.state import active_workspace, data_root, ensure_app_shell
+
+ensure_app_shell()
+ws = active_workspace()
+root = data_root()
+
+st.title("Data & workspaces")
+ui.show_flash()
+
+# --- workspaces ---------------------------------------------------------------------------
+st.subheader("Workspaces")
+st.caption(f"Active workspace: **{ws.name}**. Each workspace keeps its tables (Parquet), "
+           "settings and campaigns in its own folder on disk, so they survive a restart.")
+st.dataframe(workspace_inventory(root), hide_index=True,
+             column_config={"size_mb": st.column_config.NumberColumn("size (MB)", format="%.2f")})
+
+names = list_workspaces(root)
+new_col, switch_col, delete_col, demo_col = st.columns(4)
+with new_col:
+    st.text_input("New workspace", key=ui.NEW_NAME, placeholder="e.g. Spring 2027",
+                  help="Letters, digits, spaces, '.', '_' or '-' (up to 64).")
+    st.button("Create and switch", key="data_create", on_click=ui.create_and_switch,
+              args=(str(root),))
+with switch_col:
+    others = [n for n in names if n != ws.name]
+    target = st.selectbox("Switch to", others, index=None, key=ui.SWITCH_TO,
+                          placeholder="Choose a workspace")
+    st.button("Switch", key="data_switch", disabled=target is None, on_click=ui.switch_to,
+              args=(target,))
+with delete_col:
+    doomed = st.selectbox("Delete", [n for n in names if n != DEMO], index=None,
+                          key=ui.DELETE_WHICH, placeholder="Choose a workspace",
+                          on_change=ui.reset_confirmation,
+                          help="The demo cannot be deleted; re-create it instead.")
+    sure = st.checkbox("Yes, delete it and every file it owns", key=ui.DELETE_CONFIRM,
+                       disabled=doomed is None)
+    st.button("Delete workspace", key="data_delete", type="primary",
+              disabled=not (doomed and sure), on_click=ui.delete, args=(str(root), doomed))
+with demo_col:
+    st.caption("The demo: central Helsinki, real OSM shops, synthetic customers and a past "
+               "campaign.")
+    if st.button("Re-create the demo", key="data_demo",
+                 help="Replaces the demo workspace with freshly generated data."):
+        with st.spinner("Rebuilding the Helsinki demo…"):
+            with shown_as_message("Could not rebuild the demo"):
+                install_demo(root)
+        ui.flash("success", "The demo workspace was re-created.")
+        st.rerun()
+
+history = import_history(ws)
+if not history.empty:
+    st.caption(f"Last imports into “{ws.name}”")
+    st.dataframe(history, hide_index=True)
+
+# --- import ---------------------------------------------------------------------------
+st.subheader(f"Import a file into “{ws.name}”")
+kind = st.radio("The file holds", list(KIND_SCHEMAS), horizontal=True, key=ui.KIND,
+                format_func=ui.KIND_LABELS.get)
+campaign = None
+if kind in ("events", "redemptions"):
+    campaign = st.selectbox(
+        "Attach to campaign", [None, *ws.list_campaigns()], key=ui.CAMPAIGN,
+        format_func=lambda c: "none: keep as the workspace's table" if c is None else c,
+        help="The funnel reads events and redemptions from the campaign they belong to.")
+upload = st.file_uploader("File: CSV (any delimiter, UTF-8 or Latin-1), XLSX, GeoJSON, "
+                          "GeoPackage or GeoParquet", type=ui.UPLOAD_TYPES, key=ui.UPLOAD)
+if upload is None:
+    st.caption("Columns are matched automatically (lat/latitude/y, email/E-mail Address, "
+               "FNAME...); you can change the mapping before importing.")
+    st.stop()
+
+data = upload.getvalue()
+with shown_as_message(f"Could not read {upload.name}"):
+    preview = ui.peek_upload(upload.file_id, upload.name, data)
+st.caption(f"First rows of {upload.name}")
+st.dataframe(preview)
+
+schema = schema_for(kind)
+columns = [str(c) for c in preview.columns]
+previous = ws.settings().get("imports", {}).get(kind, {}).get("mapping")
+suggested = recall_mapping(columns, schema, previous)
+st.markdown("**Column mapping** (detected automatically; change any of them; * = required)")
+mapping = ui.mapping_inputs(kind, upload.file_id, columns, mappable_fields(schema),
+                            schema.required, suggested)
+unused = [c for c in columns if c not in mapping.values()]
+if unused:
+    st.caption(f"Not imported: {', '.join(unused)}")
+problem = ui.mapping_problem(mapping, columns, schema, upload.name)
+if problem:
+    st.warning(problem)
+
+geocoder = None
+if "lat" in schema.names:
+    if st.checkbox("Geocode rows that have an address or postcode but no coordinates "
+                   "(OpenStreetMap Nominatim, needs internet, about 1 address per second)",
+                   key=ui.GEOCODE):
+        geocoder = ui.geocoder_settings(ws)
+
+check_col, import_col, _ = st.columns([1, 1, 3])
+checking = check_col.button("Check only", key="data_check", disabled=problem is not None)
+importing = import_col.button(f"Import into “{ws.name}”", key="data_import", type="primary",
+                              disabled=problem is not None)
+if checking or importing:
+    bar = st.progress(0.0, text=f"Reading {upload.name}…")
+    with shown_as_message(f"Could not use {upload.name}; nothing was stored"):
+        if importing:
+            report = import_file(data, kind, ws, mapping, name=upload.name, campaign=campaign,
+                                 progress=ui.progress_reporter(bar, upload.name),
+                                 geocoder=geocoder)
+        else:
+            report = check_file(data, kind, name=upload.name, mapping=mapping,
+                                progress=ui.progress_reporter(bar, upload.name),
+                                geocoder=geocoder)
+    bar.empty()
+    summary = report_summary(report)
+    ui.keep_report(report, summary, kind=kind, file_id=upload.file_id, workspace=ws.name,
+                   stored=importing and summary["valid"] > 0, campaign=campaign)
+
+kept = ui.kept_report(kind, upload.file_id, ws.name)
+if kept is None:
+    st.stop()
+
+report, summary = kept["report"], kept["summary"]
+st.markdown(f"**Report for {report.file}**")
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Rows read", f"{summary['rows']:,}")
+c2.metric("Good rows", f"{summary['valid']:,}")
+c3.metric("Rejected rows", f"{summary['rejected']:,}")
+c4.metric("Problems", f"{summary['problems']:,}")
+if report.message:
+    st.warning(report.message)
+where = f"campaign “{kept['campaign']}”" if kept["campaign"] else f"workspace “{ws.name}”"
+if kept["stored"]:
+    st.success(f"Stored {summary['valid']:,} {kind} in {where} (replacing the previous ones).")
+    if kind in ("customers", "stores"):
+        st.page_link("pages/map.py", label="See them on the map", icon="🗺️")
+elif summary["valid"] == 0:
+    st.error(f"No usable row in {report.file}: nothing was stored, {where} keeps its data.")
+else:
+    st.info("Checked only: nothing was stored. Import to keep the good rows.")
+
+if summary["problems"]:
+    st.caption("Problems by kind")
+    st.dataframe(problem_counts(report), hide_index=True)
+    shown = min(summary["problems"], ui.ERRORS_SHOWN)
+    st.caption(f"Bad rows ({shown:,} of {summary['problems']:,} problems shown; "
+               "row 1 is the header)")
+    st.dataframe(report.errors.head(ui.ERRORS_SHOWN), hide_index=True)
+    st.download_button("Download the bad rows (CSV) to fix them",
+                       data=lambda: bad_rows_csv(data, report, name=upload.name),
+                       file_name=f"bad-rows-{upload.name.rsplit('.', 1)[0]}.csv",
+                       mime="text/csv", key="data_bad_rows", on_click="ignore")

@@ -75,6 +75,11 @@ def switch_to(name: str | None) -> None:
     flash("success", f"Switched to workspace “{name}”.")
 
 
+def reset_confirmation() -> None:
+    """Untick the delete confirmation (when another workspace is chosen for deletion)."""
+    st.session_state[DELETE_CONFIRM] = False
+
+
 def delete(root: str, name: str | None) -> None:
     """Delete workspace ``name`` and every file it owns; fall back to the demo if it was active."""
     if not name or not st.session_state.get(DELETE_CONFIRM):
@@ -134,6 +139,7 @@ def mapping_inputs(kind: str, file_id: str, columns: Sequence[str], fields: Sequ
         with grid[i % per_row]:
             st.selectbox(f"{f} *" if f in required else f, options, key=k,
                          format_func=lambda c: NOT_MAPPED if c is None else c,
+                         placeholder=NOT_MAPPED,
                          on_change=_release_duplicates, args=(keys, f))
     return {f: st.session_state[k] for f, k in keys.items() if st.session_state.get(k)}
 

@@ -44,10 +44,18 @@ def ensure_app_shell() -> None:
     ``/reach`` would run ``pages/reach.py`` without the entry script (no sidebar,
     no page config). Pages call this first: it switches Streamlit to the
     `st.navigation` mode and reruns, so app.py then routes to the same page.
+
+    Under `AppTest` (whose runtime is a mock) it does nothing: AppTest resets the
+    page mode before every run and drives page scripts on their own by design.
     """
-    if st.session_state.get(SHELL_KEY):
-        return
+    from unittest.mock import Mock
+
+    from streamlit.runtime import Runtime
     from streamlit.runtime.pages_manager import PagesManager
 
+    if st.session_state.get(SHELL_KEY) or not PagesManager.uses_pages_directory:
+        return
+    if isinstance(Runtime._instance, Mock):
+        return
     PagesManager.uses_pages_directory = False
     st.rerun()
