@@ -53,14 +53,16 @@ def measure(root: Path) -> dict[str, float]:
 
         def on_response(resp):
             if "/app/static/" in resp.url:
-                try:
-                    static_bytes[0] += len(resp.body())
-                except Exception:  # noqa: BLE001 - a cancelled fetch has no body
+                try:  # bytes that crossed the network (0 for a browser-cache hit)
+                    static_bytes[0] += max(resp.request.sizes()["responseBodySize"], 0)
+                except Exception:  # noqa: BLE001 - a cancelled fetch has no sizes
                     pass
 
         page.on("response", on_response)
+        t_server = time.perf_counter() - t0
         page.goto(url)
         wait_for_app(page)
+        t_script = time.perf_counter() - t0
         page.locator("[data-testid='stDeckGlJsonChart'] canvas").first.wait_for(state="visible")
         page.wait_for_function("document.body.innerText.includes('Opted in')")
         cold = time.perf_counter() - t0
@@ -74,7 +76,7 @@ def measure(root: Path) -> dict[str, float]:
         settle(page, ws_bytes, static_bytes)
         rerun_ws, rerun_static = ws_bytes[0] - first_ws, static_bytes[0] - first_static
         browser.close()
-    return {"cold_s": cold, "first_ws": first_ws, "first_static": first_static,
+    return {"cold_s": cold, "server_s": t_server, "script_s": t_script, "first_ws": first_ws, "first_static": first_static,
             "rerun_ws": rerun_ws, "rerun_static": rerun_static}
 
 
@@ -95,10 +97,12 @@ def main() -> None:
             cold = statistics.median(r["cold_s"] for r in runs)
             r = runs[-1]
             each = ", ".join(f"{x['cold_s']:.2f}" for x in runs)
+            server = statistics.median(x["server_s"] for x in runs)
+            script = statistics.median(x["script_s"] for x in runs)
             print(f"{n:>7,}   {cold:6.2f} s (runs: {each})"
                   f"   {r['first_ws'] / 1e3:8.1f} kB + {runs[0]['first_static'] / 1e6:6.2f} MB"
                   f"   {r['rerun_ws'] / 1e3:8.1f} kB (+{r['rerun_static']} B static)"
-                  f"   [demo build {build:.1f} s]")
+                  f"   [server up {server:.1f} s, script done {script:.1f} s; demo build {build:.1f} s]")
 
 
 if __name__ == "__main__":
