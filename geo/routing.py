@@ -28,6 +28,7 @@ Traffic
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -47,6 +48,8 @@ DIRECTIONS = ("to_store", "from_store")
 REASONS = ("", "off_network", "outside_area", "no_route", "beyond_max_minutes", "beyond_radius")
 """Why a point is unreachable; `Snap.reason` and assignment codes index this tuple (0 = reachable)."""
 DEFAULT_SNAP_MAX_M = 500.0
+_PARALLEL_MIN = 100_000
+"""Inputs of at least this many points are projected in two threads."""
 
 
 def utm_epsg(lon: float, lat: float) -> int:
@@ -208,9 +211,24 @@ class Router:
         return pyproj.Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True)
 
     def to_xy(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-        """Project latitudes/longitudes (EPSG:4326, degrees) to ``(n, 2)`` metres in `crs`."""
-        x, y = self._to_xy.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
-        return np.column_stack([x, y])
+        """Project latitudes/longitudes (EPSG:4326, degrees) to ``(n, 2)`` metres in `crs`.
+
+        Large inputs are projected in two threads (pyproj releases the GIL and
+        its transformers are thread-safe); the result is the same.
+        """
+        lon, lat = np.atleast_1d(np.asarray(lon, dtype=float)), np.atleast_1d(np.asarray(lat, dtype=float))
+        out = np.empty((len(lon), 2))
+
+        def part(sl: slice) -> None:
+            out[sl, 0], out[sl, 1] = self._to_xy.transform(lon[sl], lat[sl])
+
+        if len(lon) < _PARALLEL_MIN:
+            part(slice(None))
+        else:
+            half = len(lon) // 2
+            with ThreadPoolExecutor(2) as pool:
+                list(pool.map(part, [slice(0, half), slice(half, None)]))
+        return out
 
     def to_lonlat(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Unproject metres in `crs` to ``(lon, lat)`` degrees in EPSG:4326."""
@@ -224,7 +242,9 @@ class Router:
     @cached_property
     def area(self) -> shapely.Polygon:
         """The network's area: convex hull of its nodes, in `crs` metres."""
-        return shapely.multipoints(self.xy).convex_hull
+        hull = shapely.multipoints(self.xy).convex_hull
+        shapely.prepare(hull)
+        return hull
 
     @cached_property
     def _near_border(self) -> np.ndarray:
@@ -233,9 +253,16 @@ class Router:
         return shapely.distance(shapely.points(self.xy), boundary) <= self.snap_max_m
 
     def _query(self, xy: np.ndarray, bound: float) -> tuple[np.ndarray, np.ndarray]:
-        """Nearest node of each point, querying in 1 km tiles order (cache friendly, about 2x faster)."""
-        key = (xy[:, 0] // 1000).astype(np.int64) * 1_000_003 + (xy[:, 1] // 1000).astype(np.int64)
-        order = np.argsort(key)
+        """Nearest node of each point, querying tile by tile (cache friendly, about 1.2x faster at 1M points).
+
+        Points are ordered by tiles of at least 200 m over the network's box
+        (at most 255 x 255 tiles, so a 16-bit radix sort orders them); the answer
+        does not depend on the order.
+        """
+        lo = self.xy.min(axis=0) - 1000.0
+        tile = max(200.0, float((self.xy.max(axis=0) - lo + 1000.0).max()) / 255.0)
+        q = np.clip((xy - lo) // tile, 0, 254)
+        order = np.argsort((q[:, 0] * 255 + q[:, 1]).astype(np.uint16), kind="stable")
         d, i = self.tree.query(xy[order], k=1, workers=-1, distance_upper_bound=bound)
         dist, idx = np.empty_like(d), np.empty_like(i)
         dist[order], idx[order] = d, i
@@ -253,8 +280,13 @@ class Router:
         finite = np.isfinite(xy).all(axis=1)
         dist = np.full(n, np.inf)
         node = np.full(n, -1, dtype=np.int64)
-        d, i = self._query(xy[finite], self.snap_max_m * 1.000001)
-        dist[finite], node[finite] = d, np.where(np.isfinite(d), i, -1)
+        all_finite = bool(finite.all())
+        d, i = self._query(xy if all_finite else xy[finite], self.snap_max_m * 1.000001)
+        i = np.where(np.isfinite(d), i, -1)
+        if all_finite:
+            dist, node = d, i
+        else:
+            dist[finite], node[finite] = d, i
         far = (node >= 0) & (dist > self.snap_max_m)
         node[far] = -1
         if (node < 0).any():  # say how far the off-network points are (exact, only for them)

@@ -9,13 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import SHARED_OSM
 from geo.assign import (ASSIGN_COLUMNS, assign_customers, band_counts, customer_seconds, haversine_km, overlaps,
                         radius_assign, snap_customers, threshold_minutes)
 from geo.errors import NetworkError
 from geo.network import NetworkWarning, load_network
 from geo.routing import Router
 
-KREMS = Path("/work/shared/osm/krems.osm.gz")
+KREMS = SHARED_OSM / "krems.osm.gz"
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ import pytest
 import shapely
 from scipy.spatial import cKDTree
 
+from tests.conftest import SHARED_OSM
 from geo.assign import assign_customers, band_counts, radius_assign
 from geo.catchments import (CATCHMENT_COLUMNS, DEFAULT_MAX_HOLE_KM2, catchment_polygons, radius_rings, to_geojson,
                             what_if_store)
@@ -19,7 +20,7 @@ from geo.errors import NetworkError
 from geo.network import NetworkWarning, load_network
 from geo.routing import Router
 
-KREMS = Path("/work/shared/osm/krems.osm.gz")
+KREMS = SHARED_OSM / "krems.osm.gz"
 
 
 @pytest.fixture(scope="session")

@@ -12,11 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import SHARED_OSM
 from geo.cli import main
 from geo.network import NetworkWarning, load_network
 from geo.routing import Router
 
-KREMS = Path("/work/shared/osm/krems.osm.gz")
+KREMS = SHARED_OSM / "krems.osm.gz"
 ROOT = Path(__file__).resolve().parents[1]
 
 

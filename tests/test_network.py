@@ -14,11 +14,12 @@ import numpy as np
 import osmnx as ox
 import pytest
 
+from tests.conftest import SHARED_OSM
 from geo.errors import NetworkError
 from geo.network import (DEFAULT_BIKE_KMH, DEFAULT_WALK_KMH, NetworkWarning, graph_from_bbox, graph_from_place,
                          load_network, read_osm_elements, way_filter, way_passes)
 
-OSM = Path("/work/shared/osm")
+OSM = SHARED_OSM
 KREMS = OSM / "krems.osm.gz"
 ANDORRA = OSM / "andorra.osm.pbf"
 

@@ -10,11 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import SHARED_OSM
 from geo.errors import NetworkError
 from geo.network import NetworkWarning, add_travel_times, load_network
 from geo.routing import REASONS, Router
 
-KREMS = Path("/work/shared/osm/krems.osm.gz")
+KREMS = SHARED_OSM / "krems.osm.gz"
 
 
 @pytest.fixture(scope="session")
