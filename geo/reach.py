@@ -15,17 +15,17 @@ the other filters) → ``one_per_email`` (the targets).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from geo.errors import DataError
+from geo.suppression import (email_keys, parse_suppression, read_suppression,  # noqa: F401
+                             recently_contacted)
 
 STAGES = ("in_catchment", "opted_in", "not_suppressed", "not_recently_contacted",
           "in_segment", "one_per_email")
@@ -40,7 +40,6 @@ STAGE_LABELS = {
 DEFAULT_HOLDOUT = 0.10
 DEFAULT_SEED = 0
 RADIUS = "radius"
-_EMAIL_TOKEN = re.compile(r"[^\s,;\"'<>]+@[^\s,;\"'<>]+")
 
 
 def _arrow(values: pd.Series | pd.Index | Sequence) -> pa.Array:
@@ -147,11 +146,6 @@ class Reach:
 
     Attributes
     ----------
-    targets
-        One row per targeted customer: ``customer_id, email, email_key,
-        first_name, segment, store_id, travel_min`` (minutes, NA in radius
-        mode), ``crow_km``, ``band`` (label such as ``"5-10"``), ``group``
-        (``treatment`` / ``holdout``), sorted by store, band and customer.
     waterfall
         One row per stage: ``stage, label, customers, removed``.
     per_store
@@ -159,113 +153,43 @@ class Reach:
         then ``treatment`` and ``holdout``.
     per_band
         Targets per store and band: ``store_id, band, treatment, holdout``.
+    values
+        One row per target, numbers only (cheap to build on every slider
+        move): ``store_id`` (categorical), ``travel_min``, ``crow_km``,
+        ``band``, ``group``; same rows and order as `targets`.
+    targets
+        One row per targeted customer: ``customer_id, email, email_key,
+        first_name, segment, store_id, travel_min`` (minutes, NA in radius
+        mode), ``crow_km``, ``band`` (label such as ``"5-10"``), ``group``
+        (``treatment`` / ``holdout``), sorted by store, band and customer.
+        Built on first access (its text columns are the costly part).
     """
 
-    targets: pd.DataFrame
     waterfall: pd.DataFrame
     per_store: pd.DataFrame
     per_band: pd.DataFrame
+    values: pd.DataFrame
+    build_targets: Callable[[], pd.DataFrame] = field(repr=False)
+
+    @cached_property
+    def targets(self) -> pd.DataFrame:
+        """The target list (see the class notes), built once on first access."""
+        return self.build_targets()
+
+    def treatment_by_band(self) -> pd.Series:
+        """Treatment recipients per band label, summed over stores (the forecast's audience)."""
+        return self.per_band.groupby("band", observed=False)["treatment"].sum()
 
     def summary(self) -> dict:
         """Counts in the command line's JSON shape (totals, waterfall, per store)."""
         return {
-            "targets": int(len(self.targets)),
-            "treatment": int((self.targets["group"] == "treatment").sum()),
-            "holdout": int((self.targets["group"] == "holdout").sum()),
+            "targets": int(len(self.values)),
+            "treatment": int(self.per_store["treatment"].sum()),
+            "holdout": int(self.per_store["holdout"].sum()),
             "waterfall": {r.stage: int(r.customers) for r in self.waterfall.itertuples()},
             "stores": [{k: (v if isinstance(v, str) else int(v)) for k, v in row.items()}
                        for row in self.per_store.drop(columns="name").to_dict("records")],
         }
-
-
-# --- e-mail keys, suppression and past contacts ---------------------------------------------
-
-def email_keys(emails: pd.Series) -> pd.Series:
-    """Trimmed, lower-cased e-mail addresses (the identity used for consent and de-duplication)."""
-    return emails.astype("string").str.strip().str.lower()
-
-
-def parse_suppression(text: str) -> pd.Index:
-    """Read a suppression list in any simple layout and return its e-mail keys.
-
-    Every token that contains ``@`` counts, whether the file is one address per
-    line, a CSV with an ``email`` column among others, or a pasted list separated
-    by commas or semicolons. Matching is case- and whitespace-insensitive.
-
-    Parameters
-    ----------
-    text
-        The file's contents, decoded.
-
-    Returns
-    -------
-    pandas.Index of unique, lower-cased addresses.
-    """
-    tokens = _EMAIL_TOKEN.findall(text or "")
-    return pd.Index(pd.unique(pd.Series(tokens, dtype="string").str.strip().str.lower()),
-                    dtype="string")
-
-
-def read_suppression(path) -> pd.Index:
-    """Read a suppression file (CSV or text, UTF-8 or Latin-1) and return its e-mail keys."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(path.name, f"suppression file not found: {path}")
-    data = path.read_bytes()
-    for enc in ("utf-8-sig", "cp1252", "latin-1"):
-        try:
-            return parse_suppression(data.decode(enc))
-        except UnicodeDecodeError:
-            continue
-    raise DataError(path.name, "cannot decode the suppression list as text")  # pragma: no cover
-
-
-def _contact_date(meta: dict) -> pd.Timestamp | None:
-    for key in ("sent_at", "offer_start", "created"):
-        value = meta.get(key) or meta.get("params", {}).get(key)
-        if value:
-            ts = pd.Timestamp(value)
-            return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts
-    return None
-
-
-def recently_contacted(workspace, days: int, today: pd.Timestamp | str) -> pd.Index:
-    """E-mail keys contacted by any campaign of ``workspace`` in the ``days`` days before ``today``.
-
-    A customer counts as contacted when a campaign's ``events`` table holds an
-    event for the address (any event implies a send: ``sent``, ``delivered``,
-    ``opened``...) timestamped on or after ``today - days``, or
-    when the address is a treatment target of a campaign whose contact date
-    (``sent_at``, else ``offer_start``, else ``created`` in its metadata) is on or
-    after ``today - days``; campaigns scheduled for later count as contacts, so
-    one audience is never booked twice. Holdout members were not contacted.
-
-    Parameters
-    ----------
-    workspace
-        A `geo.workspace.Workspace`.
-    days
-        Look-back window in days (>= 0).
-    today
-        Reference date (naive timestamps are UTC).
-    """
-    since = pd.Timestamp(today) - pd.Timedelta(days=int(days))
-    since = since.tz_convert("UTC").tz_localize(None) if since.tzinfo else since
-    keys = []
-    for name in workspace.list_campaigns():
-        events = workspace.load_campaign_file(name, "events")
-        if events is not None and len(events):
-            ts = pd.to_datetime(events["timestamp"], utc=True).dt.tz_localize(None)
-            keys.append(email_keys(events.loc[(ts >= since).fillna(False).to_numpy(bool),
-                                              "email"]))
-        targets = workspace.load_campaign_file(name, "targets")
-        when = _contact_date(workspace.campaign_meta(name))
-        if targets is not None and when is not None and when >= since:
-            treated = targets["group"].astype("string") == "treatment"
-            keys.append(email_keys(targets.loc[treated.fillna(False), "email"]))
-    if not keys:
-        return pd.Index([], dtype="string")
-    return pd.Index(pd.unique(pd.concat(keys, ignore_index=True).dropna()), dtype="string")
 
 
 # --- per-customer flags ------------------------------------------------------------------------
@@ -428,6 +352,19 @@ def _column(assignment: pd.DataFrame, name: str, pos: np.ndarray | None,
     return out
 
 
+def _order_within(group: np.ndarray, key: np.ndarray, starts: np.ndarray,
+                  sizes: np.ndarray) -> np.ndarray:
+    """Row order by ``group`` then ``key`` (as ``np.lexsort((key, group))``, several times faster).
+
+    One stable sort by group, then one small sort per group (a loop over
+    strata, never over customers); ``starts``/``sizes`` give each group's span.
+    """
+    by_group = np.argsort(group, kind="stable")
+    parts = [rows[np.argsort(key[rows], kind="stable")]
+             for rows in (by_group[s:s + z] for s, z in zip(starts.tolist(), sizes.tolist()))]
+    return np.concatenate(parts) if parts else by_group
+
+
 def _holdout(strata: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     """Boolean holdout flag per row, drawn within strata; total = round(fraction * n).
 
@@ -447,8 +384,8 @@ def _holdout(strata: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     if extra > 0:
         order = np.lexsort((rng.random(len(ids)), -(quota - base)))
         base[order[:extra]] += 1
-    order = np.lexsort((key, inverse))
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    order = _order_within(inverse, key, starts, sizes)
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n) - starts[inverse[order]]
     return rank < base[inverse]
@@ -485,9 +422,102 @@ def compute_reach(audience: Audience, assignment: pd.DataFrame, stores: pd.DataF
     Returns
     -------
     Reach
+
+    Notes
+    -----
+    This is ``index_reach(audience, assignment, stores, mode=mode).at(bands,
+    holdout=holdout, seed=seed)``; keep the index to answer several limits.
     """
-    if not 0 <= holdout < 1:
-        raise ValueError(f"holdout share must be in [0, 1), got {holdout}")
+    return index_reach(audience, assignment, stores, mode=mode).at(bands, holdout=holdout,
+                                                                    seed=seed)
+
+
+@dataclass
+class ReachIndex:
+    """The catchment-independent part of `compute_reach` for one audience, assignment and stores.
+
+    Every audience rule is applied once; what is left depends on the outer
+    limit only through ``value <= limit`` (minutes, or km in radius mode). One
+    address keeps its nearest record, so the targets for any limit are the
+    candidates whose value is within it. `at` answers a limit and a holdout
+    with thresholds and counts on arrays (no text is touched), which is what a
+    slider move runs.
+
+    Attributes
+    ----------
+    audience, stores, mode
+        As given to `index_reach`.
+    stage_store, stage_value
+        Per waterfall stage before ``one_per_email``: store code (position in
+        ``stores``) and value of the customers who pass the stage's rules
+        (catchment limit not yet applied).
+    rows
+        Candidate targets: customer row numbers (one per address, the record
+        nearest its store, ties to the smaller customer id), sorted by store
+        and customer id.
+    store_code, value, travel, crow, id_rank
+        Per candidate: store code, value compared with the limit, travel
+        minutes, crow-flies km, rank of the customer id.
+    """
+
+    audience: Audience
+    stores: pd.DataFrame
+    mode: str
+    stage_store: dict[str, np.ndarray]
+    stage_value: dict[str, np.ndarray]
+    rows: np.ndarray
+    store_code: np.ndarray
+    value: np.ndarray
+    travel: np.ndarray
+    crow: np.ndarray
+    id_rank: np.ndarray
+
+    @cached_property
+    def store_ids(self) -> pd.Index:
+        """Ids of the stores on the map (store code i is ``store_ids[i]``)."""
+        return pd.Index(self.stores["store_id"].astype("string"))
+
+    def at(self, bands: Sequence[float], *, holdout: float = DEFAULT_HOLDOUT,
+           seed: int = DEFAULT_SEED) -> Reach:
+        """The `Reach` for these bands (outer limit = the largest) and holdout; see `compute_reach`."""
+        if not 0 <= holdout < 1:
+            raise ValueError(f"holdout share must be in [0, 1), got {holdout}")
+        labels = band_labels(bands)
+        outer = band_edges(bands)[-1]
+        k, n_bands = len(self.stores), len(labels)
+        counts = {s: np.bincount(self.stage_store[s][self.stage_value[s] <= outer],
+                                 minlength=k)[:k] for s in STAGES[:-1]}
+        sel = np.flatnonzero(self.value <= outer)
+        band = band_index(self.value[sel], bands)
+        # targets sorted by store, band and customer id: the holdout draw follows this order
+        # (candidates are kept sorted by store and id, so a stable sort by stratum suffices)
+        strata = self.store_code[sel] * n_bands + band
+        order = np.argsort(strata, kind="stable")
+        sel, band, strata = sel[order], band[order], strata[order]
+        code = self.store_code[sel]
+        counts["one_per_email"] = np.bincount(code, minlength=k)[:k]
+        held = _holdout(strata, holdout, seed)
+        per_store = _per_store(counts, self.stores, code, held)
+        values = pd.DataFrame({
+            "store_id": pd.Categorical.from_codes(code, categories=self.store_ids.astype(str)),
+            "travel_min": self.travel[sel], "crow_km": self.crow[sel],
+            "band": pd.Categorical.from_codes(band, categories=labels),
+            "group": pd.Categorical.from_codes(held.astype(np.int8),
+                                               categories=["treatment", "holdout"]),
+        })
+        rows = self.rows[sel]
+        return Reach(
+            waterfall=_waterfall(counts, len(self.audience.customers)), per_store=per_store,
+            per_band=_per_band(self.store_ids, labels, strata, held), values=values,
+            build_targets=lambda: _targets_frame(self.audience, rows, self.store_ids, values))
+
+
+def index_reach(audience: Audience, assignment: pd.DataFrame, stores: pd.DataFrame, *,
+                mode: str = "drive") -> ReachIndex:
+    """Apply every audience rule that does not depend on the catchment limit (see `ReachIndex`).
+
+    Parameters are those of `compute_reach`.
+    """
     customers = audience.customers
     pos = _align(assignment, customers)
     store_ids = pd.Index(stores["store_id"].astype("string"))
@@ -497,17 +527,19 @@ def compute_reach(audience: Audience, assignment: pd.DataFrame, stores: pd.DataF
     travel = _column(assignment, "travel_min", pos)
     crow = _column(assignment, "crow_km", pos)
     metric = crow if mode == RADIUS else travel
-    band = band_index(metric, bands)
     reachable = (assignment["reachable"].astype("boolean").fillna(False).to_numpy(dtype=bool)
                  if "reachable" in assignment else np.ones(len(assignment), bool))
     if pos is not None:
         reachable = np.where(pos >= 0, reachable[np.maximum(pos, 0)], False)
-    stage = {"in_catchment": (store_code >= 0) & (band >= 0) & reachable}
-    stage["opted_in"] = stage["in_catchment"] & audience.consented
-    stage["not_suppressed"] = stage["opted_in"] & audience.not_suppressed
-    stage["not_recently_contacted"] = stage["not_suppressed"] & audience.not_contacted
-    stage["in_segment"] = stage["not_recently_contacted"] & audience.in_segment
-    rows = np.flatnonzero(stage["in_segment"])
+    with np.errstate(invalid="ignore"):
+        passed = (store_code >= 0) & reachable & np.isfinite(metric) & (metric >= 0)
+    stage_store, stage_value = {}, {}
+    for stage, flag in zip(STAGES[:-1], (None, audience.consented, audience.not_suppressed,
+                                         audience.not_contacted, audience.in_segment)):
+        if flag is not None:
+            passed = passed & flag
+        stage_store[stage], stage_value[stage] = store_code[passed], metric[passed]
+    rows = np.flatnonzero(passed)
     # ties are broken by customer id, never by row order, so results are reproducible
     id_rank = _codes_of(customers["customer_id"].take(rows))
     # one target per address: the record nearest to its store, then the smallest customer id
@@ -516,25 +548,18 @@ def compute_reach(audience: Audience, assignment: pd.DataFrame, stores: pd.DataF
     first = np.ones(len(rows), dtype=bool)
     first[1:] = audience.email_code[rows][1:] != audience.email_code[rows][:-1]
     rows, id_rank = rows[first], id_rank[first]
-    stage["one_per_email"] = np.zeros(len(customers), dtype=bool)
-    stage["one_per_email"][rows] = True
-
-    labels = band_labels(bands)
-    n_bands = len(labels)
-    # targets sorted by store, band and customer id: the holdout draw follows this order
-    rows = rows[np.lexsort((id_rank, band[rows], store_code[rows]))]
-    strata = store_code[rows] * n_bands + band[rows]
-    held = _holdout(strata, holdout, seed)
-    targets = _targets_frame(customers, audience, rows, store_ids, store_code, travel, crow,
-                             band, labels, held)
-    waterfall = _waterfall(stage, len(customers))
-    per_store = _per_store(stage, store_code, stores, rows, held)
-    per_band = _per_band(store_ids, labels, store_code[rows] * n_bands + band[rows], held)
-    return Reach(targets=targets, waterfall=waterfall, per_store=per_store, per_band=per_band)
+    by_store = np.lexsort((id_rank, store_code[rows]))
+    rows, id_rank = rows[by_store], id_rank[by_store]
+    return ReachIndex(audience=audience, stores=stores.reset_index(drop=True), mode=mode,
+                      stage_store=stage_store, stage_value=stage_value, rows=rows,
+                      store_code=store_code[rows], value=metric[rows], travel=travel[rows],
+                      crow=crow[rows], id_rank=id_rank)
 
 
-def _targets_frame(customers, audience, rows, store_ids, store_code, travel, crow, band,
-                   labels, held) -> pd.DataFrame:
+def _targets_frame(audience: Audience, rows: np.ndarray, store_ids: pd.Index,
+                   values: pd.DataFrame) -> pd.DataFrame:
+    customers = audience.customers
+
     def take(col: str, dtype: str = "string") -> pd.Series:
         if col not in customers.columns:
             return pd.Series(pd.NA, index=range(len(rows)), dtype=dtype)
@@ -546,32 +571,32 @@ def _targets_frame(customers, audience, rows, store_ids, store_code, travel, cro
         "email_key": audience.email_key.iloc[rows].reset_index(drop=True),
         "first_name": take("first_name"),
         "segment": take("segment"),
-        "store_id": pd.Series(store_ids.to_numpy()[store_code[rows]], dtype="string"),
-        "travel_min": travel[rows],
-        "crow_km": crow[rows],
-        "band": pd.Categorical.from_codes(band[rows], categories=labels),
-        "group": pd.Categorical.from_codes(held.astype(np.int8),
-                                           categories=["treatment", "holdout"]),
+        "store_id": pd.Series(store_ids.to_numpy()[values["store_id"].cat.codes.to_numpy()],
+                              dtype="string"),
+        "travel_min": values["travel_min"].to_numpy(),
+        "crow_km": values["crow_km"].to_numpy(),
+        "band": values["band"].to_numpy(),
+        "group": values["group"].to_numpy(),
     })
 
 
-def _waterfall(stage: dict[str, np.ndarray], n: int) -> pd.DataFrame:
-    counts = [int(stage[s].sum()) for s in STAGES]
-    removed = [n - counts[0]] + [a - b for a, b in zip(counts[:-1], counts[1:])]
+def _waterfall(counts: dict[str, np.ndarray], n: int) -> pd.DataFrame:
+    totals = [int(counts[s].sum()) for s in STAGES]
+    removed = [n - totals[0]] + [a - b for a, b in zip(totals[:-1], totals[1:])]
     return pd.DataFrame({"stage": list(STAGES), "label": [STAGE_LABELS[s] for s in STAGES],
-                         "customers": counts, "removed": removed})
+                         "customers": totals, "removed": removed})
 
 
-def _per_store(stage, store_code, stores, rows, held) -> pd.DataFrame:
+def _per_store(counts: dict[str, np.ndarray], stores: pd.DataFrame, code: np.ndarray,
+               held: np.ndarray) -> pd.DataFrame:
     k = len(stores)
     out = pd.DataFrame({"store_id": stores["store_id"].astype("string").to_numpy(),
                         "name": stores["name"].astype("string").to_numpy()
                         if "name" in stores else pd.NA})
-    valid = store_code >= 0
     for s in STAGES:
-        out[s] = np.bincount(store_code[stage[s] & valid], minlength=k)[:k]
-    out["treatment"] = np.bincount(store_code[rows][~held], minlength=k)[:k]
-    out["holdout"] = np.bincount(store_code[rows][held], minlength=k)[:k]
+        out[s] = counts[s]
+    out["treatment"] = np.bincount(code[~held], minlength=k)[:k]
+    out["holdout"] = np.bincount(code[held], minlength=k)[:k]
     return out
 
 
@@ -605,7 +630,7 @@ def travel_histogram(targets: pd.DataFrame, *, column: str = "travel_min",
     Parameters
     ----------
     targets
-        ``Reach.targets``.
+        ``Reach.values`` (cheap, numbers only) or ``Reach.targets``.
     column
         ``travel_min`` (minutes) or ``crow_km`` (kilometres).
     bin_width
@@ -617,7 +642,7 @@ def travel_histogram(targets: pd.DataFrame, *, column: str = "travel_min",
         return pd.DataFrame(columns=["bin_start", "bin_end", "treatment", "holdout"])
     top = int(np.ceil(values[ok].max() / bin_width)) or 1
     idx = np.clip(np.floor(values[ok] / bin_width).astype(np.int64), 0, top - 1)
-    held = (targets["group"].astype("string") == "holdout").to_numpy()[ok]
+    held = (targets["group"] == "holdout").to_numpy(dtype=bool, na_value=False)[ok]
     starts = np.arange(top) * bin_width
     return pd.DataFrame({"bin_start": starts, "bin_end": starts + bin_width,
                          "treatment": np.bincount(idx[~held], minlength=top),

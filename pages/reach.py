@@ -1,6 +1,301 @@
-"""reach page (being built)."""
+"""Reach & targets: live consent-aware reach per store, waterfall, map, forecast, downloads, save.
+
+Where each number comes from:
+* every count (metrics, waterfall, per-store table, histogram) → `geo.reach.ReachIndex.at`
+  (= `geo.reach.compute_reach`) on the nearest-store assignment (`ui.reach.assignment`
+  → `geo.assign`), with the audience rules of `geo.reach.prepare_audience`;
+* "in two catchments" → `geo.reach_live.overlap_by_store`;
+* expected outcome and ROI → `geo.forecast.forecast` (via `ui.reach.expected_outcome`);
+* downloads and the saved campaign → `geo.targets`.
+The sliders and everything they change sit in one `st.fragment`: a slider move reruns
+only that part, and re-thresholds arrays already in memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
 
 import streamlit as st
 
-st.title("reach")
-st.info("This page is being built.")
+from geo.catchments import to_geojson
+from geo.codes import existing_codes
+from geo.errors import GeoError
+from geo.reach import DEFAULT_HOLDOUT, STAGE_LABELS, AudienceFilters, parse_suppression
+from geo.reach import travel_histogram
+from geo.reach_charts import histogram_table, waterfall_table
+from geo.reach_live import CELL_M, bands_up_to, metric_column, overlap_by_store, reach_deck
+from geo.targets import build_target_list, download, download_name, save_campaign
+from ui import cache, engine
+from ui import reach as ui
+from ui.errors import shown_as_message
+from ui.state import active_workspace, data_root, ensure_app_shell
+
+MODES = {"walk": "Walk", "drive": "Drive", "bike": "Bike", "radius": "Radius"}
+SOURCES = ("address", "postcode", "ip")
+CONSENT_RULE = ("**Consent rule (always on):** only customers who opted in and never "
+                "unsubscribed are targeted; if any record of an e-mail address lacks consent "
+                "or is unsubscribed, that address is not targeted at all. One target per "
+                "address (trimmed, lower-cased), at its nearest store.")
+
+ensure_app_shell()
+ws = active_workspace()
+root = str(data_root())
+settings = ws.settings()
+remembered = dict(settings.get("reach", {}))
+
+with shown_as_message("Could not load the workspace's data"):
+    customers = cache.load_table(root, ws.name, "customers", ws.table_version("customers"))
+    stores = cache.load_table(root, ws.name, "stores", ws.table_version("stores"))
+
+st.title("Reach & targets")
+if customers is None or stores is None:
+    st.info("This workspace has no customers or stores yet: import them on the Data page.")
+    st.stop()
+cv, sv = ws.table_version("customers"), ws.table_version("stores")
+source = str(settings.get("network", "demo"))
+st.caption(CONSENT_RULE)
+
+
+def remember(field: str, key: str) -> None:
+    """Keep a widget's value in the workspace settings (defaults after a restart)."""
+    ws.update_settings(reach={**ws.settings().get("reach", {}), field: st.session_state[key]})
+
+
+controls, live = st.columns([1, 3], gap="large")
+with controls:
+    store_names = dict(zip(stores["store_id"].astype(str), stores["name"].astype(str)))
+    chosen = st.multiselect("Stores", list(store_names), default=list(store_names),
+                            format_func=lambda s: f"{store_names[s]} ({s})", key="reach_stores",
+                            persist_state="session")
+    default_mode = remembered.get("mode", settings.get("mode", "walk"))
+    mode = st.radio("Catchment", list(MODES), format_func=MODES.get, horizontal=True,
+                    index=list(MODES).index(default_mode if default_mode in MODES else "walk"),
+                    key="reach_mode", persist_state="session",
+                    on_change=remember, args=("mode", "reach_mode"),
+                    help="Travel time on the OpenStreetMap road network, or a straight-line radius.")
+    with st.expander("Audience filters", expanded=True):
+        segments = st.multiselect("Segments (none = all)",
+                                  sorted(customers["segment"].dropna().astype(str).unique())
+                                  if "segment" in customers else [],
+                                  key="reach_segments", persist_state="session")
+        recency = st.selectbox("Last order", ["any time", "within N days", "more than N days ago"],
+                               key="reach_recency", persist_state="session")
+        recency_days = st.number_input("N days", 1, 3650, 90, key="reach_recency_days",
+                                       persist_state="session", disabled=recency == "any time")
+        min_orders = st.number_input("Online buyers: at least k online orders in 12 months "
+                                     "(0 = everyone)", 0, 1000, 0, key="reach_min_orders",
+                                     persist_state="session")
+        quality = st.multiselect("Location quality", SOURCES, default=list(SOURCES),
+                                 key="reach_quality", persist_state="session",
+                                 help="How the customer's location was found. All three also "
+                                      "keep customers with no recorded source.")
+        contacted_days = st.number_input("Exclude customers contacted in the last N days "
+                                         "(0 = keep them)", 0, 3650, 0, key="reach_contacted_days",
+                                         persist_state="session")
+        today = st.date_input("Reference date (recency, contacts)", dt.date.today(),
+                              key="reach_today", persist_state="session")
+        upload = st.file_uploader("Suppression list (e-mails; any layout)",
+                                  type=["csv", "txt"], key="reach_suppression")
+    suppression = (parse_suppression(upload.getvalue().decode("utf-8-sig", errors="replace"))
+                   .tolist() if upload is not None else [])
+    if upload is not None:
+        st.caption(f"{len(suppression):,} addresses on the suppression list.")
+
+if not chosen:
+    live.warning("Choose at least one store.")
+    st.stop()
+
+filters = AudienceFilters(
+    segments=tuple(segments) or None,
+    ordered_within_days=int(recency_days) if recency == "within N days" else None,
+    ordered_before_days=int(recency_days) if recency == "more than N days ago" else None,
+    min_online_orders=int(min_orders) or None,
+    location_sources=None if set(quality) == set(SOURCES) else tuple(quality),
+    exclude_contacted_days=int(contacted_days) or None)
+filters_json = json.dumps(filters.as_dict(), sort_keys=True)
+sup_key = ui.suppression_digest(suppression)
+campaigns = ui.campaigns_version(root, ws.name)
+audience_key = f"{filters_json}|{sup_key}|{campaigns}|{today}"
+with shown_as_message("Could not apply the audience filters"):
+    audience = ui.audience(root, ws.name, cv, filters_json, sup_key, tuple(suppression), campaigns,
+                           str(today))
+store_ids = tuple(sorted(chosen))
+
+
+@st.fragment
+def live_panel() -> None:
+    """Sliders and everything they change: counts, waterfall, map, histogram, forecast, downloads."""
+    radius = mode == "radius"
+    unit = "km" if radius else "min"
+    s1, s2, s3, s4 = st.columns(4)
+    if radius:
+        limit = s1.slider("Radius (km)", 0.1, ui.KM_MAX, float(remembered.get("km", 1.0)), 0.1,
+                          key="reach_km", persist_state="session", on_change=remember,
+                          args=("km", "reach_km"))
+    else:
+        limit = s1.slider("Travel time (minutes)", 1, ui.MINUTES_MAX,
+                          int(remembered.get("minutes", max(settings.get("minutes", [10])))),
+                          key="reach_minutes", persist_state="session", on_change=remember,
+                          args=("minutes", "reach_minutes"))
+    traffic = s2.slider("Traffic factor", 0.5, 1.0, float(remembered.get("traffic", 1.0)), 0.05,
+                        key="reach_traffic", persist_state="session", disabled=mode != "drive",
+                        on_change=remember, args=("traffic", "reach_traffic"),
+                        help="Drive speeds × this factor (1.0 free flow, 0.7 peak traffic).")
+    holdout_pct = s3.slider("Holdout %", 0, 50, int(remembered.get("holdout_pct",
+                                                                    DEFAULT_HOLDOUT * 100)),
+                            key="reach_holdout", persist_state="session", on_change=remember,
+                            args=("holdout_pct", "reach_holdout"),
+                            help="Drawn at random within each store and band; never sent.")
+    seed = s4.number_input("Holdout seed", 0, 2**31 - 1, int(remembered.get("seed", 0)),
+                           key="reach_seed", persist_state="session", on_change=remember,
+                           args=("seed", "reach_seed"))
+    traffic = traffic if mode == "drive" else 1.0
+    bands = bands_up_to(settings.get("km" if radius else "minutes", []), limit)
+    stores_on_map = ui.selected_stores(root, ws.name, sv, store_ids)
+    with shown_as_message("Could not route the customers"):
+        assigned = ui.assignment(root, ws.name, cv, sv, source, mode, traffic, store_ids)
+        index = ui.reach_index(root, ws.name, cv, sv, source, mode, traffic, store_ids,
+                               audience_key, audience)
+    r = index.at(bands, holdout=holdout_pct / 100, seed=int(seed))
+    shared = overlap_by_store(assigned, stores_on_map, limit, mode=mode, customers=customers)
+
+    counts = r.summary()
+    m = st.columns(5)
+    m[0].metric("In catchment", f"{counts['waterfall']['in_catchment']:,}")
+    m[1].metric("Targets", f"{counts['targets']:,}", help="One per e-mail address.")
+    m[2].metric("Treatment", f"{counts['treatment']:,}")
+    m[3].metric("Holdout", f"{counts['holdout']:,}")
+    m[4].metric("In two catchments", f"{int(shared.sum()):,}",
+                help="Customers within the limit of two or more stores: each is counted once, "
+                     "at its nearest store.")
+
+    left, right = st.columns([3, 2])
+    with left:
+        view = cache.dataset_view(root, ws.name, cv, sv)
+        roads = None
+        if st.toggle("Show roads", False, key="reach_roads", persist_state="session",
+                     help="Thin grey road lines for context. Off by default: every slider "
+                          "move redraws them, which is slow on computers without a GPU."):
+            with shown_as_message("Could not load the road network"):
+                roads = cache.road_paths_url(source,
+                                             settings.get("mode", "walk") if radius else mode)
+        layer = ui.targets_layer(root, ws.name, cv, sv, source, mode, traffic, store_ids,
+                                 audience_key, index, limit)
+        deck = reach_deck(**layer, stores_url=ui.stores_url(root, ws.name, sv, store_ids),
+                          limit=limit, view=view, roads_url=roads)
+        st.pydeck_chart(deck, height=520, key="reach_map")
+        drawn = ("coloured by their nearest store" if "points_url" in layer else
+                 f"per {CELL_M:g} m square (darker: more targets)")
+        st.caption(f"Map: {counts['targets']:,} targets within {limit:g} {unit}, {drawn}. "
+                   f"Map data © OpenStreetMap contributors (ODbL).")
+    with right:
+        st.vega_lite_chart(waterfall_table(r.waterfall), ui.chart_spec("waterfall"),
+                           width="stretch", key="reach_waterfall")
+        bin_width = (0.1 if limit <= 3 else 0.5) if radius else 1.0
+        st.vega_lite_chart(histogram_table(travel_histogram(r.values, column=metric_column(mode),
+                                                            bin_width=bin_width)),
+                           ui.chart_spec("histogram", unit), width="stretch",
+                           key="reach_histogram")
+
+    per_store = r.per_store.assign(in_two_catchments=shared.reindex(
+        r.per_store["store_id"].astype(str)).to_numpy())
+    st.dataframe(per_store.rename(columns={**STAGE_LABELS, "store_id": "Store", "name": "Name",
+                                           "treatment": "Treatment", "holdout": "Holdout",
+                                           "in_two_catchments": "Also in another catchment"}),
+                 hide_index=True, width="stretch", key="reach_per_store")
+
+    st.subheader("Expected outcome")
+    e1, e2 = st.columns(2)
+    cost = e1.number_input("Cost per e-mail", 0.0, 100.0, float(remembered.get("cost_per_email",
+                                                                               0.002)),
+                           0.001, format="%.3f", key="reach_cost", persist_state="session",
+                           on_change=remember, args=("cost_per_email", "reach_cost"))
+    discount = e2.number_input("Discount value per redeemed coupon", 0.0, 10_000.0,
+                               float(remembered.get("discount_value", 5.0)), 0.5,
+                               key="reach_discount", persist_state="session", on_change=remember,
+                               args=("discount_value", "reach_discount"))
+    per_band = r.treatment_by_band()
+    fc = ui.expected_outcome(root, ws.name, campaigns,
+                             tuple((str(k), int(v)) for k, v in per_band.items()), tuple(bands),
+                             mode, float(cost), float(discount))
+    if not fc.has_history:
+        st.info(fc.message)
+    else:
+        t = fc.totals
+        f = st.columns(4)
+        f[0].metric("Expected redemptions", f"{t['redemptions']:,.0f}",
+                    help=f"{t['confidence']:.0%} range {t['redemptions_low']:,.0f}–"
+                         f"{t['redemptions_high']:,.0f}")
+        f[1].metric("Expected revenue", f"{t['revenue']:,.0f}",
+                    help=f"range {t['revenue_low']:,.0f}–{t['revenue_high']:,.0f}")
+        f[2].metric("Cost", f"{t['cost']:,.0f}", help="E-mails sent plus discounts redeemed.")
+        f[3].metric("ROI", "n/a" if t["roi"] != t["roi"] else f"{t['roi']:.0%}",
+                    help=f"range {t['roi_low']:.0%}–{t['roi_high']:.0%}"
+                    if t["roi_low"] == t["roi_low"] else None)
+        st.caption(fc.message + f" Ranges: {t['confidence']:.0%}.")
+
+    st.subheader("Target list")
+    o1, o2, o3 = st.columns([2, 2, 1])
+    start_default = dt.date.today() + dt.timedelta(days=7)
+    offer = o1.date_input("Offer window (codes valid in store)",
+                          (start_default, start_default + dt.timedelta(days=2)),
+                          key="reach_offer", persist_state="session")
+    name = o2.text_input("Campaign name", key="reach_campaign_name", persist_state="session",
+                         placeholder="e.g. Spring weekend")
+    bom = o3.checkbox("CSV for Excel (BOM)", key="reach_bom", persist_state="session")
+    if not isinstance(offer, (tuple, list)) or len(offer) != 2:
+        st.warning("Pick the last day of the offer window to enable downloads and saving.")
+        return
+    offer_start, offer_end = offer[0].isoformat(), offer[1].isoformat()
+    params = {"mode": mode, "bands": bands, "unit": unit, "traffic": traffic,
+              "holdout": holdout_pct / 100, "seed": int(seed), "network": source,
+              "stores": list(store_ids), "filters": filters.as_dict(), "today": str(today),
+              "suppressed_addresses": len(suppression), "cost_per_email": float(cost),
+              "discount_value": float(discount)}
+    d = ui.draft(ui.selection_key(ws=ws.name, cv=cv, sv=sv, sup=sup_key, offer=[offer_start,
+                                                                                 offer_end],
+                                  **params),
+                 lambda: build_target_list(r.targets, stores_on_map, mode=mode,
+                                           offer_start=offer_start, offer_end=offer_end,
+                                           existing_codes=existing_codes(ws)))
+    stem = name.strip() or "targets"
+    dl = st.columns(5)
+    dl[0].download_button("Target list (CSV)", key="reach_dl_csv", on_click="ignore",
+                          data=lambda: download(d.targets(), layout="targets", fmt="csv", bom=bom),
+                          file_name=download_name(stem, fmt="csv"), mime="text/csv")
+    dl[1].download_button("Target list (XLSX)", key="reach_dl_xlsx", on_click="ignore",
+                          data=lambda: download(d.targets(), layout="targets", fmt="xlsx"),
+                          file_name=download_name(stem, fmt="xlsx"),
+                          mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    dl[2].download_button("Mailchimp (CSV)", key="reach_dl_mailchimp", on_click="ignore",
+                          data=lambda: download(d.targets(), layout="mailchimp", fmt="csv", bom=bom),
+                          file_name=download_name(stem, layout="mailchimp"), mime="text/csv")
+    dl[3].download_button("Klaviyo (CSV)", key="reach_dl_klaviyo", on_click="ignore",
+                          data=lambda: download(d.targets(), layout="klaviyo", fmt="csv", bom=bom),
+                          file_name=download_name(stem, layout="klaviyo"), mime="text/csv")
+    dl[4].download_button(
+        "Catchments (GeoJSON)", key="reach_dl_geojson", on_click="ignore",
+        data=lambda: to_geojson(engine.rings(root, ws.name, cv, sv, store_ids, tuple(bands))
+                                if radius else
+                                engine.travel_catchments(root, ws.name, cv, sv, source, mode,
+                                                         traffic, store_ids, tuple(bands))),
+        file_name=f"{stem.lower().replace(' ', '-')}-catchments.geojson",
+        mime="application/geo+json")
+    st.caption("Coupon codes are drawn once for this selection: the downloads and the saved "
+               "campaign carry the same codes. Holdout members are listed and marked, never "
+               "given a code, and left out of the Mailchimp and Klaviyo files.")
+    if st.button("Save campaign", key="reach_save", type="primary", disabled=not name.strip()):
+        try:
+            targets = d.targets() if d.saved_as in (None, name.strip()) else d.redraw()
+            saved = save_campaign(ws, name, targets, params, overwrite=d.saved_as == name.strip())
+            d.saved_as = saved.name
+            st.success(f"Saved campaign {saved.name!r}: {saved.meta['counts']['treatment']:,} "
+                       f"treatment, {saved.meta['counts']['holdout']:,} holdout, offer "
+                       f"{offer_start} to {offer_end}.")
+        except GeoError as exc:
+            st.error(f"Could not save the campaign: {exc}", icon="⚠️")
+
+
+with live:
+    live_panel()

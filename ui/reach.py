@@ -1,9 +1,11 @@
 """Cached wrappers for the reach page: one assignment per (mode, traffic, stores), audiences, map URLs.
 
-What a minutes-slider move costs: `geo.reach.compute_reach` on arrays held in
-memory (the assignment and the audience are shared `st.cache_resource`
-objects, so nothing is unpickled per move) and a map spec whose only change is
-the GPU filter's range (the target points are a static file fetched once).
+What a minutes-slider move costs: `geo.reach.ReachIndex.at` on arrays held in
+memory (the assignment, the audience and the reach index are shared
+`st.cache_resource` objects, so nothing is recomputed or unpickled per move)
+and a map spec whose only change is the GPU filter's range (the target points
+are a static file fetched once). The assignment is computed once per (mode,
+traffic, stores); the audience once per set of filters.
 Everything here is keyed by plain values and workspace table versions.
 """
 
@@ -99,6 +101,45 @@ def candidates_url(root: str, ws: str, cv: str, sv: str, source: str, mode: str,
 
     return cache.publish_static("reach-targets", candidate_points_json(
         candidate_targets(_index), selected_stores(root, ws, sv, store_ids)))
+
+
+@st.cache_resource(show_spinner="Preparing the map of targets…", max_entries=8)
+def candidate_cells(root: str, ws: str, cv: str, sv: str, source: str, mode: str,
+                    traffic: float, store_ids: tuple[str, ...], audience_key: str,
+                    _index: ReachIndex):
+    """`geo.reach_live.cell_grid` of the candidate targets (for large audiences), shared."""
+    from geo.reach_live import candidate_targets, cell_grid
+
+    return cell_grid(candidate_targets(_index))
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def cells_url(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffic: float,
+              store_ids: tuple[str, ...], audience_key: str, limit: float,
+              _index: ReachIndex) -> str:
+    """URL of the static JSON of targets per cell within ``limit`` (one small file per limit)."""
+    from geo.reach_live import cells_json, target_cells
+
+    grid = candidate_cells(root, ws, cv, sv, source, mode, traffic, store_ids, audience_key,
+                           _index)
+    return cache.publish_static("reach-cells", cells_json(target_cells(grid, limit)))
+
+
+def targets_layer(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffic: float,
+                  store_ids: tuple[str, ...], audience_key: str, index: ReachIndex,
+                  limit: float) -> dict[str, str]:
+    """Arguments of `geo.reach_live.reach_deck` for the targets: points, or cells when many.
+
+    Up to `geo.reach_live.POINTS_MAX` candidates: ``{"points_url": ...}`` (all of
+    them, fetched once, filtered on the GPU). Above: ``{"cells_url": ...}`` for
+    this ``limit``.
+    """
+    from geo.reach_live import POINTS_MAX
+
+    args = (root, ws, cv, sv, source, mode, traffic, store_ids, audience_key)
+    if len(index.rows) <= POINTS_MAX:
+        return {"points_url": candidates_url(*args, index)}
+    return {"cells_url": cells_url(*args, float(limit), index)}
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

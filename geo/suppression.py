@@ -1,0 +1,104 @@
+"""E-mail keys, suppression lists and recent contacts: the addresses a campaign must not e-mail.
+
+Matching is on the e-mail key: the address trimmed and lower-cased, so
+``" Ann@X.com"`` and ``"ann@x.com"`` are one person.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from geo.errors import DataError
+
+_EMAIL_TOKEN = re.compile(r"[^\s,;\"'<>]+@[^\s,;\"'<>]+")
+
+
+def email_keys(emails: pd.Series) -> pd.Series:
+    """Trimmed, lower-cased e-mail addresses (the identity used for consent and de-duplication)."""
+    return emails.astype("string").str.strip().str.lower()
+
+
+def parse_suppression(text: str) -> pd.Index:
+    """Read a suppression list in any simple layout and return its e-mail keys.
+
+    Every token that contains ``@`` counts, whether the file is one address per
+    line, a CSV with an ``email`` column among others, or a pasted list separated
+    by commas or semicolons. Matching is case- and whitespace-insensitive.
+
+    Parameters
+    ----------
+    text
+        The file's contents, decoded.
+
+    Returns
+    -------
+    pandas.Index of unique, lower-cased addresses.
+    """
+    tokens = _EMAIL_TOKEN.findall(text or "")
+    return pd.Index(pd.unique(pd.Series(tokens, dtype="string").str.strip().str.lower()),
+                    dtype="string")
+
+
+def read_suppression(path) -> pd.Index:
+    """Read a suppression file (CSV or text, UTF-8 or Latin-1) and return its e-mail keys."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(path.name, f"suppression file not found: {path}")
+    data = path.read_bytes()
+    for enc in ("utf-8-sig", "cp1252", "latin-1"):
+        try:
+            return parse_suppression(data.decode(enc))
+        except UnicodeDecodeError:
+            continue
+    raise DataError(path.name, "cannot decode the suppression list as text")  # pragma: no cover
+
+
+def _contact_date(meta: dict) -> pd.Timestamp | None:
+    for key in ("sent_at", "offer_start", "created"):
+        value = meta.get(key) or meta.get("params", {}).get(key)
+        if value:
+            ts = pd.Timestamp(value)
+            return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts
+    return None
+
+
+def recently_contacted(workspace, days: int, today: pd.Timestamp | str) -> pd.Index:
+    """E-mail keys contacted by any campaign of ``workspace`` in the ``days`` days before ``today``.
+
+    A customer counts as contacted when a campaign's ``events`` table holds an
+    event for the address (any event implies a send: ``sent``, ``delivered``,
+    ``opened``...) timestamped on or after ``today - days``, or
+    when the address is a treatment target of a campaign whose contact date
+    (``sent_at``, else ``offer_start``, else ``created`` in its metadata) is on or
+    after ``today - days``; campaigns scheduled for later count as contacts, so
+    one audience is never booked twice. Holdout members were not contacted.
+
+    Parameters
+    ----------
+    workspace
+        A `geo.workspace.Workspace`.
+    days
+        Look-back window in days (>= 0).
+    today
+        Reference date (naive timestamps are UTC).
+    """
+    since = pd.Timestamp(today) - pd.Timedelta(days=int(days))
+    since = since.tz_convert("UTC").tz_localize(None) if since.tzinfo else since
+    keys = []
+    for name in workspace.list_campaigns():
+        events = workspace.load_campaign_file(name, "events")
+        if events is not None and len(events):
+            ts = pd.to_datetime(events["timestamp"], utc=True).dt.tz_localize(None)
+            keys.append(email_keys(events.loc[(ts >= since).fillna(False).to_numpy(bool),
+                                              "email"]))
+        targets = workspace.load_campaign_file(name, "targets")
+        when = _contact_date(workspace.campaign_meta(name))
+        if targets is not None and when is not None and when >= since:
+            treated = targets["group"].astype("string") == "treatment"
+            keys.append(email_keys(targets.loc[treated.fillna(False), "email"]))
+    if not keys:
+        return pd.Index([], dtype="string")
+    return pd.Index(pd.unique(pd.concat(keys, ignore_index=True).dropna()), dtype="string")
