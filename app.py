@@ -6,16 +6,17 @@ from geo.mapdeck import OSM_ATTRIBUTION
 from geo.workspace import list_workspaces
 from ui.state import WS_KEY, active_workspace, data_root, mark_shell
 
-st.set_page_config(page_title="O2O geo-targeting", page_icon=":material/storefront:", layout="wide")
+# No page_icon: an icon name makes the browser fetch it from a font CDN; the default is local.
+st.set_page_config(page_title="O2O geo-targeting", layout="wide")
 mark_shell()
 
 PAGES = [
-    st.Page("pages/map.py", title="Map", icon=":material/map:", url_path="map", default=True),
-    st.Page("pages/catchments.py", title="Catchments", icon=":material/timer:", url_path="catchments"),
-    st.Page("pages/reach.py", title="Reach & targets", icon=":material/target:", url_path="reach"),
-    st.Page("pages/export.py", title="Export", icon=":material/outgoing_mail:", url_path="export"),
-    st.Page("pages/funnel.py", title="Funnel", icon=":material/filter_alt:", url_path="funnel"),
-    st.Page("pages/data.py", title="Data & workspaces", icon=":material/folder_open:", url_path="data"),
+    st.Page("pages/map.py", title="Map", url_path="map", default=True),
+    st.Page("pages/catchments.py", title="Catchments", url_path="catchments"),
+    st.Page("pages/reach.py", title="Reach & targets", url_path="reach"),
+    st.Page("pages/export.py", title="Export", url_path="export"),
+    st.Page("pages/funnel.py", title="Funnel", url_path="funnel"),
+    st.Page("pages/data.py", title="Data & workspaces", url_path="data"),
 ]
 
 nav = st.navigation(PAGES)

@@ -97,7 +97,7 @@ def webgl2_available(page) -> bool:
 
 
 def collect_errors(page, errors: list[str]) -> None:
-    """Record console errors, page exceptions and failed HTTP responses of ``page`` into ``errors``.
+    """Record console errors, page exceptions, failed requests and HTTP errors of ``page``.
 
     Streamlit's own probe of ``<page path>/_stcore/{health,host-config}`` when an
     app is opened at a page URL (it looks for its base path) answers 404 by
@@ -115,3 +115,5 @@ def collect_errors(page, errors: list[str]) -> None:
     page.on("console", on_console)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("response", on_response)
+    # a request that never got an answer (e.g. to a host outside this machine)
+    page.on("requestfailed", lambda req: errors.append(f"request failed: {req.url} ({req.failure})"))

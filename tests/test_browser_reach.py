@@ -34,6 +34,7 @@ def test_slider_move_changes_counts_and_csv_download(demo_root, tmp_path):
     root = tmp_path / "data"
     shutil.copytree(demo_root, root)   # the page remembers slider values in the workspace
     ws = open_workspace("demo", root)
+    ws.update_settings(reach={})   # start from the defaults, whatever earlier tests remembered
     customers, stores = ws.load_table("customers"), ws.load_table("stores")
     router = Router.from_graph(load_network("demo", "walk", cache_dir=root / "cache" / "networks"))
     assigned = assign_customers(router, stores, customers, mode="walk")
