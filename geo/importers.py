@@ -384,13 +384,13 @@ def read_xlsx(source: Source, *, name: str | None = None) -> pd.DataFrame:
 
 
 def _sheet_frame(ws, label: str) -> pd.DataFrame | None:
-    header, header_row, rows, numbers = None, 0, [], []
+    header, rows, numbers = None, [], []
     for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
         cells = [_cell_text(v) for v in values]
         if not any(cells):
             continue
         if header is None:
-            header, header_row = cells, number
+            header = cells
             continue
         rows.append(cells)
         numbers.append(number)

@@ -14,14 +14,8 @@ ensure_app_shell()
 ws = active_workspace()
 root = str(data_root())
 settings = ws.settings()
-cv, sv = ws.table_version("customers"), ws.table_version("stores")
-customers = cache.load_table(root, ws.name, "customers", cv)
-stores = cache.load_table(root, ws.name, "stores", sv)
-
 st.title("Catchments")
-if customers is None or stores is None:
-    st.info("This workspace has no customers or stores yet: import them on the Data page.")
-    st.stop()
+customers, stores, cv, sv = cache.customers_and_stores(ws)
 source = settings.get("network", "demo")
 st.caption(f"Road network: **{describe(source)}**. Map data © OpenStreetMap contributors (ODbL).")
 

@@ -13,14 +13,8 @@ ws = active_workspace()
 root = str(data_root())
 settings = ws.settings()
 
-with shown_as_message("Could not load the workspace's data"):
-    customers = cache.load_table(root, ws.name, "customers", ws.table_version("customers"))
-    stores = cache.load_table(root, ws.name, "stores", ws.table_version("stores"))
-
 st.title("Customers and stores")
-if customers is None or stores is None:
-    st.info("This workspace has no customers or stores yet: import them on the Import page.")
-    st.stop()
+customers, stores, cv, sv = cache.customers_and_stores(ws)
 
 counts = headline_counts(customers, stores)
 c1, c2, c3, c4 = st.columns(4)
@@ -54,10 +48,9 @@ with right:
                                          settings.get("mode", "walk")) if show["roads"] else None
     deck = overview_deck(
         stores,
-        customers_url=cache.customer_points_url(root, ws.name, ws.table_version("customers")),
+        customers_url=cache.customer_points_url(root, ws.name, cv),
         roads_url=roads_url,
-        view=cache.dataset_view(root, ws.name, ws.table_version("customers"),
-                                ws.table_version("stores")),
+        view=cache.dataset_view(root, ws.name, cv, sv),
         colour_by=colour_by, show=show, basemap="light" if online else "none")
     st.pydeck_chart(deck, height=620, key="overview_map")
     st.caption("Map data © OpenStreetMap contributors (ODbL). Customers are synthetic in the demo.")

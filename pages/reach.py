@@ -44,15 +44,8 @@ root = str(data_root())
 settings = ws.settings()
 remembered = dict(settings.get("reach", {}))
 
-with shown_as_message("Could not load the workspace's data"):
-    customers = cache.load_table(root, ws.name, "customers", ws.table_version("customers"))
-    stores = cache.load_table(root, ws.name, "stores", ws.table_version("stores"))
-
 st.title("Reach & targets")
-if customers is None or stores is None:
-    st.info("This workspace has no customers or stores yet: import them on the Data page.")
-    st.stop()
-cv, sv = ws.table_version("customers"), ws.table_version("stores")
+customers, stores, cv, sv = cache.customers_and_stores(ws)
 source = str(settings.get("network", "demo"))
 st.caption(CONSENT_RULE)
 

@@ -52,3 +52,19 @@ def test_layer_toggle_and_colour_choice_change_the_spec(app):
     customers = next(layer for layer in spec["layers"] if layer["id"] == "customers")
     assert customers["getFillColor"] == "@@=sc"
     assert not app.exception
+
+
+@pytest.mark.parametrize("page", ["pages/map.py", "pages/catchments.py", "pages/reach.py"])
+def test_empty_workspace_says_where_to_import(tmp_path, monkeypatch, demo_root, page):
+    import shutil
+
+    from geo.workspace import create_workspace
+
+    monkeypatch.setenv("GEO_DATA_DIR", str(tmp_path))
+    shutil.copytree(demo_root / "workspaces" / "demo", tmp_path / "workspaces" / "demo")
+    create_workspace("empty", tmp_path)
+    at = run_app()
+    at.session_state["workspace"] = "empty"
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    assert any("Data & workspaces page" in i.value for i in at.info)

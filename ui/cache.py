@@ -124,3 +124,27 @@ def dataset_view(root: str, workspace: str, customers_version: str, stores_versi
     lon = np.concatenate([stores["lon"].to_numpy(float),
                           customers["lon"].quantile([0.01, 0.99]).to_numpy(float)])
     return view_state(lat, lon)
+
+
+def customers_and_stores(ws) -> tuple[pd.DataFrame, pd.DataFrame, str, str]:
+    """The workspace's customers and stores with their table versions (the cache keys).
+
+    When either table is missing the page says where to import it and stops, so
+    every map page handles an empty workspace the same way.
+    """
+    from geo.errors import GeoError
+    from ui.state import data_root
+
+    root = str(data_root())
+    cv, sv = ws.table_version("customers"), ws.table_version("stores")
+    try:
+        customers = load_table(root, ws.name, "customers", cv)
+        stores = load_table(root, ws.name, "stores", sv)
+    except (GeoError, OSError, ValueError) as exc:
+        st.error(f"Could not load the data of workspace {ws.name!r}: {exc}")
+        st.stop()
+    if customers is None or stores is None:
+        st.info("This workspace has no customers or stores yet: import them on the "
+                "Data & workspaces page.")
+        st.stop()
+    return customers, stores, cv, sv
