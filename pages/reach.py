@@ -31,6 +31,7 @@ from ui import reach as ui
 from ui.errors import shown_as_message
 from ui.state import active_workspace, data_root, ensure_app_shell
 
+CHART_PX = 260  # with height="content" Streamlit squeezed these two charts to a sliver
 MODES = {"walk": "Walk", "drive": "Drive", "bike": "Bike", "radius": "Radius"}
 SOURCES = ("address", "postcode", "ip")
 CONSENT_RULE = ("**Consent rule (always on):** only customers who opted in and never "
@@ -184,11 +185,11 @@ def live_panel() -> None:
                    f"Map data © OpenStreetMap contributors (ODbL).")
     with right:
         st.vega_lite_chart(waterfall_table(r.waterfall), ui.chart_spec("waterfall"),
-                           width="stretch", key="reach_waterfall")
+                           width="stretch", height=CHART_PX, key="reach_waterfall")
         bin_width = (0.1 if limit <= 3 else 0.5) if radius else 1.0
         st.vega_lite_chart(histogram_table(travel_histogram(r.values, column=metric_column(mode),
                                                             bin_width=bin_width)),
-                           ui.chart_spec("histogram", unit), width="stretch",
+                           ui.chart_spec("histogram", unit), width="stretch", height=CHART_PX,
                            key="reach_histogram")
 
     per_store = r.per_store.assign(in_two_catchments=shared.reindex(
