@@ -1,14 +1,17 @@
 """Reach & targets: live consent-aware reach per store, waterfall, map, forecast, downloads, save.
 
 Where each number comes from:
-* every count (metrics, waterfall, per-store table, histogram) → `geo.reach.ReachIndex.at`
-  (= `geo.reach.compute_reach`) on the nearest-store assignment (`ui.reach.assignment`
-  → `geo.assign`), with the audience rules of `geo.reach.prepare_audience`;
-* "in two catchments" → `geo.reach_live.overlap_by_store`;
+* the live preview (slider, headline counts, targets map) → `geo.reach_preview.reach_curve`
+  and `geo.reach_preview.preview_map_json`, computed for every slider step at once
+  (via `ui.reach_preview`), so a move is answered in the browser;
+* waterfall, histogram, per-store table → `geo.reach.ReachIndex.at` (= `geo.reach.compute_reach`)
+  on the nearest-store assignment (`ui.reach.assignment` → `geo.assign`), with the audience
+  rules of `geo.reach.prepare_audience`; "also in another catchment" →
+  `geo.reach_live.overlap_by_store`;
 * expected outcome and ROI → `geo.forecast.forecast` (via `ui.reach.expected_outcome`);
 * downloads and the saved campaign → `geo.targets`.
-The sliders and everything they change sit in one `st.fragment`: a slider move reruns
-only that part, and re-thresholds arrays already in memory.
+Everything below the audience filters sits in one `st.fragment`, rerun when the
+catchment slider rests or another of its widgets changes.
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ from geo.errors import GeoError
 from geo.reach import DEFAULT_HOLDOUT, STAGE_LABELS, AudienceFilters, parse_suppression
 from geo.reach import travel_histogram
 from geo.reach_charts import histogram_table, waterfall_table
-from geo.reach_live import CELL_M, bands_up_to, metric_column, overlap_by_store, reach_deck
+from geo.reach_live import bands_up_to, metric_column, overlap_by_store
 from geo.targets import build_target_list, download, download_name, save_campaign
 from ui import cache, engine
 from ui import reach as ui
+from ui import reach_preview as preview
 from ui.errors import shown_as_message
 from ui.state import active_workspace, data_root, ensure_app_shell
 
@@ -117,21 +121,24 @@ with shown_as_message("Could not apply the audience filters"):
 store_ids = tuple(sorted(chosen))
 
 
+def remember_limit(field: str, key: str) -> None:
+    """Keep the preview's settled limit in the workspace settings."""
+    state = st.session_state.get(key)
+    if getattr(state, "limit", None) is not None:
+        ws.update_settings(reach={**ws.settings().get("reach", {}), field: state.limit})
+
+
 @st.fragment
 def live_panel() -> None:
-    """Sliders and everything they change: counts, waterfall, map, histogram, forecast, downloads."""
+    """The live preview (counts and map per slider step, in the browser) and what follows it.
+
+    A move of the catchment slider redraws the preview at once from data computed
+    for every step; the waterfall, histogram, table, forecast and target list
+    below are recomputed here once the slider rests.
+    """
     radius = mode == "radius"
     unit = "km" if radius else "min"
-    s1, s2, s3, s4 = st.columns(4)
-    if radius:
-        limit = s1.slider("Radius (km)", 0.1, ui.KM_MAX, float(remembered.get("km", 1.0)), 0.1,
-                          key="reach_km", persist_state="session", on_change=remember,
-                          args=("km", "reach_km"))
-    else:
-        limit = s1.slider("Travel time (minutes)", 1, ui.MINUTES_MAX,
-                          int(remembered.get("minutes", max(settings.get("minutes", [10])))),
-                          key="reach_minutes", persist_state="session", on_change=remember,
-                          args=("minutes", "reach_minutes"))
+    s2, s3, s4, s5 = st.columns([3, 3, 2, 2])
     traffic = s2.slider("Traffic factor", 0.5, 1.0, float(remembered.get("traffic", 1.0)), 0.05,
                         key="reach_traffic", persist_state="session", disabled=mode != "drive",
                         on_change=remember, args=("traffic", "reach_traffic"),
@@ -144,48 +151,40 @@ def live_panel() -> None:
     seed = s4.number_input("Holdout seed", 0, 2**31 - 1, int(remembered.get("seed", 0)),
                            key="reach_seed", persist_state="session", on_change=remember,
                            args=("seed", "reach_seed"))
+    show_roads = s5.toggle("Show roads", False, key="reach_roads", persist_state="session",
+                           help="Thin grey road lines under the targets, for context.")
     traffic = traffic if mode == "drive" else 1.0
-    bands = bands_up_to(settings.get("km" if radius else "minutes", []), limit)
     stores_on_map = ui.selected_stores(root, ws.name, sv, store_ids)
+    args = (root, ws.name, cv, sv, source, mode, traffic, store_ids)
     with shown_as_message("Could not route the customers"):
-        assigned = ui.assignment(root, ws.name, cv, sv, source, mode, traffic, store_ids)
-        index = ui.reach_index(root, ws.name, cv, sv, source, mode, traffic, store_ids,
-                               audience_key, audience)
+        assigned = ui.assignment(*args)
+        index = ui.reach_index(*args, audience_key, audience)
+        curve = preview.curve(*args, audience_key, holdout_pct / 100, index)
+        map_url = preview.map_url(*args, audience_key, index)
+    roads = None
+    if show_roads:
+        with shown_as_message("Could not load the road network"):
+            roads = cache.road_paths_url(source, settings.get("mode", "walk") if radius else mode)
+    field = "km" if radius else "minutes"
+    limit = preview.preview(
+        key=f"reach_preview_{unit}", mode=mode,
+        limit=float(remembered.get(field, 1.0 if radius else max(settings.get("minutes", [10])))),
+        curve_records=curve, map_data_url=map_url,
+        stores=preview.stores_payload(root, ws.name, sv, store_ids), roads_url=roads,
+        on_change=lambda: remember_limit(field, f"reach_preview_{unit}"))
+    bands = bands_up_to(settings.get("km" if radius else "minutes", []), limit)
     r = index.at(bands, holdout=holdout_pct / 100, seed=int(seed))
     shared = overlap_by_store(assigned, stores_on_map, limit, mode=mode, customers=customers)
-
     counts = r.summary()
-    m = st.columns(5)
-    m[0].metric("In catchment", f"{counts['waterfall']['in_catchment']:,}")
-    m[1].metric("Targets", f"{counts['targets']:,}", help="One per e-mail address.")
-    m[2].metric("Treatment", f"{counts['treatment']:,}")
-    m[3].metric("Holdout", f"{counts['holdout']:,}")
-    m[4].metric("In two catchments", f"{int(shared.sum()):,}",
-                help="Customers within the limit of two or more stores: each is counted once, "
-                     "at its nearest store.")
+    st.caption(f"**Details for the catchment within {limit:g} {unit}** (they follow the slider "
+               f"once it rests): {counts['targets']:,} targets, {counts['treatment']:,} "
+               f"treatment, {counts['holdout']:,} holdout.")
 
-    left, right = st.columns([3, 2])
+    left, right = st.columns(2)
     with left:
-        view = cache.dataset_view(root, ws.name, cv, sv)
-        roads = None
-        if st.toggle("Show roads", False, key="reach_roads", persist_state="session",
-                     help="Thin grey road lines for context. Off by default: every slider "
-                          "move redraws them, which is slow on computers without a GPU."):
-            with shown_as_message("Could not load the road network"):
-                roads = cache.road_paths_url(source,
-                                             settings.get("mode", "walk") if radius else mode)
-        layer = ui.targets_layer(root, ws.name, cv, sv, source, mode, traffic, store_ids,
-                                 audience_key, index, limit)
-        deck = reach_deck(**layer, stores_url=ui.stores_url(root, ws.name, sv, store_ids),
-                          limit=limit, view=view, roads_url=roads)
-        st.pydeck_chart(deck, height=520, key="reach_map")
-        drawn = ("coloured by their nearest store" if "points_url" in layer else
-                 f"per {CELL_M:g} m square (darker: more targets)")
-        st.caption(f"Map: {counts['targets']:,} targets within {limit:g} {unit}, {drawn}. "
-                   f"Map data © OpenStreetMap contributors (ODbL).")
-    with right:
         st.vega_lite_chart(waterfall_table(r.waterfall), ui.chart_spec("waterfall"),
                            width="stretch", height=CHART_PX, key="reach_waterfall")
+    with right:
         bin_width = (0.1 if limit <= 3 else 0.5) if radius else 1.0
         st.vega_lite_chart(histogram_table(travel_histogram(r.values, column=metric_column(mode),
                                                             bin_width=bin_width)),

@@ -37,8 +37,27 @@ def app(demo_env):
     return at
 
 
+LABELS = {"in_catchment": "In catchment", "targets": "Targets", "treatment": "Treatment",
+          "holdout": "Holdout", "in_two_catchments": "In two catchments"}
+
+
+def preview(at) -> dict:
+    """The data the live preview component was given (its counts are looked up in it)."""
+    return json.loads(at.get("bidi_component")[0].proto.json)
+
+
 def shown(at) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
+    """Every count on the page as the browser formats it: the preview's at its limit, then metrics."""
+    data = preview(at)
+    row = data["curve"][data["steps"].index(data["limit"])]
+    out = {label: f"{row[key]:,}" for key, label in LABELS.items()}
+    return {**out, **{m.label: m.value for m in at.metric}}
+
+
+def move_slider(at, limit: float, *, unit: str = "min") -> None:
+    """What the browser sends when the catchment slider rests on ``limit``."""
+    at.session_state[f"reach_preview_{unit}"] = {"limit": limit}
+    at.run()
 
 
 def expected(demo_root, assignment, at, *, mode="walk", filters=None, suppression=None):
@@ -46,7 +65,7 @@ def expected(demo_root, assignment, at, *, mode="walk", filters=None, suppressio
     ws = open_workspace("demo", demo_root)
     customers, stores = ws.load_table("customers"), ws.load_table("stores")
     radius = mode == "radius"
-    limit = at.slider(key="reach_km" if radius else "reach_minutes").value
+    limit = preview(at)["limit"]
     bands = bands_up_to(ws.settings().get("km" if radius else "minutes", []), limit)
     r = reach(customers, assignment, stores, bands=bands, mode=mode, filters=filters,
               suppression=suppression, today=dt.date.today().isoformat(),
@@ -77,29 +96,26 @@ def test_counts_equal_geo_reach_on_the_demo(app, demo_env, walk_assignment):
     assert_counts_match(app, r, shared)
     # the waterfall chart carries the same stage counts; the consent rule is stated
     assert any("Consent rule (always on)" in c.value for c in app.caption)
-    spec = json.loads(app.get("deck_gl_json_chart")[0].proto.json)
-    targets = next(layer for layer in spec["layers"] if layer["id"] == "targets")
-    assert targets["data"].startswith("/app/static/generated/reach-targets-")
-    assert targets["filterRange"] == [0.0, float(bands[-1])]
-    assert len(app.get("deck_gl_json_chart")[0].proto.json) < 10_000   # points served by URL
-    assert "roads" not in [layer["id"] for layer in spec["layers"]]     # off by default
+    data = preview(app)
+    assert data["map_url"].startswith("/app/static/generated/reach-preview-")
+    assert data["label"] == "Travel time (minutes)" and data["limit"] == bands[-1]
+    assert len(data["curve"]) == len(data["steps"]) == 60
+    assert len(app.get("bidi_component")[0].proto.json) < 20_000   # map data served by URL
+    assert data["roads_url"] is None                                # off by default
+    assert any(f"catchment within {bands[-1]:g} min" in c.value for c in app.caption)
     app.toggle(key="reach_roads").set_value(True).run()
-    spec = json.loads(app.get("deck_gl_json_chart")[0].proto.json)
-    roads = next(layer for layer in spec["layers"] if layer["id"] == "roads")
-    assert roads["data"].startswith("/app/static/generated/roads-walk-")
+    assert preview(app)["roads_url"].startswith("/app/static/generated/roads-walk-")
 
 
 def test_moving_the_minutes_slider_changes_the_counts(app, demo_env, walk_assignment):
     before = shown(app)["Targets"]
-    start = app.slider(key="reach_minutes").value
-    app.slider(key="reach_minutes").set_value(4 if start != 4 else 6).run()
+    start = preview(app)["limit"]
+    move_slider(app, 4 if start != 4 else 6)
     assert not app.exception, app.exception
     assert shown(app)["Targets"] != before
     r, shared, bands = expected(demo_env, walk_assignment, app)
+    assert bands[-1] == (4 if start != 4 else 6)
     assert_counts_match(app, r, shared)
-    spec = json.loads(app.get("deck_gl_json_chart")[0].proto.json)
-    targets = next(layer for layer in spec["layers"] if layer["id"] == "targets")
-    assert targets["filterRange"] == [0.0, float(bands[-1])]
 
 
 def test_filters_and_suppression_change_the_counts(app, demo_env, walk_assignment):
@@ -165,25 +181,26 @@ def test_no_history_is_said_and_save_campaign_writes_it(demo_root, tmp_path, mon
     assert meta["params"]["mode"] == "walk" and meta["params"]["stores"]
     # saving the same name again from another selection is refused with a message
     at.slider(key="reach_holdout").set_value(20).run()
+    assert preview(at)["curve"][0]["holdout"] == round(0.2 * preview(at)["curve"][0]["targets"])
     at.button(key="reach_save").click().run()
     assert not at.exception
     assert any("already exists" in e.value for e in at.error)
 
 
 def test_large_audiences_are_drawn_per_cell(demo_env, monkeypatch):
-    import geo.reach_live
-    monkeypatch.setattr(geo.reach_live, "POINTS_MAX", 100)   # the demo has ~15k candidates
+    import streamlit as st
+
+    import geo.reach_preview
+    from geo.reach_preview import map_counts_at
+    from ui.cache import STATIC_DIR
+
+    monkeypatch.setattr(geo.reach_preview, "POINTS_MAX", 100)   # the demo has ~15k candidates
+    st.cache_data.clear()
     at = run_app(PAGE)
     assert not at.exception, at.exception
-
-    def cells_layer():
-        spec = json.loads(at.get("deck_gl_json_chart")[0].proto.json)
-        return next(layer for layer in spec["layers"] if layer["id"] == "target-cells")
-
-    first = cells_layer()["data"]
-    assert first.startswith("/app/static/generated/reach-cells-")
-    minutes = at.slider(key="reach_minutes").value
-    at.slider(key="reach_minutes").set_value(3 if minutes != 3 else 5).run()
-    assert not at.exception, at.exception
-    assert cells_layer()["data"] != first
-    assert any("per 400 m square" in c.value for c in at.caption)
+    data = preview(at)
+    raw = (STATIC_DIR / data["map_url"].split("/app/static/", 1)[1]).read_bytes()
+    assert json.loads(raw)["draw"] == "cells"
+    for j in (2, 9, len(data["steps"]) - 1):   # the cells add up to the counts of every step
+        assert map_counts_at(raw, j) == data["curve"][j]["targets"]
+    st.cache_data.clear()

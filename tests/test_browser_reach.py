@@ -1,10 +1,9 @@
-"""Browser: on the reach page a minutes-slider move changes the counts, and the CSV download is right."""
+"""Browser: on the reach page a slider move redraws the preview, the details follow, the CSV is right."""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
-import re
 import shutil
 
 import pandas as pd
@@ -23,9 +22,9 @@ from tests.streamlit_server import launch_browser, streamlit_server, wait_for_ap
 pytestmark = pytest.mark.browser
 
 
-def metric(page, label: str) -> str:
-    return page.locator("[data-testid='stMetric']", has_text=label).locator(
-        "[data-testid='stMetricValue']").inner_text()
+def stat(page, key: str) -> str:
+    """A count of the live preview as shown (e.g. ``"12,345"``)."""
+    return page.locator(f".rp-stat[data-stat='{key}'] .rp-stat-value").inner_text()
 
 
 def test_slider_move_changes_counts_and_csv_download(demo_root, tmp_path):
@@ -47,34 +46,40 @@ def test_slider_move_changes_counts_and_csv_download(demo_root, tmp_path):
         wait_for_app(page)
         page.get_by_role("link", name="Reach & targets").click()
         wait_for_app(page)
-        page.locator("[data-testid='stDeckGlJsonChart'] canvas").first.wait_for(state="visible")
-        caption = page.locator("[data-testid='stCaptionContainer']", has_text="Map:")
-        start = int(re.search(r"within (\d+) min", caption.inner_text()).group(1))
-        before = metric(page, "Targets")
+        canvas = page.locator("canvas.rp-map")
+        page.wait_for_function(
+            "() => Number(document.querySelector('canvas.rp-map')?.dataset.targetsDrawn) > 0",
+            timeout=60_000)
+        start = int(canvas.get_attribute("data-drawn"))
+        before = stat(page, "targets")
+        assert canvas.get_attribute("data-targets-drawn") == before.replace(",", "")
 
-        slider = page.locator("[data-testid='stSlider']", has_text="Travel time").get_by_role(
-            "slider")
+        slider = page.get_by_role("slider", name="Travel time (minutes)")
+        slider.focus()
         minutes = start
-        for _ in range(3):   # one step at a time, each confirmed, so no key press is lost
+        for _ in range(3):   # the preview redraws in the browser at once, step by step
             minutes -= 1
-            for _attempt in range(3):
-                slider.focus()
-                page.keyboard.press("ArrowLeft")
-                try:
-                    page.wait_for_function(
-                        """(m) => [...document.querySelectorAll("[data-testid='stCaptionContainer']")]
-                            .some(e => e.innerText.includes(`within ${m} min`))""", arg=minutes,
-                        timeout=30_000)
-                    break
-                except Exception:  # noqa: BLE001 - the press was lost while the app reran
-                    continue
-        wait_for_app(page)
-        after = metric(page, "Targets")
+            page.keyboard.press("ArrowLeft")
+            page.wait_for_function(
+                "(m) => document.querySelector('canvas.rp-map').dataset.drawn === String(m)",
+                arg=minutes, timeout=10_000)
+        after = stat(page, "targets")
         assert after != before
+        # the map draws exactly the targets counted
+        assert canvas.get_attribute("data-targets-drawn") == after.replace(",", "")
+        # once the slider rests, the details below follow and the value is remembered
+        page.wait_for_function(
+            """(m) => [...document.querySelectorAll("[data-testid='stCaptionContainer']")]
+                .some(e => e.innerText.includes(`catchment within ${m} min`))""", arg=minutes,
+            timeout=60_000)
+        wait_for_app(page)
+        assert ws.settings()["reach"]["minutes"] == minutes
         r = reach(customers, assigned, stores, mode="walk", today=dt.date.today().isoformat(),
                   bands=bands_up_to(ws.settings()["minutes"], minutes), holdout=0.1, seed=0)
         assert after == f"{len(r.targets):,}"
-        assert metric(page, "Holdout") == f"{int((r.targets['group'] == 'holdout').sum()):,}"
+        assert stat(page, "holdout") == f"{int((r.targets['group'] == 'holdout').sum()):,}"
+        assert f"{len(r.targets):,} targets" in page.locator(
+            "[data-testid='stCaptionContainer']", has_text="catchment within").inner_text()
 
         with page.expect_download(timeout=120_000) as info:
             page.locator("[data-testid='stDownloadButton']", has_text="Target list (CSV)").locator(

@@ -1,21 +1,17 @@
-"""The slider path of the reach page: `ReachIndex.at`, band limits, overlaps, the targets map, charts."""
+"""The slider path of the reach page: `ReachIndex.at`, band limits, overlaps, candidates, charts."""
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from geo.mapdeck import view_state
 from geo.reach import (_order_within, compute_reach, index_reach, prepare_audience,
                        travel_histogram)
 from geo.reach_charts import (chart_spec, histogram_table, travel_histogram_chart,
                               waterfall_chart, waterfall_table)
-from geo.reach_live import (bands_up_to, candidate_points_json, candidate_targets, cell_grid,
-                            cells_json, target_cells,
-                            overlap_by_store, reach_deck, store_positions)
+from geo.reach_live import (bands_up_to, candidate_targets, cell_grid, overlap_by_store,
+                            store_positions)
 
 STORES = pd.DataFrame({"store_id": ["S1", "S2", "S3"], "name": ["North", "South", "East"],
                        "lat": [60.0, 60.01, 60.02], "lon": [24.0, 24.01, 24.02]})
@@ -109,19 +105,6 @@ def test_candidates_thresholded_are_the_targets(pop):
     assert np.allclose(pos["lat"].to_numpy(), cand["lat"].to_numpy())
 
 
-def test_points_json_rounds_up_so_the_gpu_filter_matches(pop):
-    customers, assignment, audience = pop
-    cand = candidate_targets(index_reach(audience, assignment, STORES, mode="drive"))
-    rows = json.loads(candidate_points_json(cand, STORES))
-    assert len(rows) == len(cand)
-    t = np.array([r["t"] for r in rows])
-    assert (t >= cand["value"].to_numpy() - 1e-9).all()
-    assert (t - cand["value"].to_numpy() < 0.01 + 1e-9).all()
-    for limit in (3.0, 7.0, 12.0):   # slider values on a 0.01 grid select the same points
-        assert ((t <= limit) == (cand["value"].to_numpy() <= limit)).all()
-    assert set(rows[0]) == {"p", "t", "c"}   # no id, name or e-mail leaves the server
-
-
 def test_order_within_equals_lexsort():
     rng = np.random.default_rng(0)
     group = rng.integers(0, 40, 5000)
@@ -163,24 +146,6 @@ def test_store_positions_categorical_and_text():
     assert store_positions(text, ids).tolist() == [1, -1, -1, 0]
 
 
-def test_reach_deck_filters_on_the_gpu_and_keeps_points_out_of_the_spec():
-    view = view_state(np.array([60.0, 60.02]), np.array([24.0, 24.02]))
-    spec = json.loads(reach_deck(points_url="/app/static/p.json", stores_url="/app/static/s.json",
-                                 limit=12, view=view, roads_url="/app/static/r.json").to_json())
-    layers = {layer["id"]: layer for layer in spec["layers"]}
-    assert list(layers) == ["roads", "targets", "stores", "store-labels"]
-    targets = layers["targets"]
-    assert targets["data"] == "/app/static/p.json"
-    assert targets["filterRange"] == [0.0, 12.0]
-    assert targets["extensions"] == [{"@@type": "DataFilterExtension", "filterSize": 1}]
-    assert targets["getFilterValue"] == "@@=t"
-    assert spec["mapStyle"] == "__MAP_STYLE__"
-    other = json.loads(reach_deck(points_url="/app/static/p.json",
-                                  stores_url="/app/static/s.json", limit=13,
-                                  view=view).to_json())
-    assert [layer["id"] for layer in other["layers"]] == ["targets", "stores", "store-labels"]
-
-
 def test_chart_tables_and_specs(pop):
     customers, assignment, audience = pop
     r = compute_reach(audience, assignment, STORES, bands=[5, 10], holdout=0.2, seed=1)
@@ -199,28 +164,11 @@ def test_chart_tables_and_specs(pop):
         "Distance (km)"
 
 
-def test_cells_count_exactly_the_targets_within_the_limit(pop):
+def test_cell_grid_puts_every_candidate_in_its_cell(pop):
     customers, assignment, audience = pop
-    index = index_reach(audience, assignment, STORES, mode="drive")
-    cand = candidate_targets(index)
+    cand = candidate_targets(index_reach(audience, assignment, STORES, mode="drive"))
     grid = cell_grid(cand, cell_m=300.0)
     assert len(grid.cell) == len(cand) and grid.cell.max() < len(grid.lon)
-    for limit in (3.0, 7.0, 40.0):
-        cells = target_cells(grid, limit)
-        assert cells["targets"].sum() == len(index.at([limit], holdout=0).values)
-        assert (cells["targets"] > 0).all()
-        rows = json.loads(cells_json(cells))
-        assert sum(r["n"] for r in rows) == cells["targets"].sum()
-        assert all(len(r["c"]) == 4 for r in rows)
     # every candidate lies in its cell (300 m square around the centre, ~1 % scale error)
     dy = (cand["lat"].to_numpy() - grid.lat[grid.cell]) * 111_195
     assert (abs(dy) <= 150 * 1.01).all()
-
-
-def test_reach_deck_draws_cells_by_url_when_asked():
-    view = view_state(np.array([60.0, 60.02]), np.array([24.0, 24.02]))
-    spec = json.loads(reach_deck(cells_url="/app/static/c.json", stores_url="/app/static/s.json",
-                                 limit=12, view=view, cell_m=400).to_json())
-    cells = next(layer for layer in spec["layers"] if layer["id"] == "target-cells")
-    assert cells["data"] == "/app/static/c.json" and cells["getRadius"] == 200
-    assert "targets" not in [layer["id"] for layer in spec["layers"]]

@@ -1,11 +1,10 @@
 """Cached wrappers for the reach page: one assignment per (mode, traffic, stores), audiences, map URLs.
 
-What a minutes-slider move costs: `geo.reach.ReachIndex.at` on arrays held in
-memory (the assignment, the audience and the reach index are shared
-`st.cache_resource` objects, so nothing is recomputed or unpickled per move)
-and a map spec whose only change is the GPU filter's range (the target points
-are a static file fetched once). The assignment is computed once per (mode,
-traffic, stores); the audience once per set of filters.
+The assignment, the audience and the reach index are shared
+`st.cache_resource` objects (nothing is recomputed or unpickled per rerun);
+the assignment is computed once per (mode, traffic, stores), the audience
+once per set of filters. A catchment-slider move is answered in the browser
+(`ui.reach_preview`); only its settled value reruns the page's details.
 Everything here is keyed by plain values and workspace table versions.
 """
 
@@ -22,12 +21,12 @@ import streamlit as st
 
 from geo.reach import (Audience, AudienceFilters, ReachIndex, index_reach, prepare_audience,
                        recently_contacted)
+from geo.reach_preview import KM_MAX as PREVIEW_KM_MAX
 from geo.workspace import open_workspace
 from ui import cache, engine
 
-KM_MAX = 10.0
+KM_MAX = PREVIEW_KM_MAX
 """Largest radius the page offers (km); the radius assignment is computed once up to it."""
-MINUTES_MAX = 60
 DRAFTS_KEY = "reach_drafts"
 
 
@@ -93,55 +92,6 @@ def reach_index(root: str, ws: str, cv: str, sv: str, source: str, mode: str, tr
                        selected_stores(root, ws, sv, store_ids), mode=mode)
 
 
-@st.cache_data(show_spinner="Preparing the map of targets…", max_entries=16)
-def candidates_url(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffic: float,
-                   store_ids: tuple[str, ...], audience_key: str, _index: ReachIndex) -> str:
-    """URL of the static JSON of every possible target (see `geo.reach_live.candidate_targets`)."""
-    from geo.reach_live import candidate_points_json, candidate_targets
-
-    return cache.publish_static("reach-targets", candidate_points_json(
-        candidate_targets(_index), selected_stores(root, ws, sv, store_ids)))
-
-
-@st.cache_resource(show_spinner="Preparing the map of targets…", max_entries=8)
-def candidate_cells(root: str, ws: str, cv: str, sv: str, source: str, mode: str,
-                    traffic: float, store_ids: tuple[str, ...], audience_key: str,
-                    _index: ReachIndex):
-    """`geo.reach_live.cell_grid` of the candidate targets (for large audiences), shared."""
-    from geo.reach_live import candidate_targets, cell_grid
-
-    return cell_grid(candidate_targets(_index))
-
-
-@st.cache_data(show_spinner=False, max_entries=256)
-def cells_url(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffic: float,
-              store_ids: tuple[str, ...], audience_key: str, limit: float,
-              _index: ReachIndex) -> str:
-    """URL of the static JSON of targets per cell within ``limit`` (one small file per limit)."""
-    from geo.reach_live import cells_json, target_cells
-
-    grid = candidate_cells(root, ws, cv, sv, source, mode, traffic, store_ids, audience_key,
-                           _index)
-    return cache.publish_static("reach-cells", cells_json(target_cells(grid, limit)))
-
-
-def targets_layer(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffic: float,
-                  store_ids: tuple[str, ...], audience_key: str, index: ReachIndex,
-                  limit: float) -> dict[str, str]:
-    """Arguments of `geo.reach_live.reach_deck` for the targets: points, or cells when many.
-
-    Up to `geo.reach_live.POINTS_MAX` candidates: ``{"points_url": ...}`` (all of
-    them, fetched once, filtered on the GPU). Above: ``{"cells_url": ...}`` for
-    this ``limit``.
-    """
-    from geo.reach_live import POINTS_MAX
-
-    args = (root, ws, cv, sv, source, mode, traffic, store_ids, audience_key)
-    if len(index.rows) <= POINTS_MAX:
-        return {"points_url": candidates_url(*args, index)}
-    return {"cells_url": cells_url(*args, float(limit), index)}
-
-
 @st.cache_data(show_spinner=False, max_entries=8)
 def chart_spec(kind: str, unit: str = "min") -> dict:
     """Vega-Lite spec (no data) of a reach chart, built with Altair once: ``waterfall`` or ``histogram``."""
@@ -154,15 +104,6 @@ def chart_spec(kind: str, unit: str = "min") -> dict:
         return rc.chart_spec(rc.waterfall_chart(rc.waterfall_table(sample)))
     sample = pd.DataFrame({"bin_start": [0.0], "bin_end": [1.0], "treatment": [0], "holdout": [0]})
     return rc.chart_spec(rc.travel_histogram_chart(rc.histogram_table(sample), unit=unit))
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def stores_url(root: str, ws: str, sv: str, store_ids: tuple[str, ...]) -> str:
-    """URL of the static JSON of the chosen stores (map layer)."""
-    from geo.reach_live import store_points_json
-
-    return cache.publish_static("reach-stores",
-                                store_points_json(selected_stores(root, ws, sv, store_ids)))
 
 
 def selected_stores(root: str, ws: str, sv: str, store_ids: tuple[str, ...]) -> pd.DataFrame:

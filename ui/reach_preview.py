@@ -1,0 +1,101 @@
+"""The reach page's live preview component: slider, headline counts and targets map in the browser.
+
+The numbers and the map data come from `geo.reach_preview` (`reach_curve`,
+`preview_map_json`), computed once per selection for every slider step and
+cached here; the browser (``reach_preview.js``) only looks them up, so a
+slider move never waits for the server. The chosen value comes back as the
+component's ``limit`` state once the slider rests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import streamlit as st
+
+from geo.reach import RADIUS, ReachIndex
+from geo.reach_live import Overlap, overlap_index
+from geo.reach_preview import (preview_map_json, preview_stores, reach_curve, slider_steps,
+                               snap_to_step)
+from ui import cache
+from ui import reach as ui
+
+_HERE = Path(__file__).parent
+_COMPONENT = st.components.v2.component(
+    "o2o.reach_preview", js=(_HERE / "reach_preview.js").read_text(encoding="utf-8"),
+    css=(_HERE / "reach_preview.css").read_text(encoding="utf-8"), isolate_styles=False)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def overlap(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffic: float,
+            store_ids: tuple[str, ...]) -> Overlap:
+    """`geo.reach_preview.overlap_index` of the page's assignment, shared and read-only."""
+    customers = cache.load_table(root, ws, "customers", cv) if mode == RADIUS else None
+    return overlap_index(ui.assignment(root, ws, cv, sv, source, mode, traffic, store_ids),
+                         ui.selected_stores(root, ws, sv, store_ids), mode=mode,
+                         customers=customers)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def curve(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffic: float,
+          store_ids: tuple[str, ...], audience_key: str, holdout: float,
+          _index: ReachIndex) -> list[dict]:
+    """`geo.reach_preview.reach_curve` as records (one per slider step)."""
+    over = overlap(root, ws, cv, sv, source, mode, traffic, store_ids)
+    table = reach_curve(_index, over, slider_steps(mode), holdout=holdout)
+    return [{k: (float(v) if k == "step" else int(v)) for k, v in row.items()}
+            for row in table.to_dict("records")]
+
+
+@st.cache_data(show_spinner="Preparing the map of targets…", max_entries=16)
+def map_url(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffic: float,
+            store_ids: tuple[str, ...], audience_key: str, _index: ReachIndex) -> str:
+    """URL of `geo.reach_preview.preview_map_json` served as a static file (fetched once)."""
+    return cache.publish_static("reach-preview", preview_map_json(_index, slider_steps(mode)))
+
+
+def preview(*, key: str, mode: str, limit: float, curve_records: list[dict], map_data_url: str,
+            stores: list[dict], roads_url: str | None,
+            on_change: Callable[[], None] | None = None) -> float:
+    """Mount the preview; return the slider's settled value (minutes, or km in radius mode).
+
+    Parameters
+    ----------
+    key
+        Widget key; its state holds ``limit``.
+    mode
+        ``drive``, ``walk``, ``bike`` or ``radius``.
+    limit
+        Value to start from when the key has no state yet (snapped to a step).
+    curve_records, map_data_url, stores
+        `curve`, `map_url` and `geo.reach_preview.preview_stores` output.
+    roads_url
+        URL of the road lines to draw under the targets, or None.
+    on_change
+        Called when the user settles on a new value.
+    """
+    steps = slider_steps(mode)
+    radius = mode == RADIUS
+    start = snap_to_step(limit, steps)
+    current = st.session_state.get(key)
+    settled = getattr(current, "limit", None) if current is not None else None
+    shown = snap_to_step(settled, steps) if settled is not None else start
+    result = _COMPONENT(
+        key=key, default={"limit": start}, height="content",
+        on_limit_change=on_change or (lambda: None),
+        data={"kind": "km" if radius else "min",
+              "label": "Radius (km)" if radius else "Travel time (minutes)",
+              "unit": "km" if radius else "min", "min": float(steps[0]),
+              "max": float(steps[-1]), "step": float(steps[1] - steps[0]),
+              "steps": [float(x) if radius else int(x) for x in steps], "limit": shown,
+              "curve": curve_records, "map_url": map_data_url, "roads_url": roads_url,
+              "stores": stores})
+    value = getattr(result, "limit", None)
+    return snap_to_step(value if value is not None else start, steps)
+
+
+def stores_payload(root: str, ws: str, sv: str, store_ids: tuple[str, ...]) -> list[dict]:
+    """`geo.reach_preview.preview_stores` of the chosen stores (same order as the reach index)."""
+    return preview_stores(ui.selected_stores(root, ws, sv, store_ids))
+
