@@ -15,6 +15,11 @@ store, crow-flies km), then times
 
 and prints the median of each and of both together, plus a target list build
 with coupon codes for the treatment group.
+
+The reach page answers a slider move in the browser from data computed for
+every slider step at once; it also times that preparation (`index_reach`,
+`geo.reach_preview.reach_curve` for all 60 minute steps, and the preview's
+map data) against the reference method, ``ReachIndex.at`` once per step.
 """
 
 from __future__ import annotations
@@ -30,7 +35,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from geo.reach import AudienceFilters, compute_reach, prepare_audience  # noqa: E402
+from geo.reach import AudienceFilters, compute_reach, index_reach, prepare_audience  # noqa: E402
+from geo.reach_live import bands_up_to, overlap_index  # noqa: E402
+from geo.reach_preview import preview_map_json, reach_curve, slider_steps  # noqa: E402
 from geo.targets import build_target_list  # noqa: E402
 
 
@@ -66,7 +73,9 @@ def synthetic(n: int, n_stores: int, seed: int = 1) -> tuple[pd.DataFrame, pd.Da
         "store_id": pd.array(np.where(store >= 0, stores["store_id"].to_numpy()[store], None),
                              dtype="string"),
         "travel_min": np.where(reachable, travel, np.nan),
-        "second_store_id": pd.array([None] * n, dtype="string"),
+        "second_store_id": pd.array(np.where(
+            store >= 0, stores["store_id"].to_numpy()[(store + 1 + rng.integers(0, n_stores - 1, n))
+                                                      % n_stores], None), dtype="string"),
         "second_travel_min": np.where(reachable, travel + rng.random(n) * 5, np.nan),
         "crow_km": travel * 0.6,
         "reachable": reachable,
@@ -114,6 +123,17 @@ def main() -> int:
         r.targets, stores, mode="drive", offer_start="2026-02-01 09:00",
         offer_end="2026-02-03 20:00"), 3)
 
+    steps = slider_steps("drive")
+    index_s, index_cpu, index = timed(lambda: index_reach(audience, assignment, stores,
+                                                          mode="drive"), 3)
+    over_s, over_cpu, over = timed(lambda: overlap_index(assignment, stores, mode="drive"), 3)
+    curve_s, curve_cpu, curve = timed(lambda: reach_curve(index, over, steps, holdout=0.1),
+                                      args.repeat)
+    ref_s, ref_cpu, ref = timed(lambda: [index.at(bands_up_to([5, 10, 15], s), holdout=0.1)
+                                         .summary()["targets"] for s in steps], 1)
+    assert ref == curve["targets"].tolist(), "the curve must equal ReachIndex.at at every step"
+    map_s, map_cpu, raw = timed(lambda: preview_map_json(index, steps), 3)
+
     print(f"customers: {args.customers:,}  stores: {args.stores}  repeats: {args.repeat}")
     print(f"prepare_audience (per filter change): median {prep_s:.3f} s wall, {prep_cpu:.3f} s CPU")
     print(f"compute_reach (per slider move):      median {reach_s:.3f} s wall, {reach_cpu:.3f} s CPU"
@@ -122,6 +142,11 @@ def main() -> int:
           f"{prep_cpu + reach_cpu:.3f} s CPU")
     print(f"build_target_list with coupon codes:  median {list_s:.3f} s wall, {list_cpu:.3f} s CPU "
           f"({int((targets['group'] == 'treatment').sum()):,} codes)")
+    print(f"live preview, per selection: index_reach {index_s:.3f} s, overlap_index "
+          f"{over_s:.3f} s, preview map data {map_s:.3f} s ({len(raw) / 1e6:.2f} MB)")
+    print(f"live preview, all {len(steps)} steps: reach_curve median {curve_s * 1000:.1f} ms wall "
+          f"({curve_cpu * 1000:.1f} ms CPU); reference ReachIndex.at per step {ref_s:.2f} s; "
+          f"ratio {ref_s / curve_s:.0f}x")
     print("waterfall:", ", ".join(f"{s}={c:,}" for s, c in zip(r.waterfall.stage,
                                                                 r.waterfall.customers)))
     print(f"targets: {len(r.targets):,}  holdout share: "
