@@ -4,8 +4,11 @@ The target list is one row per targeted customer (treatment and holdout,
 from `geo.reach.compute_reach`) with the merge fields a template needs:
 ``first_name, store_name, store_address, travel_min, mode, coupon_code,
 offer_start, offer_end, tags``. Holdout rows are listed and marked but get
-no coupon code and are left out of every provider layout (`mailchimp_layout`,
-`klaviyo_layout`, `treatment_only`).
+no coupon code and are left out of every provider file (`treatment_only`).
+
+The Mailchimp and Klaviyo downloads are the Export page's manual-import files
+(`geo.export.csv_layouts`, the one definition of each provider's columns):
+the same recipients and the same bytes.
 
 Every download passes through `neutralise_formulas`: a text cell that begins
 with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading single
@@ -25,6 +28,8 @@ import pandas as pd
 
 from geo import codes as _codes
 from geo.errors import DataError, GeoError, WorkspaceError
+from geo.export.csv_layouts import (csv_text, manual_import_bytes, manual_import_frame,
+                                    neutralise_formulas)
 from geo.workspace import Workspace, check_name
 
 MODES = ("drive", "walk", "bike", "radius")
@@ -33,9 +38,9 @@ TARGET_COLUMNS = ("customer_id", "email", "first_name", "store_id", "store_name"
                   "offer_start", "offer_end", "tags")
 CLI_COLUMNS = ("customer_id", "email", "first_name", "store_id", "store_name", "travel_min",
                "mode", "coupon_code", "group")
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 DATETIME_FORMAT = "%Y-%m-%d %H:%M"
-LAYOUTS = ("targets", "mailchimp", "klaviyo")
+PROVIDER_LAYOUTS = ("mailchimp", "klaviyo")
+LAYOUTS = ("targets", *PROVIDER_LAYOUTS)
 FORMATS = ("csv", "xlsx")
 CHECK_ALGORITHM = f"position-weighted sum mod {_codes.N} over {_codes.ALPHABET}"
 
@@ -152,30 +157,6 @@ def treatment_only(targets: pd.DataFrame) -> pd.DataFrame:
 
 # --- neutralising and layouts -----------------------------------------------------------------
 
-def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
-    """Prefix a single quote to every text cell starting with =, +, -, @, tab or carriage return.
-
-    Numbers, dates and missing values are left alone; only text is touched, so a
-    negative number stays a number while the text ``"-2+3"`` becomes ``"'-2+3"``.
-    """
-    out = df.copy()
-    for col in out.columns:
-        s = out[col]
-        if not (pd.api.types.is_string_dtype(s) or pd.api.types.is_object_dtype(s)
-                or isinstance(s.dtype, pd.CategoricalDtype)):
-            continue
-        try:  # non-text cells of an object column give NA here, so only text is touched
-            risky = s.str.startswith(FORMULA_PREFIXES)
-        except AttributeError:  # no text in the column at all
-            continue
-        risky = risky.astype("boolean").fillna(False).to_numpy(dtype=bool)
-        if risky.any():
-            s = s.astype(object)
-            s[risky] = "'" + s[risky]
-            out[col] = s
-    return out
-
-
 def _iso(ts: pd.Series) -> pd.Series:
     return pd.to_datetime(ts).dt.strftime(DATETIME_FORMAT).astype("string")
 
@@ -200,52 +181,9 @@ def targets_layout(targets: pd.DataFrame) -> pd.DataFrame:
     return out[list(CLI_COLUMNS) + rest]
 
 
-def _minutes_header(targets: pd.DataFrame) -> str:
-    mode = str(targets["mode"].iloc[0]) if len(targets) else "drive"
-    return "Distance km" if mode == "radius" else f"{mode.capitalize()} Minutes"
-
-
-def _provider_frame(targets: pd.DataFrame, email_header: str) -> pd.DataFrame:
-    t = treatment_only(targets)
-    minutes = (t["crow_km"].round(1) if len(t) and str(t["mode"].iloc[0]) == "radius"
-               else _whole_minutes(t["travel_min"]))
-    return pd.DataFrame({
-        email_header: t["email"].astype("string"),
-        "First Name": t["first_name"].astype("string"),
-        "Nearest Store": t["store_name"].astype("string"),
-        "Store Address": t["store_address"].astype("string"),
-        _minutes_header(t): minutes,
-        "Coupon Code": t["coupon_code"].astype("string"),
-        "Offer Start": _iso(t["offer_start"]),
-        "Offer End": _iso(t["offer_end"]),
-        "Tags": t["tags"].astype("string"),
-    }).reset_index(drop=True)
-
-
-def mailchimp_layout(targets: pd.DataFrame) -> pd.DataFrame:
-    """Treatment rows in Mailchimp's contact-import layout (``Email Address, First Name, ...``).
-
-    Headers follow Mailchimp's import guidelines (one e-mail per row, labelled
-    columns mapped to audience fields in the import wizard; ``Tags`` holds
-    comma-separated tags). Holdout rows are never included.
-    """
-    return _provider_frame(targets, "Email Address")
-
-
-def klaviyo_layout(targets: pd.DataFrame) -> pd.DataFrame:
-    """Treatment rows in Klaviyo's list-upload layout: ``Email`` first, then properties.
-
-    ``First Name`` maps to Klaviyo's built-in property; the other headers become
-    custom properties. No consent column is written: a list upload must not
-    change anybody's consent. Holdout rows are never included.
-    """
-    return _provider_frame(targets, "Email")
-
-
 def to_csv_bytes(df: pd.DataFrame, *, bom: bool = False) -> bytes:
     """CSV bytes in UTF-8 (with a byte-order mark when ``bom``, which Excel needs), neutralised."""
-    text = neutralise_formulas(df).to_csv(index=False, lineterminator="\r\n")
-    return text.encode("utf-8-sig" if bom else "utf-8")
+    return csv_text(df).encode("utf-8-sig" if bom else "utf-8")
 
 
 def to_xlsx_bytes(df: pd.DataFrame, *, sheet_name: str = "targets") -> bytes:
@@ -268,19 +206,22 @@ def download(targets: pd.DataFrame, *, layout: str = "targets", fmt: str = "csv"
         The list from `build_target_list`.
     layout
         ``targets`` (every row, holdout marked), ``mailchimp`` or ``klaviyo``
-        (treatment only, provider import headers).
+        (the provider's manual-import file, `geo.export.csv_layouts`: treatment
+        members only, never the holdout; the travel column is ``Drive/Walk/Bike
+        Minutes`` or ``Distance km`` in radius mode).
     fmt
         ``csv`` or ``xlsx``.
     bom
         For CSV: start with a UTF-8 byte-order mark so Excel reads accents right.
     """
-    frames = {"targets": targets_layout, "mailchimp": mailchimp_layout,
-              "klaviyo": klaviyo_layout}
-    if layout not in frames:
+    if layout not in LAYOUTS:
         raise GeoError(f"unknown download layout {layout!r}; use one of {', '.join(LAYOUTS)}")
     if fmt not in FORMATS:
         raise GeoError(f"unknown download format {fmt!r}; use one of {', '.join(FORMATS)}")
-    frame = frames[layout](targets)
+    if layout in PROVIDER_LAYOUTS and fmt == "csv":
+        return manual_import_bytes(targets, layout, bom=bom)
+    frame = targets_layout(targets) if layout == "targets" else manual_import_frame(targets,
+                                                                                      layout)
     return to_csv_bytes(frame, bom=bom) if fmt == "csv" else to_xlsx_bytes(frame,
                                                                             sheet_name=layout)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import time
 
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 
 from geo.cli import main
-from geo.errors import DataError
+from geo.errors import DataError, GeoError
 from geo.export import (ExportError, ExportJournal, Secret, dry_run, make_adapter,
                         manual_import_csv, manual_import_frame, prepare_targets, resolve_api_key)
 from geo.export.base import HttpClient, RetryPolicy, retry_after
@@ -142,6 +143,45 @@ def test_manual_import_layouts(provider, first, sep):
         assert all(c.replace("_", "").isalnum() for c in frame.columns)
 
 
+# the travel column per provider and mode, as in email-providers.md's suggested headers
+TRAVEL_HEADERS = {
+    "mailchimp": ("Drive Minutes", "Walk Minutes", "Bike Minutes", "Distance km"),
+    "klaviyo": ("Drive Minutes", "Walk Minutes", "Bike Minutes", "Distance km"),
+    "sendgrid": ("drive_minutes", "walk_minutes", "bike_minutes", "distance_km"),
+    "brevo": ("DRIVE_MINUTES", "WALK_MINUTES", "BIKE_MINUTES", "DISTANCE_KM"),
+}
+
+
+@pytest.mark.parametrize("provider", list(TRAVEL_HEADERS))
+def test_manual_import_travel_column_follows_the_mode(provider):
+    t = make_targets(4).assign(crow_km=[1.26, 0.04, 2.0, 3.449, 1, 1, 1, 1])
+    others = manual_import_frame(t, provider).columns.delete(4).tolist()
+    for mode, header in zip(("drive", "walk", "bike", "radius"), TRAVEL_HEADERS[provider]):
+        frame = manual_import_frame(t.assign(mode=mode), provider)
+        assert frame.columns[4] == header and frame.columns.delete(4).tolist() == others
+        expected = [1.3, 0.0, 2.0, 3.4] if mode == "radius" else [3, 4, 5, 6]
+        assert frame[header].tolist() == expected
+    unknown = manual_import_frame(t.drop(columns="mode"), provider).columns[4]
+    assert unknown.lower().replace(" ", "_") == "travel_minutes"
+    with pytest.raises(GeoError, match="mixes travel modes"):
+        manual_import_frame(t.assign(mode=["drive", "radius"] * 4), provider)
+
+
+def test_manual_import_file_details():
+    t = make_targets(3)
+    t.loc[0, "first_name"] = "Ann\rMarie"                 # a carriage return inside a cell
+    t.loc[1, "offer_start"] = "2026-06-01 09:30"            # a bound that is not a whole day
+    text = manual_import_csv(t, "klaviyo")
+    assert text.endswith("\r\n") and "\n" not in text.replace("\r\n", "")  # CRLF rows only
+    back = pd.read_csv(io.StringIO(text), dtype=str)
+    assert back["First Name"].tolist()[0] == "Ann\rMarie" and len(back) == 3
+    assert back["Offer Start"].tolist() == ["2026-06-01", "2026-06-01 09:30", "2026-06-01"]
+    assert back["Offer End"].tolist() == ["2026-06-30"] * 3
+    assert back["Email"].tolist()[0] == "person0@example.com"       # trimmed, lower case
+    with pytest.raises(GeoError, match="unknown provider"):
+        manual_import_csv(t, "mailgun")
+
+
 def test_cli_exports_and_exits_non_zero_on_failures(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("GEO_DATA_DIR", str(tmp_path / "data"))
     ws = create_workspace("shop")
@@ -184,3 +224,13 @@ def test_manual_import_csv_neutralises_formulas():
     back = pd.read_csv(io.StringIO(text), dtype=str)
     assert not back["First Name"].str.startswith("=").any()
     assert back["First Name"].str.startswith("'=").any()
+
+
+@pytest.mark.parametrize("mode,header", [("walk", "Walk Minutes"), ("radius", "Distance km")])
+def test_nothing_eligible_gives_a_header_only_file(mode, header):
+    t = make_targets(1).iloc[1:].assign(mode=mode)        # holdout, no consent, bad address
+    p = prepare_targets(t)
+    assert p.eligible.empty and len(p.skipped) == 4
+    text = manual_import_csv(t, "mailchimp")
+    assert text == ",".join(["Email Address", "First Name", "Nearest Store", "Store Address",
+                             header, "Coupon Code", "Offer Start", "Offer End", "Tags"]) + "\r\n"

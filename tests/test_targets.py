@@ -13,10 +13,13 @@ import pytest
 from geo.codes import existing_codes, validate
 from geo.errors import DataError, WorkspaceError
 from geo.reach import reach
+from geo.export import (manual_import_csv, manual_import_frame, prepare_targets,
+                        with_current_consent, write_manual_import)
+from geo.io import read_raw
 from geo.targets import (CLI_COLUMNS, TARGET_COLUMNS, OfferWindow, build_target_list, download,
-                         download_name, klaviyo_layout, load_campaign, mailchimp_layout,
-                         neutralise_formulas, save_campaign, targets_layout, to_csv_bytes,
-                         to_xlsx_bytes, treatment_only, write_download)
+                         download_name, load_campaign, neutralise_formulas, save_campaign,
+                         targets_layout, to_csv_bytes, to_xlsx_bytes, treatment_only,
+                         write_download)
 from geo.workspace import create_workspace
 
 STORES = pd.DataFrame({"store_id": ["S1", "S2"], "name": ["=North", "South"],
@@ -25,7 +28,7 @@ DANGEROUS = ["=1+2", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tTAB", "\rCR",
              "=HYPERLINK(\"http://x\")"]
 
 
-def reach_targets(n=40, holdout=0.25, seed=1):
+def reach_targets(n=40, holdout=0.25, seed=1, mode="drive"):
     rng = np.random.default_rng(seed)
     ids = [f"c{i:03d}" for i in range(n)]
     names = (DANGEROUS * n)[:n]
@@ -41,7 +44,10 @@ def reach_targets(n=40, holdout=0.25, seed=1):
                                "store_id": pd.array(rng.choice(["S1", "S2"], n), dtype="string"),
                                "travel_min": rng.random(n) * 15, "crow_km": rng.random(n) * 5,
                                "reachable": True})
-    return reach(customers, assignment, STORES, bands=[5, 10, 15], holdout=holdout,
+    if mode == "radius":                                  # crow-flies km only, as geo.assign gives
+        assignment["travel_min"] = np.nan
+    bands = [1, 3, 5] if mode == "radius" else [5, 10, 15]
+    return reach(customers, assignment, STORES, bands=bands, mode=mode, holdout=holdout,
                  seed=seed).targets
 
 
@@ -81,7 +87,7 @@ def test_offer_window_must_not_be_empty():
 
 
 def test_provider_layouts_exclude_holdout(targets):
-    mc, kl = mailchimp_layout(targets), klaviyo_layout(targets)
+    mc, kl = manual_import_frame(targets, "mailchimp"), manual_import_frame(targets, "klaviyo")
     assert mc.columns[0] == "Email Address" and kl.columns[0] == "Email"
     assert {"First Name", "Nearest Store", "Drive Minutes", "Coupon Code", "Tags",
             "Offer Start", "Offer End"} <= set(mc.columns)
@@ -91,8 +97,8 @@ def test_provider_layouts_exclude_holdout(targets):
         assert layout["Coupon Code"].notna().all()
     assert len(treatment_only(targets)) == 30
     walk = targets.assign(mode="walk")
-    assert "Walk Minutes" in mailchimp_layout(walk).columns
-    assert "Distance km" in klaviyo_layout(targets.assign(mode="radius")).columns
+    assert "Walk Minutes" in manual_import_frame(walk, "mailchimp").columns
+    assert "Distance km" in manual_import_frame(targets.assign(mode="radius"), "klaviyo").columns
 
 
 def test_neutralise_leaves_numbers_and_safe_text():
@@ -118,13 +124,15 @@ def test_csv_round_trip_has_no_live_formula(targets, layout):
     rows = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
     cells = [c for r in rows[1:] for c in r]
     assert cells and all(_no_formula(c) for c in cells)
-    assert "'=1+2" in cells and "'-2+3" in cells and "'\rCR" in cells
+    assert "'=1+2" in cells and "'-2+3" in cells
     back = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
     assert len(back) == (40 if layout == "targets" else 30)
     name_col = "first_name" if layout == "targets" else "First Name"
-    # stripping the one added quote gives the original text back
+    # stripping the one added quote gives the original text back (provider files: trimmed)
     original = targets if layout == "targets" else treatment_only(targets)
-    assert sorted(back[name_col].str.removeprefix("'")) == sorted(original["first_name"])
+    names = original["first_name"] if layout == "targets" else original["first_name"].str.strip()
+    assert "'\rCR" in cells if layout == "targets" else "CR" in cells
+    assert sorted(back[name_col].str.removeprefix("'")) == sorted(names)
 
 
 @pytest.mark.parametrize("layout", ["targets", "mailchimp"])
@@ -184,3 +192,40 @@ def test_write_download_picks_format_from_extension(tmp_path, targets):
     assert p.read_bytes().startswith(b"PK")
     p = write_download(targets, tmp_path / "out.csv", bom=True)
     assert p.read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+@pytest.mark.parametrize("mode", ["drive", "radius"])
+@pytest.mark.parametrize("provider", ["mailchimp", "klaviyo"])
+def test_reach_download_and_export_fallback_are_the_same_file(tmp_path, provider, mode):
+    targets = build_target_list(reach_targets(mode=mode), STORES, mode=mode,
+                                offer_start="2026-05-01 09:00", offer_end="2026-05-03")
+    reach_csv = download(targets, layout=provider, fmt="csv")
+    # the Export page: the saved campaign, consent re-checked against today's customers
+    ws = create_workspace("w", tmp_path)
+    save_campaign(ws, "Offer", targets, {"mode": mode})
+    customers = pd.DataFrame({"customer_id": targets["customer_id"], "opted_in": True,
+                              "unsubscribed": False})
+    saved = with_current_consent(load_campaign(ws, "Offer").targets, customers)
+    page_csv = manual_import_csv(saved, provider).encode("utf-8")
+    # ``geo export --manual-csv``: the list read back from a CSV file, every cell text (CRLF,
+    # so the csv writer quotes the name holding a carriage return)
+    targets.to_csv(tmp_path / "targets.csv", index=False, lineterminator="\r\n")
+    cli_csv = write_manual_import(prepare_targets(read_raw(tmp_path / "targets.csv")), provider,
+                                  tmp_path / "import.csv").read_bytes()
+    assert reach_csv == page_csv == cli_csv
+    assert download(targets, layout=provider, bom=True) == b"\xef\xbb\xbf" + reach_csv
+
+    back = pd.read_csv(io.BytesIO(reach_csv), dtype=str, keep_default_na=False)
+    treat = treatment_only(targets).set_index("coupon_code")
+    got = back.set_index("Coupon Code").loc[treat.index]
+    assert len(back) == 30 and list(back.columns)[0] == ("Email Address" if provider ==
+                                                         "mailchimp" else "Email")
+    if mode == "radius":
+        assert "Drive Minutes" not in back and "Travel Minutes" not in back
+        assert np.allclose(got["Distance km"].astype(float), treat["crow_km"], atol=0.05)
+        assert (treat["band"].astype(str) != "").all() and got["Tags"].str.contains("km").all()
+    else:
+        assert "Distance km" not in back
+        assert (got["Drive Minutes"].astype(int) - treat["travel_min"]).abs().max() <= 0.5
+    assert set(back["Offer Start"]) == {"2026-05-01 09:00"}    # the time of day is kept
+    assert set(back["Offer End"]) == {"2026-05-03"}            # a whole day reads as a date

@@ -1,65 +1,232 @@
-"""Write a target list in each provider's manual-import CSV layout, for users without API access."""
+"""Each provider's contact-import CSV layout, defined once for Export fallback and Reach downloads.
+
+A manual-import file holds the recipients an API export would upload (see
+`geo.export.recipients.prepare_targets`: consented treatment members with a
+valid, unique email; the holdout is never written) with the headers each
+provider's import wizard expects (see the shared ``email-providers.md`` notes):
+
+=========  ==================  ====================  ===============  ===========
+provider   email column        travel column         header style     separator
+=========  ==================  ====================  ===============  ===========
+mailchimp  ``Email Address``   ``Drive Minutes``     ``Title Case``   ``,``
+klaviyo    ``Email`` (first)   ``Drive Minutes``     ``Title Case``   ``,``
+sendgrid   ``email``           ``drive_minutes``     ``snake_case``   ``,``
+brevo      ``EMAIL``           ``DRIVE_MINUTES``     ``UPPER_SNAKE``  ``;``
+=========  ==================  ====================  ===============  ===========
+
+The travel column follows the campaign's mode: whole minutes named after the
+mode (``Drive/Walk/Bike Minutes``) for travel-time catchments, crow-flies
+kilometres with one decimal (``Distance km``) for radius catchments.
+
+Every text cell that a spreadsheet would run as a formula is neutralised
+(`neutralise_formulas`) and lines end with CRLF (RFC 4180).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
 
 import pandas as pd
 
 from geo.errors import GeoError
 from geo.export.recipients import PreparedTargets, prepare_targets
 
-#: provider -> (column per our field, in file order; separator)
-LAYOUTS: dict[str, tuple[dict[str, str], str]] = {
-    "mailchimp": ({"email": "Email Address", "first_name": "First Name",
-                   "store_name": "Nearest Store", "store_address": "Store Address",
-                   "travel_min": "Travel Minutes", "coupon_code": "Coupon Code",
-                   "offer_start": "Offer Start", "offer_end": "Offer End", "tags": "Tags"}, ","),
-    "klaviyo": ({"email": "Email", "first_name": "First Name", "store_name": "Nearest Store",
-                 "store_address": "Store Address", "travel_min": "Travel Minutes",
-                 "coupon_code": "Coupon Code", "offer_start": "Offer Start",
-                 "offer_end": "Offer End", "tags": "Tags"}, ","),
-    "sendgrid": ({"email": "email", "first_name": "first_name", "store_name": "nearest_store",
-                  "store_address": "store_address", "travel_min": "travel_minutes",
-                  "coupon_code": "coupon_code", "offer_start": "offer_start",
-                  "offer_end": "offer_end", "tags": "tags"}, ","),
-    "brevo": ({"email": "EMAIL", "first_name": "FIRSTNAME", "store_name": "NEAREST_STORE",
-               "store_address": "STORE_ADDRESS", "travel_min": "TRAVEL_MINUTES",
-               "coupon_code": "COUPON_CODE", "offer_start": "OFFER_START",
-               "offer_end": "OFFER_END", "tags": "TAGS"}, ";"),
-}
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+LINE_TERMINATOR = "\r\n"
+DISTANCE = "distance"
+RADIUS = "radius"
+#: the distance column's key when the mode is missing or not one of drive/walk/bike/radius
+UNKNOWN_MODE = "travel"
 
 
-def manual_import_frame(targets: pd.DataFrame | PreparedTargets, provider: str) -> pd.DataFrame:
-    """The consented treatment recipients with the provider's import column names, in order.
+#: our fields in file order; ``distance`` is the mode-aware travel column
+FIELD_ORDER = ("email", "first_name", "store_name", "store_address", DISTANCE, "coupon_code",
+               "offer_start", "offer_end", "tags")
 
-    Holdout members and rows without consent are left out (see `prepare_targets`);
-    the email column comes first, as Klaviyo requires. Travel times are whole
-    minutes; offer dates are ISO ``YYYY-MM-DD``; tags stay comma-separated.
+
+@dataclass(frozen=True)
+class ProviderLayout:
+    """The column layout of one provider's contact-import CSV.
+
+    Attributes
+    ----------
+    provider
+        ``mailchimp``, ``klaviyo``, ``sendgrid`` or ``brevo``.
+    headers
+        Our field -> the provider's header, for every field of `FIELD_ORDER`
+        but the travel column.
+    distance
+        Travel mode (``drive``, ``walk``, ``bike``, ``radius``, or ``travel``
+        when unknown) -> header of the travel column.
+    sep
+        Field separator.
+    """
+
+    provider: str
+    headers: Mapping[str, str]
+    distance: Mapping[str, str]
+    sep: str = ","
+
+    def distance_header(self, mode: str | None) -> str:
+        """The travel column's header for ``mode`` (minutes, or km in radius mode)."""
+        return self.distance.get(mode or UNKNOWN_MODE, self.distance[UNKNOWN_MODE])
+
+    def columns(self, mode: str | None) -> dict[str, str]:
+        """Our field -> header in file order, with the travel column named for ``mode``."""
+        return {f: self.distance_header(mode) if f == DISTANCE else self.headers[f]
+                for f in FIELD_ORDER}
+
+
+def _upper(names: Mapping[str, str]) -> dict[str, str]:
+    return {k: v.upper() for k, v in names.items()}
+
+
+_TITLE = {"first_name": "First Name", "store_name": "Nearest Store",
+          "store_address": "Store Address", "coupon_code": "Coupon Code",
+          "offer_start": "Offer Start", "offer_end": "Offer End", "tags": "Tags"}
+_TITLE_DISTANCE = {"drive": "Drive Minutes", "walk": "Walk Minutes", "bike": "Bike Minutes",
+                   RADIUS: "Distance km", UNKNOWN_MODE: "Travel Minutes"}
+_SNAKE = {"email": "email", "first_name": "first_name", "store_name": "nearest_store",
+          "store_address": "store_address", "coupon_code": "coupon_code",
+          "offer_start": "offer_start", "offer_end": "offer_end", "tags": "tags"}
+_SNAKE_DISTANCE = {"drive": "drive_minutes", "walk": "walk_minutes", "bike": "bike_minutes",
+                   RADIUS: "distance_km", UNKNOWN_MODE: "travel_minutes"}
+
+#: provider -> its import layout (the only definition of these headers in the code base)
+LAYOUTS: Mapping[str, ProviderLayout] = MappingProxyType({
+    "mailchimp": ProviderLayout("mailchimp", {"email": "Email Address", **_TITLE},
+                                _TITLE_DISTANCE),
+    "klaviyo": ProviderLayout("klaviyo", {"email": "Email", **_TITLE}, _TITLE_DISTANCE),
+    "sendgrid": ProviderLayout("sendgrid", _SNAKE, _SNAKE_DISTANCE),
+    "brevo": ProviderLayout("brevo", _upper(_SNAKE) | {"first_name": "FIRSTNAME"},
+                            _upper(_SNAKE_DISTANCE), ";"),
+})
+
+
+# --- neutralising and writing -----------------------------------------------------------------
+
+def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """Prefix a single quote to every text cell starting with =, +, -, @, tab or carriage return.
+
+    Numbers, dates and missing values are left alone; only text is touched, so a
+    negative number stays a number while the text ``"-2+3"`` becomes ``"'-2+3"``.
+    """
+    out = df.copy()
+    for col in out.columns:
+        s = out[col]
+        if not (pd.api.types.is_string_dtype(s) or pd.api.types.is_object_dtype(s)
+                or isinstance(s.dtype, pd.CategoricalDtype)):
+            continue
+        try:  # non-text cells of an object column give NA here, so only text is touched
+            risky = s.str.startswith(FORMULA_PREFIXES)
+        except AttributeError:  # no text in the column at all
+            continue
+        risky = risky.astype("boolean").fillna(False).to_numpy(dtype=bool)
+        if risky.any():
+            s = s.astype(object)
+            s[risky] = "'" + s[risky]
+            out[col] = s
+    return out
+
+
+def csv_text(df: pd.DataFrame, *, sep: str = ",") -> str:
+    """The frame as neutralised CSV text with a header row and CRLF line ends."""
+    return neutralise_formulas(df).to_csv(index=False, sep=sep, lineterminator=LINE_TERMINATOR)
+
+
+# --- layouts ----------------------------------------------------------------------------------
+
+def get_layout(provider: str) -> ProviderLayout:
+    """The import layout of ``provider``.
+
+    Raises
+    ------
+    GeoError
+        When the provider is not one of `LAYOUTS`.
     """
     if provider not in LAYOUTS:
         raise GeoError(f"unknown provider {provider!r}; use one of {', '.join(LAYOUTS)}")
-    prepared = targets if isinstance(targets, PreparedTargets) else prepare_targets(targets)
-    columns, _ = LAYOUTS[provider]
-    return prepared.eligible[list(columns)].rename(columns=columns).reset_index(drop=True)
+    return LAYOUTS[provider]
+
+
+def layout_mode(eligible: pd.DataFrame) -> str | None:
+    """The one travel mode of the recipients (``drive``, ``walk``, ``bike``, ``radius``) or None.
+
+    Raises
+    ------
+    GeoError
+        When the list mixes modes: a provider file has a single travel column,
+        minutes or kilometres.
+    """
+    if "mode" not in eligible.columns:
+        return None
+    modes = sorted(eligible["mode"].astype("string").str.strip().str.lower().dropna().unique())
+    if len(modes) > 1:
+        raise GeoError(f"the target list mixes travel modes ({', '.join(modes)}); a provider "
+                       "import file has one travel column, so export one campaign per mode")
+    return modes[0] if modes else None
+
+
+def distance_values(eligible: pd.DataFrame, mode: str | None) -> pd.Series:
+    """The travel column: crow-flies km (one decimal) in radius mode, else whole minutes (Int64)."""
+    if mode == RADIUS:
+        if "crow_km" not in eligible:
+            return pd.Series(pd.NA, index=eligible.index, dtype="Float64")
+        return pd.to_numeric(eligible["crow_km"], errors="coerce").astype("Float64").round(1)
+    return eligible["travel_min"].astype("Int64")
+
+
+def manual_import_frame(targets: pd.DataFrame | PreparedTargets, provider: str) -> pd.DataFrame:
+    """The recipients an export would upload, with ``provider``'s import headers, in order.
+
+    Parameters
+    ----------
+    targets
+        A target list (`geo.targets.build_target_list`, a saved campaign, or a
+        CSV read back) or its `prepare_targets` result. Holdout members, rows
+        without consent, invalid and repeated emails are left out.
+    provider
+        ``mailchimp``, ``klaviyo``, ``sendgrid`` or ``brevo``.
+
+    Returns
+    -------
+    DataFrame with the email column first (Klaviyo requires it), then first
+    name, nearest store, store address, the travel column (whole minutes, or km
+    with one decimal in radius mode; see `ProviderLayout.distance_header`),
+    coupon code, offer start and end (``YYYY-MM-DD``, with ``HH:MM`` when the
+    bound is not a whole day) and comma-separated tags.
+    """
+    layout = get_layout(provider)
+    if isinstance(targets, PreparedTargets):
+        eligible = targets.eligible
+        mode = layout_mode(eligible)
+    else:  # the mode of the whole list names the column even when nobody is eligible
+        eligible = prepare_targets(targets).eligible
+        mode = layout_mode(targets)
+    data = {field: (distance_values(eligible, mode) if field == DISTANCE else eligible[field])
+            for field in FIELD_ORDER}
+    frame = pd.DataFrame(data).rename(columns=layout.columns(mode))
+    return frame.reset_index(drop=True)
 
 
 def manual_import_csv(targets: pd.DataFrame | PreparedTargets, provider: str) -> str:
-    """The manual-import file as text (UTF-8; Brevo's uses ';' as separator).
+    """The manual-import file as text: neutralised, CRLF line ends, Brevo's separated by ``;``."""
+    return csv_text(manual_import_frame(targets, provider), sep=get_layout(provider).sep)
 
-    Text cells that a spreadsheet would run as a formula (starting with ``=``,
-    ``+``, ``-``, ``@``, tab or carriage return) are neutralised, as in every download.
-    """
-    from geo.targets import neutralise_formulas
 
-    _, sep = LAYOUTS.get(provider, ({}, ","))
-    return neutralise_formulas(manual_import_frame(targets, provider)).to_csv(index=False, sep=sep)
+def manual_import_bytes(targets: pd.DataFrame | PreparedTargets, provider: str, *,
+                        bom: bool = False) -> bytes:
+    """The manual-import file as UTF-8 bytes, with a byte-order mark when ``bom`` (for Excel)."""
+    return manual_import_csv(targets, provider).encode("utf-8-sig" if bom else "utf-8")
 
 
 def write_manual_import(targets: pd.DataFrame | PreparedTargets, provider: str,
-                        path: str | Path) -> Path:
+                        path: str | Path, *, bom: bool = False) -> Path:
     """Write the manual-import file for ``provider`` to ``path`` and return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(manual_import_csv(targets, provider), encoding="utf-8")
+    path.write_bytes(manual_import_bytes(targets, provider, bom=bom))
     return path

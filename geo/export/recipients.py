@@ -15,6 +15,9 @@ REQUIRED = ("customer_id", "email", "group")
 FIELD_COLUMNS = ["first_name", "store_id", "store_name", "store_address", "travel_min", "mode",
                  "coupon_code", "offer_start", "offer_end", "tags"]
 RECIPIENT_COLUMNS = ["customer_id", "email", *FIELD_COLUMNS]
+#: also in `PreparedTargets.eligible`, for the radius-mode import files only: never uploaded by
+#: an adapter and not part of the export `fingerprint`
+FILE_COLUMNS = ["crow_km"]
 SKIPPED_COLUMNS = ["customer_id", "email", "state", "reason"]
 
 
@@ -25,9 +28,11 @@ class PreparedTargets:
     Attributes
     ----------
     eligible
-        One row per recipient to upload (``RECIPIENT_COLUMNS``): email trimmed and
-        lower-cased, ``travel_min`` rounded to whole minutes (Int64), offer dates as
-        ISO ``YYYY-MM-DD`` text, ``tags`` as comma-separated text.
+        One row per recipient to upload (``RECIPIENT_COLUMNS`` + ``FILE_COLUMNS``):
+        email trimmed and lower-cased, ``travel_min`` rounded to whole minutes
+        (Int64), ``crow_km`` in km (Float64), offer bounds as ISO text
+        (``YYYY-MM-DD``, or ``YYYY-MM-DD HH:MM`` when a bound is not a whole
+        day), ``tags`` as comma-separated text.
     skipped
         Rows that are never uploaded, with ``state`` ``excluded`` (holdout),
         ``refused`` (no consent, duplicate email) or ``failed`` (invalid email) and
@@ -53,10 +58,16 @@ def _flag(df: pd.DataFrame, column: str) -> pd.Series:
     return s.astype("string").str.strip().str.lower().isin(TRUE_WORDS).fillna(False).astype(bool)
 
 
-def _iso_date(s: pd.Series) -> pd.Series:
+def _offer_bound(s: pd.Series) -> pd.Series:
+    """ISO text of offer bounds: ``YYYY-MM-DD HH:MM``, or ``YYYY-MM-DD`` for a whole-day bound.
+
+    A bound at 00:00 or 23:59 is a whole day. Unreadable values pass through.
+    """
     parsed = pd.to_datetime(s, errors="coerce", format="mixed")
-    out = parsed.dt.strftime("%Y-%m-%d").astype("string")
-    return out.where(parsed.notna(), s)
+    minute = parsed.dt.hour * 60 + parsed.dt.minute
+    whole_day = minute.isin([0, 23 * 60 + 59])
+    out = parsed.dt.strftime("%Y-%m-%d").where(whole_day, parsed.dt.strftime("%Y-%m-%d %H:%M"))
+    return out.astype("string").where(parsed.notna(), s)
 
 
 def _tags(s: pd.Series) -> pd.Series:
@@ -97,9 +108,11 @@ def prepare_targets(targets: pd.DataFrame, *, file: str = "targets") -> Prepared
         out[col] = _text(df, col)
     minutes = pd.to_numeric(df["travel_min"], errors="coerce") if "travel_min" in df else np.nan
     out["travel_min"] = pd.Series(np.rint(minutes), index=df.index, dtype="Float64").astype("Int64")
+    km = pd.to_numeric(df["crow_km"], errors="coerce") if "crow_km" in df else np.nan
+    out["crow_km"] = pd.Series(km, index=df.index, dtype="Float64")
     for col in ("offer_start", "offer_end"):
         if col in df.columns:
-            out[col] = _iso_date(out[col])
+            out[col] = _offer_bound(out[col])
     out["tags"] = _tags(out["tags"])
 
     reason = pd.Series("", index=df.index, dtype="string")
@@ -120,15 +133,15 @@ def prepare_targets(targets: pd.DataFrame, *, file: str = "targets") -> Prepared
     valid = out["email"].str.match(EMAIL_RE).fillna(False).astype(bool)
     flag(~valid, "failed", "invalid email address '" + out["email"].fillna("") + "'")
     live = state == ""
-    first = out["email"].where(live).map(
-        out.loc[live].drop_duplicates("email").set_index("email")["customer_id"])
+    first_id = out.loc[live].drop_duplicates("email").set_index("email")["customer_id"]
+    first = out["email"].where(live).map(first_id).astype("string")
     dup = live & out["email"].where(live).duplicated(keep="first")
     flag(dup, "refused", "duplicate email (first row: customer " + first.fillna("?") + ")")
 
     keep = state == ""
     skipped = out.loc[~keep, ["customer_id", "email"]].assign(state=state[~keep],
                                                                reason=reason[~keep])
-    eligible = out.loc[keep, RECIPIENT_COLUMNS].reset_index(drop=True)
+    eligible = out.loc[keep, RECIPIENT_COLUMNS + FILE_COLUMNS].reset_index(drop=True)
     return PreparedTargets(eligible, skipped[SKIPPED_COLUMNS].reset_index(drop=True))
 
 
