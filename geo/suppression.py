@@ -56,6 +56,54 @@ def read_suppression(path) -> pd.Index:
     raise DataError(path.name, "cannot decode the suppression list as text")  # pragma: no cover
 
 
+SUPPRESSION_TABLE = "suppression"
+"""Workspace table holding the saved suppression list (one ``email_key`` per row)."""
+
+
+def save_suppression(workspace, addresses: pd.Index, *, source: str,
+                     saved_at: str | None = None) -> dict:
+    """Keep a suppression list in ``workspace`` so it survives a page switch or a restart.
+
+    Parameters
+    ----------
+    workspace
+        A `geo.workspace.Workspace`.
+    addresses
+        E-mail keys (`parse_suppression` output); replaces any saved list.
+    source
+        Where the list came from (the uploaded file's name), shown to the user.
+    saved_at
+        ISO time stamp of the save (default: now, UTC).
+
+    Returns
+    -------
+    dict ``source, saved_at, count``, also stored in the workspace settings
+    under ``suppression``.
+    """
+    keys = pd.Index(addresses, dtype="string").dropna().str.strip().str.lower().unique()
+    if len(keys) == 0:
+        raise DataError(source, "no e-mail address found in the suppression list")
+    workspace.save_table(SUPPRESSION_TABLE, pd.DataFrame({"email_key": keys}))
+    info = {"source": str(source), "count": int(len(keys)),
+            "saved_at": saved_at or pd.Timestamp.now("UTC").strftime("%Y-%m-%d %H:%M UTC")}
+    workspace.update_settings(suppression=info)
+    return info
+
+
+def saved_suppression(workspace) -> tuple[pd.Index, dict | None]:
+    """The workspace's saved suppression list (e-mail keys) and its description, or empty and None."""
+    table = workspace.load_table(SUPPRESSION_TABLE)
+    if table is None or "email_key" not in table:
+        return pd.Index([], dtype="string"), None
+    return pd.Index(table["email_key"], dtype="string"), workspace.settings().get("suppression")
+
+
+def clear_suppression(workspace) -> None:
+    """Forget the workspace's saved suppression list."""
+    workspace.delete_table(SUPPRESSION_TABLE)
+    workspace.update_settings(suppression=None)
+
+
 def _contact_date(meta: dict) -> pd.Timestamp | None:
     for key in ("sent_at", "offer_start", "created"):
         value = meta.get(key) or meta.get("params", {}).get(key)

@@ -94,6 +94,11 @@ class Workspace:
         self._touch()
         return path
 
+    def delete_table(self, kind: str) -> None:
+        """Remove table ``kind`` (nothing happens when there is none)."""
+        self.table_path(kind).unlink(missing_ok=True)
+        self._touch()
+
     def load_table(self, kind: str) -> pd.DataFrame | None:
         """Return the stored table ``kind``, or None when the workspace has none."""
         path = self.table_path(kind)

@@ -25,6 +25,7 @@ from geo.catchments import to_geojson
 from geo.codes import existing_codes
 from geo.errors import GeoError
 from geo.reach import DEFAULT_HOLDOUT, STAGE_LABELS, AudienceFilters, parse_suppression
+from geo.suppression import SUPPRESSION_TABLE, clear_suppression, save_suppression
 from geo.reach import travel_histogram
 from geo.reach_charts import histogram_table, waterfall_table
 from geo.reach_live import bands_up_to, metric_column, overlap_by_store
@@ -35,6 +36,7 @@ from ui import reach_preview as preview
 from ui.errors import shown_as_message
 from ui.state import active_workspace, data_root, ensure_app_shell
 
+SAVED_UPLOAD = "reach_suppression_saved"   # file id of the upload already saved to the workspace
 CHART_PX = 260  # with height="content" Streamlit squeezed these two charts to a sliver
 MODES = {"walk": "Walk", "drive": "Drive", "bike": "Bike", "radius": "Radius"}
 SOURCES = ("address", "postcode", "ip")
@@ -94,11 +96,24 @@ with controls:
         today = st.date_input("Reference date (recency, contacts)", dt.date.today(),
                               key="reach_today", persist_state="session")
         upload = st.file_uploader("Suppression list (e-mails; any layout)",
-                                  type=["csv", "txt"], key="reach_suppression")
-    suppression = (parse_suppression(upload.getvalue().decode("utf-8-sig", errors="replace"))
-                   .tolist() if upload is not None else [])
-    if upload is not None:
-        st.caption(f"{len(suppression):,} addresses on the suppression list.")
+                                  type=["csv", "txt"], key="reach_suppression",
+                                  help="Kept in the workspace until you remove it; a new file "
+                                       "replaces it.")
+        if upload is not None and st.session_state.get(SAVED_UPLOAD) != upload.file_id:
+            st.session_state[SAVED_UPLOAD] = upload.file_id
+            try:
+                save_suppression(ws, parse_suppression(
+                    upload.getvalue().decode("utf-8-sig", errors="replace")), source=upload.name)
+            except GeoError as exc:
+                st.error(f"Suppression list not used: {exc}. The saved list (if any) still "
+                         "applies.", icon="⚠️")
+        saved, about = ui.saved_suppression(root, ws.name, ws.table_version(SUPPRESSION_TABLE))
+        suppression = list(saved)
+        if about:
+            st.caption(f"{about['count']:,} addresses on the suppression list "
+                       f"({about['source']}, saved {about['saved_at']}).")
+            st.button("Remove the suppression list", key="reach_suppression_clear",
+                      on_click=clear_suppression, args=(ws,))
 
 if not chosen:
     live.warning("Choose at least one store.")

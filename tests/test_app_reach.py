@@ -118,12 +118,17 @@ def test_moving_the_minutes_slider_changes_the_counts(app, demo_env, walk_assign
     assert_counts_match(app, r, shared)
 
 
-def test_filters_and_suppression_change_the_counts(app, demo_env, walk_assignment):
+def test_filters_and_suppression_change_the_counts(demo_root, tmp_path, monkeypatch,
+                                                    walk_assignment):
+    root = tmp_path / "data"
+    shutil.copytree(demo_root, root)   # the suppression list is saved in the workspace
+    monkeypatch.setenv("GEO_DATA_DIR", str(root))
+    app = run_app(PAGE)
     app.multiselect(key="reach_segments").set_value(["loyal"])
     app.number_input(key="reach_min_orders").set_value(2)
     app.run()
     assert not app.exception, app.exception
-    ws = open_workspace("demo", demo_env)
+    ws = open_workspace("demo", root)
     first = ws.load_table("customers")["email"].iloc[:300].tolist()
     app.file_uploader(key="reach_suppression").upload(
         "suppress.csv", ("email\n" + "\n".join(f"  {e.upper()} " for e in first)).encode(),
@@ -131,9 +136,29 @@ def test_filters_and_suppression_change_the_counts(app, demo_env, walk_assignmen
     app.run()
     assert not app.exception, app.exception
     filters = AudienceFilters(segments=("loyal",), min_online_orders=2)
-    r, shared, _ = expected(demo_env, walk_assignment, app, filters=filters, suppression=first)
+    r, shared, _ = expected(root, walk_assignment, app, filters=filters, suppression=first)
     assert r.waterfall.set_index("stage").loc["not_suppressed", "removed"] > 0
     assert_counts_match(app, r, shared)
+    n = len({e.strip().lower() for e in first})
+    assert any(f"{n:,} addresses on the suppression list (suppress.csv" in c.value
+               for c in app.caption)
+
+    # a new session (a page switch or a restart) still applies the saved list
+    again = run_app(PAGE)
+    assert not again.exception, again.exception
+    r_all, shared_all, _ = expected(root, walk_assignment, again, suppression=first)
+    assert_counts_match(again, r_all, shared_all)
+    # a file without any address is refused with a message; the saved list stays
+    again.file_uploader(key="reach_suppression").upload("names.csv", b"name\nBob\n", "text/csv")
+    again.run()
+    assert any("no e-mail address" in e.value for e in again.error)
+    assert_counts_match(again, r_all, shared_all)
+    # removing it brings the suppressed customers back
+    again.button(key="reach_suppression_clear").click().run()
+    assert not again.exception, again.exception
+    r_none, shared_none, _ = expected(root, walk_assignment, again)
+    assert r_none.summary()["targets"] > r_all.summary()["targets"]
+    assert_counts_match(again, r_none, shared_none)
 
 
 def test_expected_outcome_comes_from_the_past_campaign(app, demo_env, walk_assignment):

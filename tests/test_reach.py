@@ -113,6 +113,26 @@ def test_suppression_matching_is_case_and_whitespace_insensitive():
     assert list(r.targets["customer_id"]) == ["3"]
 
 
+def test_saved_suppression_survives_and_can_be_removed(tmp_path):
+    from geo.errors import DataError
+    from geo.suppression import clear_suppression, save_suppression, saved_suppression
+    from geo.workspace import open_workspace
+
+    ws = create_workspace("shop", tmp_path)
+    assert saved_suppression(ws)[1] is None and len(saved_suppression(ws)[0]) == 0
+    info = save_suppression(ws, parse_suppression(" Bob@Example.COM ,x\nbob@example.com\na@b.c"),
+                            source="optouts.csv", saved_at="2026-11-25 10:00 UTC")
+    assert info == {"source": "optouts.csv", "count": 2, "saved_at": "2026-11-25 10:00 UTC"}
+    keys, about = saved_suppression(open_workspace("shop", tmp_path))   # as after a restart
+    assert sorted(keys) == ["a@b.c", "bob@example.com"] and about == info
+    with pytest.raises(DataError, match="no e-mail address"):
+        save_suppression(ws, parse_suppression("name\nBob"), source="empty.csv")
+    assert len(saved_suppression(ws)[0]) == 2   # a bad file does not replace the saved list
+    clear_suppression(ws)
+    assert saved_suppression(ws)[1] is None
+    assert len(saved_suppression(ws)[0]) == 0
+
+
 def test_recency_and_other_filters():
     today = pd.Timestamp("2026-03-01")
     customers = make_customers([

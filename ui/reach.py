@@ -58,6 +58,15 @@ def contacted(root: str, ws: str, campaigns: str, days: int, today: str) -> list
     return recently_contacted(open_workspace(ws, Path(root)), days, today).tolist()
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def saved_suppression(root: str, ws: str, version: str) -> tuple[list[str], dict | None]:
+    """`geo.suppression.saved_suppression` of the workspace (``version``: the table's version)."""
+    from geo.suppression import saved_suppression as load
+
+    keys, about = load(open_workspace(ws, Path(root)))
+    return keys.tolist(), about
+
+
 def suppression_digest(addresses: list[str]) -> str:
     """Short digest of a suppression list (its cache key)."""
     return hashlib.sha1("\n".join(sorted(addresses)).encode()).hexdigest()[:16]
