@@ -10,6 +10,7 @@
 const SETTLE_MS = 250;           // send the value to the server after this long at rest
 const HEIGHT_PX = 500;
 const TILE = 256;                // Web-Mercator world size at zoom 0, pixels
+const POINT_M = 6;               // radius of a target point, metres (1.5 to 4 pixels)
 const STATS = [
   ["in_catchment", "In catchment", "Customers assigned to a chosen store within the limit."],
   ["targets", "Targets", "Opted in, after every filter, one per e-mail address."],
@@ -117,18 +118,32 @@ function cellColour(n, max) {
   return `rgba(${c.map(Math.round).join(",")},0.85)`;
 }
 
-function drawRoads(ctx, s) {
+// the roads change only with the view, so they are drawn once per view into a buffer
+function drawRoads(ctx, s, dpr) {
   if (!s.roads) return;
-  ctx.strokeStyle = "rgba(150,150,150,0.55)";
-  ctx.lineWidth = 1;
-  ctx.beginPath();
-  for (const p of s.roads) {
-    for (let i = 0; i < p.length; i += 2) {
-      const [x, y] = toScreen(s, p[i], p[i + 1]);
-      if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+  const key = [s.view.cx, s.view.cy, s.view.scale, s.width, dpr, s.roads.length].join("|");
+  if (!s.roadBuffer || s.roadBuffer.key !== key) {
+    const buf = s.roadBuffer?.canvas || document.createElement("canvas");
+    buf.width = Math.round(s.width * dpr);
+    buf.height = Math.round(HEIGHT_PX * dpr);
+    const b = buf.getContext("2d");
+    b.setTransform(dpr, 0, 0, dpr, 0, 0);
+    b.strokeStyle = "rgba(150,150,150,0.55)";
+    b.lineWidth = 1;
+    b.beginPath();
+    for (const p of s.roads) {
+      for (let i = 0; i < p.length; i += 2) {
+        const [x, y] = toScreen(s, p[i], p[i + 1]);
+        if (i === 0) b.moveTo(x, y); else b.lineTo(x, y);
+      }
     }
+    b.stroke();
+    s.roadBuffer = { key, canvas: buf };
   }
-  ctx.stroke();
+  ctx.save();
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  ctx.drawImage(s.roadBuffer.canvas, 0, 0);
+  ctx.restore();
 }
 
 function drawTargets(ctx, s, j) {
@@ -143,7 +158,7 @@ function drawTargets(ctx, s, j) {
       byStore.get(t.s[i]).push(i);
       total++;
     }
-    const r = Math.max(1.5, Math.min(3, s.view.scale * 1e-5 * 6));
+    const r = Math.max(1.5, Math.min(4, (POINT_M / metresPerUnit(s.view.cy)) * s.view.scale));
     for (const [store, rows] of byStore) {
       const c = (s.stores[store] || { colour: [31, 119, 180] }).colour;
       ctx.fillStyle = `rgba(${c[0]},${c[1]},${c[2]},0.8)`;
@@ -222,7 +237,7 @@ function render(s) {
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   ctx.fillStyle = "#f4f4f1";
   ctx.fillRect(0, 0, s.width, HEIGHT_PX);
-  drawRoads(ctx, s);
+  drawRoads(ctx, s, dpr);
   const drawn = drawTargets(ctx, s, j);
   drawStores(ctx, s);
   const how = !s.targets ? "loading" : s.targets.draw === "points"
@@ -264,7 +279,9 @@ function tooltipAt(s, mx, my) {
 
 function wire(s, setStateValue) {
   const { input, canvas, tip } = s.el;
-  input.addEventListener("input", () => schedule(s));
+  // redraw at once, not on the next animation frame: without a GPU the compositor can hold
+  // animation frames back for hundreds of milliseconds while the page is idle
+  input.addEventListener("input", () => render(s));
   input.addEventListener("change", () => {
     clearTimeout(s.timer);
     s.timer = setTimeout(() => {
