@@ -39,7 +39,8 @@ MINUTES_MAX = 60
 KM_MAX = 10.0
 """Largest radius the slider offers, km (steps of 0.1 km)."""
 KM_STEP = 0.1
-CURVE_COLUMNS = ("step", "in_catchment", "targets", "treatment", "holdout", "in_two_catchments")
+CURVE_COLUMNS = ("step", "in_catchment", "opted_in", "not_suppressed", "not_recently_contacted",
+                 "in_segment", "targets", "treatment", "holdout", "in_two_catchments")
 
 
 def slider_steps(mode: str) -> np.ndarray:
@@ -99,9 +100,11 @@ def reach_curve(index: ReachIndex, overlap: Overlap, steps: np.ndarray, *,
     -------
     DataFrame with `CURVE_COLUMNS`, one row per step. At each step the counts
     equal ``index.at(bands, holdout=holdout)`` for any bands whose largest
-    limit is the step: ``in_catchment`` (first waterfall stage), ``targets``
-    (one per address), ``treatment``, ``holdout`` (``round(holdout * targets)``)
-    and ``in_two_catchments`` (within the step of two or more stores).
+    limit is the step: the waterfall stages from ``in_catchment`` to
+    ``in_segment`` (customers left after each rule), ``targets`` (one per
+    address, the last stage), ``treatment``, ``holdout``
+    (``round(holdout * targets)``) and ``in_two_catchments`` (within the step
+    of two or more stores).
     """
     if not 0 <= holdout < 1:
         raise ValueError(f"holdout share must be in [0, 1), got {holdout}")
@@ -110,12 +113,24 @@ def reach_curve(index: ReachIndex, overlap: Overlap, steps: np.ndarray, *,
     held = np.array([int(round(holdout * n)) for n in targets.tolist()], dtype=np.int64)
     with np.errstate(invalid="ignore"):
         mine = overlap.both_within[overlap.first >= 0]
+    stages = {stage: _count_within(index.stage_value[stage], steps) for stage in STAGES[:-1]}
     return pd.DataFrame({
-        "step": steps,
-        "in_catchment": _count_within(index.stage_value[STAGES[0]], steps),
+        "step": steps, **stages,
         "targets": targets, "treatment": targets - held, "holdout": held,
         "in_two_catchments": _count_within(mine, steps),
     })
+
+
+def targets_by_store(index: ReachIndex, steps: np.ndarray) -> np.ndarray:
+    """Targets per store (rows, in ``index.stores`` order) and slider step (columns).
+
+    Entry ``[i, j]`` equals the ``one_per_email`` count of store ``i`` in
+    ``index.at(bands)`` when the largest band is ``steps[j]``.
+    """
+    n_stores, n_steps = len(index.stores), len(steps)
+    k = step_of(index.value, steps)
+    flat = np.bincount(index.store_code * (n_steps + 1) + k, minlength=n_stores * (n_steps + 1))
+    return np.cumsum(flat.reshape(n_stores, n_steps + 1), axis=1)[:, :n_steps]
 
 
 def _lonlat_e5(values: np.ndarray) -> list[int]:

@@ -185,7 +185,7 @@ def live_panel() -> None:
         key=f"reach_preview_{unit}", mode=mode,
         limit=float(remembered.get(field, 1.0 if radius else max(settings.get("minutes", [10])))),
         curve_records=curve, map_data_url=map_url,
-        stores=preview.stores_payload(root, ws.name, sv, store_ids), roads_url=roads,
+        stores=preview.stores_payload(*args, audience_key, index), roads_url=roads,
         on_change=lambda: remember_limit(field, f"reach_preview_{unit}"))
     bands = bands_up_to(settings.get("km" if radius else "minutes", []), limit)
     r = index.at(bands, holdout=holdout_pct / 100, seed=int(seed))

@@ -78,6 +78,10 @@ def test_slider_move_changes_counts_and_csv_download(demo_root, tmp_path):
                   bands=bands_up_to(ws.settings()["minutes"], minutes), holdout=0.1, seed=0)
         assert after == f"{len(r.targets):,}"
         assert stat(page, "holdout") == f"{int((r.targets['group'] == 'holdout').sum()):,}"
+        removed = r.waterfall.set_index("stage")["removed"]
+        rules = page.locator(".rp-rules").inner_text()
+        assert f"{removed['opted_in']:,} without consent" in rules
+        assert f"{removed['one_per_email']:,} second records of an address" in rules
         assert f"{len(r.targets):,} targets" in page.locator(
             "[data-testid='stCaptionContainer']", has_text="catchment within").inner_text()
 

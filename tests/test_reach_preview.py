@@ -9,8 +9,10 @@ import pytest
 
 from geo.reach import index_reach, prepare_audience
 from geo.reach_live import bands_up_to, overlap_by_store, overlap_index
+from geo.reach import STAGES
 from geo.reach_preview import (CURVE_COLUMNS, map_counts_at, preview_map_json, preview_stores,
-                               reach_curve, slider_steps, snap_to_step, step_of)
+                               reach_curve, slider_steps, snap_to_step, step_of,
+                               targets_by_store)
 from tests.test_reach_live import STORES, population
 
 
@@ -42,6 +44,9 @@ def test_curve_equals_index_at_for_every_step(pop, mode, holdout):
     over = overlap_index(assignment, STORES, mode=mode, customers=customers)
     steps = slider_steps(mode)
     curve = reach_curve(index, over, steps, holdout=holdout)
+    by_store = targets_by_store(index, steps)
+    assert by_store.shape == (len(STORES), len(steps))
+    assert (by_store.sum(axis=0) == curve["targets"].to_numpy()).all()
     assert tuple(curve.columns) == CURVE_COLUMNS and len(curve) == len(steps)
     limits = [2, 5] if mode != "radius" else [0.5, 1.5]
     for j in range(0, len(steps), 7):
@@ -49,11 +54,13 @@ def test_curve_equals_index_at_for_every_step(pop, mode, holdout):
         r = index.at(bands_up_to(limits, step), holdout=holdout, seed=3)
         s = r.summary()
         row = curve.iloc[j]
-        assert row["in_catchment"] == s["waterfall"]["in_catchment"]
-        assert row["targets"] == s["targets"]
+        for stage in STAGES[:-1]:
+            assert row[stage] == s["waterfall"][stage], stage
+        assert row["targets"] == s["targets"] == s["waterfall"]["one_per_email"]
         assert row["treatment"] == s["treatment"] and row["holdout"] == s["holdout"]
         shared = overlap_by_store(assignment, STORES, step, mode=mode, customers=customers)
         assert row["in_two_catchments"] == shared.sum()
+        assert by_store[:, j].tolist() == r.per_store["one_per_email"].tolist()
     assert curve["targets"].is_monotonic_increasing
     assert (curve["targets"] > 0).any() and (curve["in_two_catchments"] > 0).any()
 

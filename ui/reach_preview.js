@@ -20,6 +20,15 @@ const STATS = [
    "Within the limit of two or more stores: each is counted once, at its nearest store."],
 ];
 
+// waterfall steps: [stage before, stage after, what the rule removes]
+const RULES = [
+  ["in_catchment", "opted_in", "without consent"],
+  ["opted_in", "not_suppressed", "suppressed"],
+  ["not_suppressed", "not_recently_contacted", "contacted recently"],
+  ["not_recently_contacted", "in_segment", "outside the segment and filters"],
+  ["in_segment", "targets", "second records of an address"],
+];
+
 const fmt = (n) => Number(n).toLocaleString("en-US");
 const mercX = (lon) => ((lon + 180) / 360) * TILE;
 const mercY = (lat) => {
@@ -35,6 +44,7 @@ function build(parent) {
     <div class="rp-slider"><label class="rp-label"></label>
       <div class="rp-range"><input type="range"><output class="rp-value"></output></div></div>
     <div class="rp-stats" aria-live="polite"></div>
+    <p class="rp-rules"></p>
     <div class="rp-mapwrap"><canvas class="rp-map"></canvas><div class="rp-tip" hidden></div>
       <div class="rp-loading">Loading the map…</div></div>
     <p class="rp-caption"></p>`;
@@ -58,6 +68,7 @@ function build(parent) {
     tip: root.querySelector(".rp-tip"),
     loading: root.querySelector(".rp-loading"),
     caption: root.querySelector(".rp-caption"),
+    rules: root.querySelector(".rp-rules"),
   };
 }
 
@@ -233,6 +244,8 @@ function render(s) {
   for (const el of s.el.stats.children) {
     el.querySelector(".rp-stat-value").textContent = row ? fmt(row[el.dataset.stat]) : "–";
   }
+  s.el.rules.textContent = row ? "The rules remove, of those in the catchment: " + RULES.map(
+    ([from, to, what]) => `${fmt(row[from] - row[to])} ${what}`).join(" · ") + "." : "";
   const ctx = canvas.getContext("2d", { willReadFrequently: true });   // a CPU canvas: fast without a GPU
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   ctx.fillStyle = "#f4f4f1";
@@ -261,7 +274,12 @@ function schedule(s) {
 function tooltipAt(s, mx, my) {
   for (const p of s.stores) {
     const [x, y] = toScreen(s, p.x, p.y);
-    if ((x - mx) ** 2 + (y - my) ** 2 <= 81) return `${p.name} (${p.id})`;
+    if ((x - mx) ** 2 + (y - my) ** 2 <= 81) {
+      const n = p.targets ? p.targets[stepIndex(s)] : null;
+      return n == null ? `${p.name} (${p.id})`
+        : `${p.name} (${p.id}): ${fmt(n)} target${n === 1 ? "" : "s"} within `
+          + `${s.data.steps[stepIndex(s)]} ${s.data.unit}`;
+    }
   }
   const shown = s.cellsShown, t = s.targets;
   if (shown && t) {

@@ -17,7 +17,7 @@ import streamlit as st
 from geo.reach import RADIUS, ReachIndex
 from geo.reach_live import Overlap, overlap_index
 from geo.reach_preview import (preview_map_json, preview_stores, reach_curve, slider_steps,
-                               snap_to_step)
+                               snap_to_step, targets_by_store)
 from ui import cache
 from ui import reach as ui
 
@@ -48,6 +48,17 @@ def curve(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffic:
             for row in table.to_dict("records")]
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def stores_payload(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffic: float,
+                   store_ids: tuple[str, ...], audience_key: str,
+                   _index: ReachIndex) -> list[dict]:
+    """The chosen stores for the preview (`geo.reach_preview.preview_stores`), each with its
+    targets per slider step (`geo.reach_preview.targets_by_store`) for the map's tooltips."""
+    per_step = targets_by_store(_index, slider_steps(mode))
+    return [{**store, "targets": row.tolist()}
+            for store, row in zip(preview_stores(_index.stores), per_step)]
+
+
 @st.cache_data(show_spinner="Preparing the map of targets…", max_entries=16)
 def map_url(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffic: float,
             store_ids: tuple[str, ...], audience_key: str, _index: ReachIndex) -> str:
@@ -69,7 +80,7 @@ def preview(*, key: str, mode: str, limit: float, curve_records: list[dict], map
     limit
         Value to start from when the key has no state yet (snapped to a step).
     curve_records, map_data_url, stores
-        `curve`, `map_url` and `geo.reach_preview.preview_stores` output.
+        `curve`, `map_url` and `stores_payload` output.
     roads_url
         URL of the road lines to draw under the targets, or None.
     on_change
@@ -93,9 +104,4 @@ def preview(*, key: str, mode: str, limit: float, curve_records: list[dict], map
               "stores": stores})
     value = getattr(result, "limit", None)
     return snap_to_step(value if value is not None else start, steps)
-
-
-def stores_payload(root: str, ws: str, sv: str, store_ids: tuple[str, ...]) -> list[dict]:
-    """`geo.reach_preview.preview_stores` of the chosen stores (same order as the reach index)."""
-    return preview_stores(ui.selected_stores(root, ws, sv, store_ids))
 
