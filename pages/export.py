@@ -3,7 +3,7 @@
 import streamlit as st
 
 from geo.export import (ExportError, ExportJournal, dry_run, journal_path, journal_state,
-                        manual_import_csv, run_export)
+                        list_mode, manual_import_csv, run_export)
 from geo.targets import download_name
 from ui import export as ux
 from ui.errors import shown_as_message
@@ -52,7 +52,9 @@ with shown_as_message(f"{label} settings"):
     adapter = ux.adapter_for(access, **options)
 
 st.subheader("Field mapping")
-st.dataframe(adapter.planned_fields().rename(columns={
+with shown_as_message("Could not read the campaign's travel mode"):
+    travel_mode = list_mode(targets)   # radius campaigns send km, the others minutes
+st.dataframe(adapter.planned_fields(travel_mode).rename(columns={
     "field": "our field", "provider_field": f"{label} field", "native": f"built into {label}"}),
     hide_index=True)
 

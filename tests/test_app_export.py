@@ -167,3 +167,25 @@ def test_a_bad_poll_setting_is_a_message_not_a_traceback(export_root, monkeypatc
     at = open_page({"MAILCHIMP_API_KEY": "k-us6"})
     assert "EXPORT_POLL_SECONDS must be a positive number of seconds, got 'soon'" in at.error[0].value
     assert "k-us6" not in str(at._tree)
+
+
+def test_field_mapping_follows_the_campaigns_travel_mode(export_root):
+    from geo.codes import existing_codes, generate_codes
+    from geo.targets import save_campaign
+
+    ws = open_workspace("demo", export_root)
+    walk = load_campaign(ws, CAMPAIGN).targets
+    radius = walk.assign(mode="radius", crow_km=walk["travel_min"] * 0.08,
+                         travel_min=pd.Series(pd.NA, index=walk.index, dtype="Float64"))
+    treated = radius["coupon_code"].notna()
+    radius.loc[treated, "coupon_code"] = generate_codes(int(treated.sum()),
+                                                        existing=existing_codes(ws))
+    save_campaign(ws, "Radius test", radius, {"mode": "radius"})
+    at = open_page()
+    at.selectbox(key="export_campaign").set_value(CAMPAIGN).run()
+    fields = at.dataframe[0].value["Mailchimp field"].tolist()
+    assert "TRAVELMIN" in fields and "DISTKM" not in fields
+    at.selectbox(key="export_campaign").set_value("Radius test").run()
+    assert not at.exception, at.exception
+    fields = at.dataframe[0].value["Mailchimp field"].tolist()
+    assert "DISTKM" in fields and "TRAVELMIN" not in fields

@@ -19,7 +19,7 @@ from geo.export.klaviyo import KlaviyoAdapter
 from geo.export.mailchimp import MailchimpAdapter
 from geo.export.recipients import PreparedTargets, prepare_targets, with_current_consent
 from geo.export.runner import (DryRun, ExportResult, dry_run, journal_path, journal_state,
-                               run_export)
+                               list_mode, run_export)
 from geo.export.sendgrid import SendGridAdapter
 
 PROVIDERS: dict[str, type[Adapter]] = {
@@ -54,7 +54,7 @@ __all__ = [
     "ENV_KEYS", "PROVIDERS", "Adapter", "BrevoAdapter", "DryRun", "ExportError", "ExportJournal",
     "ExportResult", "JobLost", "KlaviyoAdapter", "MailchimpAdapter", "PreparedTargets",
     "ProviderError", "RetryPolicy", "Secret", "SendGridAdapter", "dry_run", "journal_path",
-    "journal_state", "make_adapter", "manual_import_csv", "manual_import_frame", "mask_email",
-    "prepare_targets", "resolve_api_key", "run_export", "with_current_consent",
+    "journal_state", "list_mode", "make_adapter", "manual_import_csv", "manual_import_frame",
+    "mask_email", "prepare_targets", "resolve_api_key", "run_export", "with_current_consent",
     "write_manual_import",
 ]

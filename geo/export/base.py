@@ -15,6 +15,8 @@ import httpx
 import pandas as pd
 
 from geo.errors import GeoError
+from geo.export.csv_layouts import ApiField, api_travel, api_travel_field
+from geo.export.recipients import FILE_COLUMNS, records
 
 log = logging.getLogger("geo.export")
 
@@ -280,6 +282,23 @@ class HttpClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
+def with_travel(fields: Mapping[str, Any], travel: ApiField, spec: Any, *,
+                after: str = "store_address") -> dict[str, Any]:
+    """``fields`` (our field -> provider spec) with ``travel.source: spec`` after ``after``.
+
+    The travel field sits where the import files put their travel column (at
+    the end when ``after`` is not among ``fields``).
+    """
+    out: dict[str, Any] = {}
+    for f, value in fields.items():
+        out[f] = value
+        if f == after:
+            out[travel.source] = spec
+    if travel.source not in out:
+        out[travel.source] = spec
+    return out
+
+
 def _short(path: str) -> str:
     """Path without scheme/host/query, for messages."""
     return httpx.URL(path).path if "://" in path else path.split("?")[0]
@@ -413,16 +432,27 @@ class Adapter(ABC):
         """The provider's audiences/lists: columns ``id``, ``name``, ``members``."""
 
     @abstractmethod
-    def planned_fields(self) -> pd.DataFrame:
+    def planned_fields(self, mode: str | None = None) -> pd.DataFrame:
         """Our fields and the provider fields they map to (no request).
 
+        Parameters
+        ----------
+        mode
+            The list's travel mode (`geo.export.csv_layouts.layout_mode`):
+            ``radius`` maps ``crow_km`` to the distance field, anything else
+            (``drive``, ``walk``, ``bike``, None) maps ``travel_min`` to the
+            minutes field.
+
+        Returns
+        -------
         Columns ``field``, ``provider_field``, ``type``, ``native`` (True when the
         provider has the field built in, so nothing needs creating).
         """
 
     @abstractmethod
-    def ensure_fields(self, list_id: str) -> pd.DataFrame:
-        """Create the custom fields that are missing; return `planned_fields` plus ``created``."""
+    def ensure_fields(self, list_id: str, mode: str | None = None) -> pd.DataFrame:
+        """Create the custom fields of ``mode`` that are missing; return `planned_fields` plus
+        ``created``."""
 
     @abstractmethod
     def payload(self, list_id: str, batch: pd.DataFrame) -> Any:
@@ -439,6 +469,26 @@ class Adapter(ABC):
     @abstractmethod
     def collect(self, list_id: str, job: Job, batch: pd.DataFrame) -> Collected:
         """Read a finished job's per-recipient results."""
+
+    def travel_field(self, mode: str | None) -> ApiField:
+        """The provider field of the travel column: km in radius mode, else whole minutes."""
+        return api_travel_field(self.provider, mode)
+
+    def upload_records(self, batch: pd.DataFrame) -> tuple[ApiField, list[dict]]:
+        """Rows of ``batch`` as payload dicts, with the travel value under the field's source.
+
+        Each row holds ``travel_min`` (whole minutes, int) or, in radius mode,
+        ``crow_km`` (km with one decimal, float), never both; empty values are
+        left out (see `geo.export.recipients.records`).
+
+        Raises
+        ------
+        GeoError
+            When the batch mixes travel modes (`run_export` refuses such lists first).
+        """
+        field, values = api_travel(batch, self.provider)
+        other = [c for c in ("travel_min", *FILE_COLUMNS) if c in batch.columns]
+        return field, records(batch.drop(columns=other).assign(**{field.source: values}))
 
     def submit_follow_up(self, list_id: str, follow_up: Any) -> Job:
         """Submit the follow-up job returned by `collect` (only Mailchimp has one)."""

@@ -8,14 +8,14 @@ import httpx
 import pandas as pd
 
 from geo.export.base import (Adapter, Collected, ExportError, Job, JobLost, JobState,
-                             outcomes_frame)
-from geo.export.recipients import records
+                             outcomes_frame, with_travel)
+from geo.export.csv_layouts import ApiField
 
-#: our field -> (attribute name, Brevo attribute type)
+#: our field -> (attribute name, Brevo attribute type); the travel attribute (``TRAVEL_MINUTES``
+#: or ``DISTANCE_KM``, float) comes from `geo.export.csv_layouts.API_TRAVEL_FIELDS`
 ATTRIBUTES = {
     "store_name": ("NEAREST_STORE", "text"),
     "store_address": ("STORE_ADDRESS", "text"),
-    "travel_min": ("TRAVEL_MINUTES", "float"),
     "coupon_code": ("COUPON_CODE", "text"),
     "offer_start": ("OFFER_START", "text"),
     "offer_end": ("OFFER_END", "text"),
@@ -75,21 +75,25 @@ class BrevoAdapter(Adapter):
             if not page or offset >= int(body.get("count", 0)):
                 return pd.DataFrame(rows, columns=["id", "name", "members"])
 
-    def planned_fields(self) -> pd.DataFrame:
+    def attributes(self, travel: ApiField) -> dict[str, tuple[str, str]]:
+        """Our field -> (attribute name, type), with ``travel``'s field."""
+        return with_travel(ATTRIBUTES, travel, (travel.name, travel.kind))
+
+    def planned_fields(self, mode: str | None = None) -> pd.DataFrame:
         rows = [{"field": "first_name", "provider_field": self._first_name, "type": "text",
                  "native": True}]
         rows += [{"field": f, "provider_field": name, "type": kind, "native": False}
-                 for f, (name, kind) in ATTRIBUTES.items()]
+                 for f, (name, kind) in self.attributes(self.travel_field(mode)).items()]
         return pd.DataFrame(rows)
 
     def _existing(self) -> set[str]:
         body = self.http.request("GET", "/contacts/attributes").json()
         return {str(a.get("name", "")).upper() for a in body.get("attributes", [])}
 
-    def ensure_fields(self, list_id: str) -> pd.DataFrame:
+    def ensure_fields(self, list_id: str, mode: str | None = None) -> pd.DataFrame:
         existing = self._existing()
         self._first_name = next((n for n in FIRST_NAME_ATTRIBUTES if n in existing), "FIRSTNAME")
-        plan = self.planned_fields()
+        plan = self.planned_fields(mode)
         plan["created"] = False
         for i, (name, kind) in enumerate(zip(plan["provider_field"], plan["type"])):
             if name in existing:
@@ -101,10 +105,8 @@ class BrevoAdapter(Adapter):
             plan.at[i, "created"] = True
         return plan
 
-    def _contact(self, row: dict) -> dict:
-        attrs = {name: row[f] for f, (name, _) in ATTRIBUTES.items() if f in row}
-        if "travel_min" in row:
-            attrs["TRAVEL_MINUTES"] = int(row["travel_min"])
+    def _contact(self, row: dict, fields: dict[str, tuple[str, str]]) -> dict:
+        attrs = {name: row[f] for f, (name, _) in fields.items() if f in row}
         if "first_name" in row:
             attrs[self._first_name] = row["first_name"]
         return {"email": row["email"], "attributes": attrs}
@@ -114,7 +116,9 @@ class BrevoAdapter(Adapter):
             target = int(list_id)
         except ValueError:
             raise ExportError(f"brevo list ids are integers, got {list_id!r}") from None
-        return {"jsonBody": [self._contact(r) for r in records(batch)], "listIds": [target],
+        travel, rows = self.upload_records(batch)
+        fields = self.attributes(travel)
+        return {"jsonBody": [self._contact(r, fields) for r in rows], "listIds": [target],
                 "updateExistingContacts": True, "emptyContactsAttributes": False,
                 "disableNotification": True}
 

@@ -1,4 +1,4 @@
-"""Each provider's contact-import CSV layout, defined once for Export fallback and Reach downloads.
+"""Each provider's contact-import CSV layout and API travel field, defined once for all exports.
 
 A manual-import file holds the recipients an API export would upload (see
 `geo.export.recipients.prepare_targets`: consented treatment members with a
@@ -18,8 +18,17 @@ The travel column follows the campaign's mode: whole minutes named after the
 mode (``Drive/Walk/Bike Minutes``) for travel-time catchments, crow-flies
 kilometres with one decimal (``Distance km``) for radius catchments.
 
-Every text cell that a spreadsheet would run as a formula is neutralised
-(`neutralise_formulas`) and lines end with CRLF (RFC 4180).
+The API uploads carry the same values (`distance_values`) in one provider field
+per unit, `API_TRAVEL_FIELDS` (see `api_travel_field`):
+
+=========  ===========================  ===================  =============
+provider   minutes (drive, walk, bike)  km (radius mode)     created as
+=========  ===========================  ===================  =============
+mailchimp  merge tag ``TRAVELMIN``      ``DISTKM``           ``number``
+klaviyo    ``travel_minutes`` property  ``distance_km``      (free-form)
+sendgrid   ``travel_minutes`` field     ``distance_km``      ``Number``
+brevo      ``TRAVEL_MINUTES`` attribute ``DISTANCE_KM``      ``float``
+=========  ===========================  ===================  =============
 """
 
 from __future__ import annotations
@@ -106,6 +115,56 @@ LAYOUTS: Mapping[str, ProviderLayout] = MappingProxyType({
 })
 
 
+
+@dataclass(frozen=True)
+class ApiField:
+    """The provider field an API upload fills with the travel column.
+
+    Attributes
+    ----------
+    name
+        Merge tag (Mailchimp), profile property (Klaviyo), custom field
+        (SendGrid) or attribute (Brevo).
+    kind
+        The provider's type word for creating it (``number``, ``Number``,
+        ``float``); Klaviyo properties need no creating.
+    label
+        The name shown in the provider's interface (Mailchimp merge fields).
+    source
+        Our column: ``travel_min`` (whole minutes) or ``crow_km`` (crow-flies
+        km with one decimal, radius mode).
+    """
+
+    name: str
+    kind: str
+    label: str
+    source: str
+
+
+MINUTES, KM = "travel_min", "crow_km"
+
+
+def _api_fields(minutes: str, km: str, kind: str) -> Mapping[str, ApiField]:
+    return MappingProxyType({
+        MINUTES: ApiField(minutes, kind, _TITLE_DISTANCE[UNKNOWN_MODE], MINUTES),
+        KM: ApiField(km, kind, _TITLE_DISTANCE[RADIUS], KM)})
+
+
+#: provider -> our column (``travel_min`` or ``crow_km``) -> its field in API uploads. Minutes
+#: keep one name whatever the travel mode (the name the uploads had before distances were sent),
+#: so an export interrupted before an upgrade resumes into the field its first batches filled.
+#: Mailchimp merge tags are at most 10 upper-case characters; the others reuse the import files'
+#: snake/upper spellings of the mode-less and the radius travel column.
+API_TRAVEL_FIELDS: Mapping[str, Mapping[str, ApiField]] = MappingProxyType({
+    "mailchimp": _api_fields("TRAVELMIN", "DISTKM", "number"),
+    "klaviyo": _api_fields(_SNAKE_DISTANCE[UNKNOWN_MODE], _SNAKE_DISTANCE[RADIUS], "number"),
+    "sendgrid": _api_fields(LAYOUTS["sendgrid"].distance_header(None),
+                            LAYOUTS["sendgrid"].distance_header(RADIUS), "Number"),
+    "brevo": _api_fields(LAYOUTS["brevo"].distance_header(None),
+                         LAYOUTS["brevo"].distance_header(RADIUS), "float"),
+})
+
+
 # --- neutralising and writing -----------------------------------------------------------------
 
 def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
@@ -177,6 +236,39 @@ def distance_values(eligible: pd.DataFrame, mode: str | None) -> pd.Series:
             return pd.Series(pd.NA, index=eligible.index, dtype="Float64")
         return pd.to_numeric(eligible["crow_km"], errors="coerce").astype("Float64").round(1)
     return eligible["travel_min"].astype("Int64")
+
+
+def api_travel_field(provider: str, mode: str | None) -> ApiField:
+    """The field an API upload to ``provider`` fills with the travel column in ``mode``.
+
+    The crow-flies distance field (km) in radius mode, else the travel-minutes
+    field (``drive``, ``walk``, ``bike`` or an unknown mode).
+
+    Raises
+    ------
+    GeoError
+        When the provider is not one of `LAYOUTS`.
+    """
+    get_layout(provider)
+    return API_TRAVEL_FIELDS[provider][KM if mode == RADIUS else MINUTES]
+
+
+def api_travel(batch: pd.DataFrame, provider: str) -> tuple[ApiField, pd.Series]:
+    """The travel field and values an API upload of ``batch`` (prepared recipients) sends.
+
+    Returns
+    -------
+    The `ApiField` for the batch's mode and `distance_values`: whole minutes
+    (Int64), or crow-flies km with one decimal (Float64) in radius mode; NA
+    where unknown (nothing is sent for that recipient).
+
+    Raises
+    ------
+    GeoError
+        When the batch mixes travel modes (see `layout_mode`).
+    """
+    mode = layout_mode(batch)
+    return api_travel_field(provider, mode), distance_values(batch, mode)
 
 
 def manual_import_frame(targets: pd.DataFrame | PreparedTargets, provider: str) -> pd.DataFrame:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import httpx
 import pandas as pd
 
-from geo.export.base import Adapter, Collected, Job, JobLost, JobState, outcomes_frame
-from geo.export.recipients import records, tag_list
+from geo.export.base import (Adapter, Collected, Job, JobLost, JobState, outcomes_frame,
+                             with_travel)
+from geo.export.csv_layouts import ApiField
+from geo.export.recipients import tag_list
 
-#: our field -> Klaviyo profile property (free-form, nothing to create)
+#: our field -> Klaviyo profile property (free-form, nothing to create); the travel property
+#: (``travel_minutes`` or ``distance_km``) comes from `geo.export.csv_layouts.API_TRAVEL_FIELDS`
 PROPERTIES = {
     "store_name": "nearest_store",
     "store_address": "store_address",
-    "travel_min": "travel_minutes",
     "coupon_code": "coupon_code",
     "offer_start": "offer_start",
     "offer_end": "offer_end",
@@ -69,32 +71,36 @@ class KlaviyoAdapter(Adapter):
             url = (body.get("links") or {}).get("next")
         return pd.DataFrame(rows, columns=["id", "name", "members"])
 
-    def planned_fields(self) -> pd.DataFrame:
+    def properties(self, travel: ApiField) -> dict[str, tuple[str, str]]:
+        """Our field -> (profile property, type shown), with ``travel``'s property."""
+        plain = {f: (p, "list" if f == "tags" else "text") for f, p in PROPERTIES.items()}
+        return with_travel(plain, travel, (travel.name, travel.kind))
+
+    def planned_fields(self, mode: str | None = None) -> pd.DataFrame:
         rows = [{"field": "first_name", "provider_field": "first_name", "type": "text",
                  "native": True}]
-        rows += [{"field": f, "provider_field": f"properties.{p}",
-                  "type": "list" if f == "tags" else "number" if f == "travel_min" else "text",
-                  "native": True} for f, p in PROPERTIES.items()]
+        rows += [{"field": f, "provider_field": f"properties.{p}", "type": kind, "native": True}
+                 for f, (p, kind) in self.properties(self.travel_field(mode)).items()]
         return pd.DataFrame(rows)
 
-    def ensure_fields(self, list_id: str) -> pd.DataFrame:
-        return self.planned_fields().assign(created=False)  # properties are free-form
+    def ensure_fields(self, list_id: str, mode: str | None = None) -> pd.DataFrame:
+        return self.planned_fields(mode).assign(created=False)  # properties are free-form
 
-    def _profile(self, row: dict) -> dict:
-        props = {p: row[f] for f, p in PROPERTIES.items() if f in row}
+    def _profile(self, row: dict, fields: dict[str, tuple[str, str]]) -> dict:
+        props = {p: row[f] for f, (p, _) in fields.items() if f in row}
         if "tags" in row:
             props["esp_tags"] = tag_list(row["tags"])
-        if "travel_min" in row:
-            props["travel_minutes"] = int(row["travel_min"])
         attrs = {"email": row["email"], "properties": props}
         if "first_name" in row:
             attrs["first_name"] = row["first_name"]
         return {"type": "profile", "attributes": attrs}
 
     def payload(self, list_id: str, batch: pd.DataFrame) -> dict:
+        travel, rows = self.upload_records(batch)
+        fields = self.properties(travel)
         return {"data": {
             "type": "profile-bulk-import-job",
-            "attributes": {"profiles": {"data": [self._profile(r) for r in records(batch)]}},
+            "attributes": {"profiles": {"data": [self._profile(r, fields) for r in rows]}},
             "relationships": {"lists": {"data": [{"type": "list", "id": list_id}]}}}}
 
     def submit(self, list_id: str, batch: pd.DataFrame) -> Job:

@@ -12,15 +12,16 @@ import httpx
 import pandas as pd
 
 from geo.export.base import (Adapter, Collected, ExportError, Job, JobLost, JobState,
-                             outcomes_frame)
-from geo.export.recipients import records, tag_list
+                             outcomes_frame, with_travel)
+from geo.export.csv_layouts import ApiField
+from geo.export.recipients import tag_list
 
-#: our field -> (merge tag, merge-field type, name shown in Mailchimp)
+#: our field -> (merge tag, merge-field type, name shown in Mailchimp); the travel field
+#: (``TRAVELMIN`` or ``DISTKM``) comes from `geo.export.csv_layouts.API_TRAVEL_FIELDS`
 MERGE_FIELDS = {
     "first_name": ("FNAME", "text", "First Name"),
     "store_name": ("STORE", "text", "Nearest store"),
     "store_address": ("STOREADDR", "text", "Store address"),
-    "travel_min": ("TRAVELMIN", "number", "Travel minutes"),
     "coupon_code": ("COUPON", "text", "Coupon code"),
     "offer_start": ("OFFERSTART", "text", "Offer start"),
     "offer_end": ("OFFEREND", "text", "Offer end"),
@@ -96,22 +97,28 @@ class MailchimpAdapter(Adapter):
             if not page or offset >= int(body.get("total_items", 0)):
                 return pd.DataFrame(rows, columns=["id", "name", "members"])
 
-    def planned_fields(self) -> pd.DataFrame:
+    def merge_fields(self, travel: ApiField) -> dict[str, tuple[str, str, str]]:
+        """Our field -> (merge tag, type, name shown), with ``travel``'s merge field."""
+        return with_travel(MERGE_FIELDS, travel, (travel.name, travel.kind, travel.label))
+
+    def planned_fields(self, mode: str | None = None) -> pd.DataFrame:
+        fields = self.merge_fields(self.travel_field(mode))
         return pd.DataFrame([{"field": f, "provider_field": tag, "type": kind, "native": False}
-                             for f, (tag, kind, _) in MERGE_FIELDS.items()]
+                             for f, (tag, kind, _) in fields.items()]
                             + [{"field": "tags", "provider_field": "member tags", "type": "tags",
                                 "native": True}])
 
-    def ensure_fields(self, list_id: str) -> pd.DataFrame:
+    def ensure_fields(self, list_id: str, mode: str | None = None) -> pd.DataFrame:
         path = f"/lists/{list_id}/merge-fields"
         existing = {m["tag"].upper() for m in
                     self.http.request("GET", path, params={"count": 1000}).json().get("merge_fields", [])}
-        plan = self.planned_fields()
+        specs = self.merge_fields(self.travel_field(mode))
+        plan = self.planned_fields(mode)
         plan["created"] = False
         for i, (f, tag) in enumerate(zip(plan["field"], plan["provider_field"])):
             if plan.at[i, "native"] or tag in existing:
                 continue
-            _, kind, name = MERGE_FIELDS[f]
+            _, kind, name = specs[f]
             resp = self.http.request("POST", path, idempotent=False, allow=(400,), json={
                 "tag": tag, "name": name, "type": kind, "required": False, "public": False})
             if resp.status_code == 400:  # a lost first attempt may have created it
@@ -123,18 +130,18 @@ class MailchimpAdapter(Adapter):
         return plan
 
     # upload --------------------------------------------------------------------
-    def _member(self, row: dict) -> dict:
-        merge = {tag: row[f] for f, (tag, _, _) in MERGE_FIELDS.items() if f in row}
-        if "travel_min" in row:
-            merge["TRAVELMIN"] = int(row["travel_min"])
+    def _member(self, row: dict, fields: dict[str, tuple[str, str, str]]) -> dict:
+        merge = {tag: row[f] for f, (tag, _, _) in fields.items() if f in row}
         return {"email_address": row["email"], "status_if_new": self.status_if_new,
                 "merge_fields": merge}
 
     def payload(self, list_id: str, batch: pd.DataFrame) -> dict:
+        travel, rows = self.upload_records(batch)
+        fields = self.merge_fields(travel)
         return {"operations": [
             {"method": "PUT", "path": f"/lists/{list_id}/members/{subscriber_hash(r['email'])}",
-             "operation_id": subscriber_hash(r["email"]), "body": json.dumps(self._member(r))}
-            for r in records(batch)]}
+             "operation_id": subscriber_hash(r["email"]), "body": json.dumps(self._member(r, fields))}
+            for r in rows]}
 
     def _tags_payload(self, list_id: str, batch: pd.DataFrame) -> dict | None:
         ops = [{"method": "POST",

@@ -15,8 +15,8 @@ REQUIRED = ("customer_id", "email", "group")
 FIELD_COLUMNS = ["first_name", "store_id", "store_name", "store_address", "travel_min", "mode",
                  "coupon_code", "offer_start", "offer_end", "tags"]
 RECIPIENT_COLUMNS = ["customer_id", "email", *FIELD_COLUMNS]
-#: also in `PreparedTargets.eligible`, for the radius-mode import files only: never uploaded by
-#: an adapter and not part of the export `fingerprint`
+#: also in `PreparedTargets.eligible`: the crow-flies km that import files and adapters send in
+#: radius mode only (in place of the minutes); part of the export `fingerprint` only then
 FILE_COLUMNS = ["crow_km"]
 SKIPPED_COLUMNS = ["customer_id", "email", "state", "reason"]
 
@@ -187,13 +187,25 @@ def with_current_consent(targets: pd.DataFrame, customers: pd.DataFrame | None) 
     return out
 
 
-def fingerprint(eligible: pd.DataFrame, provider: str, list_id: str) -> str:
+def fingerprint(eligible: pd.DataFrame, provider: str, list_id: str, *,
+                distance_km: pd.Series | None = None) -> str:
     """A stable export id for these recipients, provider and list (16 hex digits).
 
     Re-running the same export (same rows and values) gives the same id, so the
     journal recognises it; any changed value (a new coupon code) gives a new one.
+
+    Parameters
+    ----------
+    distance_km
+        The crow-flies km a radius-mode upload sends (aligned with
+        ``eligible``); hashed with the rest when given. Travel-mode exports
+        pass None and keep the id they had before distances were uploaded, so
+        an interrupted run still resumes.
     """
-    text = eligible[RECIPIENT_COLUMNS].sort_values("email").to_csv(index=False)
+    sent = eligible[RECIPIENT_COLUMNS]
+    if distance_km is not None:
+        sent = sent.assign(distance_km=distance_km)
+    text = sent.sort_values("email").to_csv(index=False)
     return hashlib.sha256(f"{provider}\n{list_id}\n{text}".encode()).hexdigest()[:16]
 
 

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from geo.export.base import Adapter, Job, JobLost, JobState, log, mask_email
+from geo.errors import GeoError
+from geo.export.base import Adapter, ExportError, Job, JobLost, JobState, log, mask_email
+from geo.export.csv_layouts import RADIUS, distance_values, layout_mode
 from geo.export.journal import FINAL, ExportJournal
 from geo.export.recipients import PreparedTargets, fingerprint, prepare_targets
 
@@ -143,6 +145,28 @@ def journal_state(journal: ExportJournal | str | Path, export_id: str, provider:
             jr.close()
 
 
+def list_mode(eligible: pd.DataFrame) -> str | None:
+    """The travel mode of the recipients (``drive``, ``walk``, ``bike``, ``radius``) or None.
+
+    Raises
+    ------
+    ExportError
+        When the list mixes modes: every recipient of an export gets the same
+        provider field, minutes or (radius mode) kilometres.
+    """
+    try:
+        return layout_mode(eligible)
+    except GeoError as exc:
+        raise ExportError(str(exc)) from None
+
+
+def export_id_of(eligible: pd.DataFrame, provider: str, list_id: str) -> str:
+    """The default export id: `fingerprint` of the values an upload sends (km in radius mode)."""
+    mode = list_mode(eligible)
+    km = distance_values(eligible, mode) if mode == RADIUS else None
+    return fingerprint(eligible, provider, str(list_id), distance_km=km)
+
+
 def dry_run(targets: pd.DataFrame | PreparedTargets, adapter: Adapter, list_id: str, *,
             journal: ExportJournal | str | Path | None = None, export_id: str | None = None,
             sample_size: int = 2) -> DryRun:
@@ -165,14 +189,15 @@ def dry_run(targets: pd.DataFrame | PreparedTargets, adapter: Adapter, list_id: 
     """
     prepared = targets if isinstance(targets, PreparedTargets) else prepare_targets(targets)
     eligible, skipped = prepared.eligible, prepared.skipped
-    export_id = export_id or fingerprint(eligible, adapter.provider, str(list_id))
+    mode = list_mode(eligible)
+    export_id = export_id or export_id_of(eligible, adapter.provider, str(list_id))
     sample = eligible.head(sample_size).assign(email=lambda d: d["email"].map(mask_email))
-    fields = adapter.planned_fields()
+    fields = adapter.planned_fields(mode)
     already = {} if journal is None else journal_state(journal, export_id, adapter.provider,
                                                        str(list_id))
     summary = {
         "dry_run": True, "provider": adapter.provider, "list_id": str(list_id),
-        "export_id": export_id, "recipients": int(len(eligible)),
+        "export_id": export_id, "travel_mode": mode, "recipients": int(len(eligible)),
         "batches": math.ceil(len(eligible) / adapter.batch_size), "batch_size": adapter.batch_size,
         **{s: int((skipped["state"] == s).sum()) for s in ("excluded", "refused", "failed")},
         "skip_reasons": {k: int(v) for k, v in
@@ -273,10 +298,13 @@ def run_export(targets: pd.DataFrame | PreparedTargets, adapter: Adapter, list_i
                progress: Callable[[int, int], None] | None = None) -> ExportResult:
     """Upload a target list to a provider list, resumably, and report per recipient.
 
-    Only treatment members with consent are uploaded (see `prepare_targets`).
+    Only treatment members with consent are uploaded (see `prepare_targets`),
+    each with the travel field of the list's mode: whole minutes for drive, walk
+    and bike, crow-flies km with one decimal in radius mode (see
+    `geo.export.csv_layouts.api_travel_field`).
     Steps: journal every recipient as pending; if the journal shows this export
     finished, return at once without any request; else make sure the custom
-    fields exist, poll jobs an interrupted run had submitted, then submit the
+    fields of that mode exist, poll jobs an interrupted run had submitted, then submit the
     remaining recipients in batches at the provider's limits, poll each job to
     the end and journal each recipient as accepted or failed with the reason.
 
@@ -300,13 +328,15 @@ def run_export(targets: pd.DataFrame | PreparedTargets, adapter: Adapter, list_i
     Raises
     ------
     ExportError
-        When the provider refuses a request (bad key, unknown list) or stays
-        unreachable; what was done so far is journaled and a re-run resumes.
+        When the list mixes travel modes (nothing is sent), or the provider
+        refuses a request (bad key, unknown list) or stays unreachable; what was
+        done so far is journaled and a re-run resumes.
     """
     prepared = targets if isinstance(targets, PreparedTargets) else prepare_targets(targets)
     eligible, skipped = prepared.eligible, prepared.skipped
     list_id = str(list_id)
-    export_id = export_id or fingerprint(eligible, adapter.provider, list_id)
+    mode = list_mode(eligible)
+    export_id = export_id or export_id_of(eligible, adapter.provider, list_id)
     key = (export_id, adapter.provider, list_id)
     jr, own = _open_journal(journal)
     try:
@@ -316,7 +346,7 @@ def run_export(targets: pd.DataFrame | PreparedTargets, adapter: Adapter, list_i
             jr.finish(key)
             return ExportResult(export_id, adapter.provider, list_id, _report(jr, key, skipped),
                                 True, sent_requests=False, notes=adapter.notes())
-        fields = adapter.ensure_fields(list_id)
+        fields = adapter.ensure_fields(list_id, mode)
         rows = eligible.set_index("email", drop=False)
         total, done = len(states), int(states["state"].isin(FINAL).sum())
         complete = True

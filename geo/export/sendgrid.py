@@ -9,14 +9,14 @@ import httpx
 import pandas as pd
 
 from geo.export.base import (Adapter, Collected, ExportError, Job, JobLost, JobState,
-                             ProviderError, outcomes_frame)
-from geo.export.recipients import records
+                             ProviderError, outcomes_frame, with_travel)
+from geo.export.csv_layouts import ApiField
 
-#: our field -> (custom field name, SendGrid field type)
+#: our field -> (custom field name, SendGrid field type); the travel field (``travel_minutes``
+#: or ``distance_km``, Number) comes from `geo.export.csv_layouts.API_TRAVEL_FIELDS`
 CUSTOM_FIELDS = {
     "store_name": ("nearest_store", "Text"),
     "store_address": ("store_address", "Text"),
-    "travel_min": ("travel_minutes", "Number"),
     "coupon_code": ("coupon_code", "Text"),
     "offer_start": ("offer_start", "Text"),
     "offer_end": ("offer_end", "Text"),
@@ -72,20 +72,24 @@ class SendGridAdapter(Adapter):
             url, params = (body.get("_metadata") or {}).get("next"), None
         return pd.DataFrame(rows, columns=["id", "name", "members"])
 
-    def planned_fields(self) -> pd.DataFrame:
+    def custom_fields(self, travel: ApiField) -> dict[str, tuple[str, str]]:
+        """Our field -> (custom field name, type), with ``travel``'s field."""
+        return with_travel(CUSTOM_FIELDS, travel, (travel.name, travel.kind))
+
+    def planned_fields(self, mode: str | None = None) -> pd.DataFrame:
         rows = [{"field": "first_name", "provider_field": "first_name", "type": "Text",
                  "native": True}]
         rows += [{"field": f, "provider_field": name, "type": kind, "native": False}
-                 for f, (name, kind) in CUSTOM_FIELDS.items()]
+                 for f, (name, kind) in self.custom_fields(self.travel_field(mode)).items()]
         return pd.DataFrame(rows)
 
     def _existing_fields(self) -> dict[str, str]:
         body = self.http.request("GET", "/v3/marketing/field_definitions").json()
         return {f["name"].lower(): str(f["id"]) for f in body.get("custom_fields", [])}
 
-    def ensure_fields(self, list_id: str) -> pd.DataFrame:
+    def ensure_fields(self, list_id: str, mode: str | None = None) -> pd.DataFrame:
         existing = self._existing_fields()
-        plan = self.planned_fields()
+        plan = self.planned_fields(mode)
         plan["created"] = False
         for i, (f, name, kind) in enumerate(zip(plan["field"], plan["provider_field"], plan["type"])):
             if plan.at[i, "native"]:
@@ -104,20 +108,18 @@ class SendGridAdapter(Adapter):
             self._field_ids[f] = existing[name]
         return plan
 
-    def _contact(self, row: dict) -> dict:
+    def _contact(self, row: dict, fields: dict[str, tuple[str, str]]) -> dict:
         contact = {"email": row["email"]}
         if "first_name" in row:
             contact["first_name"] = str(row["first_name"])[:50]
-        custom = {}
-        for f in CUSTOM_FIELDS:
-            if f in row:
-                key = self._field_ids.get(f, f"<id of {CUSTOM_FIELDS[f][0]}>")
-                custom[key] = int(row[f]) if f == "travel_min" else row[f]
-        contact["custom_fields"] = custom
+        contact["custom_fields"] = {self._field_ids.get(f, f"<id of {name}>"): row[f]
+                                    for f, (name, _) in fields.items() if f in row}
         return contact
 
     def payload(self, list_id: str, batch: pd.DataFrame) -> dict:
-        return {"list_ids": [list_id], "contacts": [self._contact(r) for r in records(batch)]}
+        travel, rows = self.upload_records(batch)
+        fields = self.custom_fields(travel)
+        return {"list_ids": [list_id], "contacts": [self._contact(r, fields) for r in rows]}
 
     def submit(self, list_id: str, batch: pd.DataFrame) -> Job:
         body = self.payload(list_id, batch)

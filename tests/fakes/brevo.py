@@ -14,7 +14,8 @@ class FakeBrevo(FakeServer):
 
     Knobs: ``invalid`` (addresses counted as invalid and not imported),
     ``fail_jobs`` (processes end ``failed``), ``localized`` (first-name attribute
-    called PRENOM), ``max_bytes`` (import body limit). An import carrying
+    called PRENOM), ``max_bytes`` (import body limit). Unknown attributes and values of the
+    wrong type (text in a float attribute) are silently dropped, as Brevo does. An import carrying
     ``emailBlacklist`` sets every imported contact's blocklist flag to that value,
     so sending ``false`` would un-block people: tests look for it.
     """
@@ -130,7 +131,8 @@ class FakeBrevo(FakeServer):
                 invalid += 1
                 continue
             attrs = {k: v for k, v in (row.get("attributes") or {}).items()
-                     if k in self.attributes and (v not in ("", None) or body.get("emptyContactsAttributes"))}
+                     if k in self.attributes and self._fits(k, v)
+                     and (v not in ("", None) or body.get("emptyContactsAttributes"))}
             contact = self.contacts.get(email)
             if contact is None:
                 self.seed_contact(email)
@@ -142,6 +144,12 @@ class FakeBrevo(FakeServer):
             if "emailBlacklist" in body:
                 contact["emailBlacklisted"] = bool(body["emailBlacklist"])
         proc["info"] = {"import": {"invalid_emails": invalid}}
+
+    def _fits(self, name: str, value) -> bool:
+        """False for a value of the wrong type (Brevo silently ignores it): text in a float."""
+        if self.attributes[name]["type"] == "float":
+            return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+        return True
 
     def get_contact(self, req: Request) -> Response:
         contact = self.contacts.get(req.params["email"].lower())

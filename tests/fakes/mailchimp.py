@@ -7,6 +7,7 @@ import hashlib
 import io
 import itertools
 import json
+import re
 import tarfile
 import uuid
 
@@ -16,6 +17,8 @@ MERGE_TYPES = {"text", "number", "address", "phone", "date", "url", "imageurl", 
                "dropdown", "birthday", "zip"}
 BATCH_STATES = ("pending", "preprocessing", "started", "finalizing", "finished")
 COMPLIANCE = ("unsubscribed", "cleaned")
+#: merge tags: upper case, at most 10 characters (email-providers.md 1.3)
+MERGE_TAG = re.compile(r"^[A-Z][A-Z0-9_]{0,9}$")
 
 
 def md5(email: str) -> str:
@@ -148,7 +151,12 @@ class FakeMailchimp(FakeServer):
         if body.get("type") not in MERGE_TYPES or not body.get("name"):
             return self.error(400, "", "The resource submitted could not be validated.",
                               errors=[{"field": "type", "message": "Value is not one of the enum"}])
-        tag = (body.get("tag") or body["name"][:10]).upper()
+        tag = body.get("tag") or re.sub(r"[^A-Z0-9_]", "", body["name"].upper())[:10]
+        if not MERGE_TAG.match(tag):
+            return self.error(400, "", "The resource submitted could not be validated. For "
+                              "field-specific details, see the 'errors' array.",
+                              errors=[{"field": "tag", "message": "Merge tags are at most 10 "
+                                       "upper-case letters, digits or underscores"}])
         if tag in lst["merge_fields"]:
             return self.error(400, "", f"A Merge Field with the tag \"{tag}\" already exists for "
                               "this list.")
@@ -175,7 +183,8 @@ class FakeMailchimp(FakeServer):
             field = lst["merge_fields"].get(tag)
             if field is None:
                 errors.append({"field": f"merge_fields.{tag}", "message": "This field does not exist"})
-            elif field["type"] == "number" and not isinstance(value, (int, float)):
+            elif field["type"] == "number" and (isinstance(value, bool)
+                                                or not isinstance(value, (int, float))):
                 errors.append({"field": tag, "message": "Please enter a number"})
         return errors
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import re
 import time
 import uuid
 
 from tests.fakes._server import EMAIL_OK, FakeServer, Request, Response
 
+#: custom field names: letters, digits, underscore, not starting with a digit (email-providers.md 3.3)
+FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 RESERVED = {"first_name", "last_name", "email", "address_line_1", "address_line_2", "city",
             "state_province_region", "postal_code", "country", "phone_number_id", "external_id"}
 
@@ -15,6 +18,7 @@ RESERVED = {"first_name", "last_name", "email", "address_line_1", "address_line_
 class FakeSendGrid(FakeServer):
     """Serves ``/v3`` like ``api.sendgrid.com``.
 
+    Custom fields are typed: a Number field refuses text (the whole upload gets 400).
     Knobs: ``invalid`` (addresses that error inside the job), ``fail_jobs`` (jobs end
     ``failed``), ``not_ready_puts`` (uploads rejected with "invalid custom field ids"
     after a field is created), ``max_contacts``, ``reset_in`` (seconds to the
@@ -86,6 +90,9 @@ class FakeSendGrid(FakeServer):
         name, kind = str(body.get("name", "")), body.get("field_type")
         if kind not in ("Text", "Number", "Date") or not name:
             return self.error(400, "", "invalid field definition", "field_type")
+        if not FIELD_NAME.match(name):
+            return self.error(400, "", f"field name {name} may only hold letters, digits and "
+                              "underscores and must not start with a digit", "name")
         if name.lower() in RESERVED or any(f["name"].lower() == name.lower() for f in self.fields.values()):
             return self.error(400, "", f"field name {name} is already in use", "name")
         fid = f"e{next(self._n)}_{kind[0]}"
@@ -109,6 +116,9 @@ class FakeSendGrid(FakeServer):
             f["ready_after"] = max(0, f["ready_after"] - 1)
         if bad:
             return self.error(400, "", f"invalid custom field ids supplied - {', '.join(bad)}")
+        mistyped = self._mistyped(contacts)
+        if mistyped:
+            return self.error(400, "", mistyped, "custom_fields")
         unknown = [lid for lid in body.get("list_ids") or [] if lid not in self.lists]
         if unknown:
             return self.error(404, "", f"list {unknown[0]} does not exist", "list_ids")
@@ -116,6 +126,16 @@ class FakeSendGrid(FakeServer):
         self.jobs[jid] = {"status": "pending", "contacts": contacts,
                           "list_ids": list(body.get("list_ids") or []), "errors": []}
         return Response(202, {"job_id": jid})
+
+    def _mistyped(self, contacts: list[dict]) -> str:
+        """Why a custom field value does not fit its field's type ("" when all fit)."""
+        for i, c in enumerate(contacts):
+            for fid, value in (c.get("custom_fields") or {}).items():
+                if self.fields[fid]["field_type"] == "Number" and (
+                        isinstance(value, bool) or not isinstance(value, (int, float))):
+                    return (f"contacts[{i}]: custom field {self.fields[fid]['name']} is a Number, "
+                            f"got {value!r}")
+        return ""
 
     def get_job(self, req: Request) -> Response:
         job = self.jobs.get(req.params["jid"])
