@@ -133,6 +133,33 @@ def targets_by_store(index: ReachIndex, steps: np.ndarray) -> np.ndarray:
     return np.cumsum(flat.reshape(n_stores, n_steps + 1), axis=1)[:, :n_steps]
 
 
+def preview_counts_json(curve: pd.DataFrame, by_store: np.ndarray) -> bytes:
+    """The preview's counts for every step as compact JSON (served once by URL).
+
+    Parameters
+    ----------
+    curve
+        `reach_curve` output.
+    by_store
+        `targets_by_store` output (stores × steps).
+
+    Returns
+    -------
+    UTF-8 JSON ``{"curve": {column: [value per step]}, "stores": [[targets per
+    step] per store]}``.
+    """
+    columns = {c: (curve[c].astype(float) if c == "step" else curve[c].astype(np.int64)).tolist()
+               for c in CURVE_COLUMNS}
+    body = {"curve": columns, "stores": np.asarray(by_store, dtype=np.int64).tolist()}
+    return json.dumps(body, separators=(",", ":")).encode("utf-8")
+
+
+def counts_at(counts_json: bytes, step_index: int) -> dict[str, int]:
+    """The headline counts `preview_counts_json` output gives at one step (what the browser shows)."""
+    curve = json.loads(counts_json)["curve"]
+    return {c: v[step_index] for c, v in curve.items() if c != "step"}
+
+
 def _lonlat_e5(values: np.ndarray) -> list[int]:
     return np.round(np.asarray(values, dtype=float) * 1e5).astype(np.int64).tolist()
 

@@ -1,8 +1,9 @@
 """Reach & targets: live consent-aware reach per store, waterfall, map, forecast, downloads, save.
 
 Where each number comes from:
-* the live preview (slider, headline counts, targets map) → `geo.reach_preview.reach_curve`
-  and `geo.reach_preview.preview_map_json`, computed for every slider step at once
+* the live preview (slider, headline counts, what each rule removes, targets map) →
+  `geo.reach_preview.reach_curve`, `targets_by_store` and `preview_map_json`, computed for
+  every slider step at once
   (via `ui.reach_preview`), so a move is answered in the browser;
 * waterfall, histogram, per-store table → `geo.reach.ReachIndex.at` (= `geo.reach.compute_reach`)
   on the nearest-store assignment (`ui.reach.assignment` → `geo.assign`), with the audience
@@ -174,7 +175,7 @@ def live_panel() -> None:
     with shown_as_message("Could not route the customers"):
         assigned = ui.assignment(*args)
         index = ui.reach_index(*args, audience_key, audience)
-        curve = preview.curve(*args, audience_key, holdout_pct / 100, index)
+        counts_url = preview.counts_url(*args, audience_key, holdout_pct / 100, index)
         map_url = preview.map_url(*args, audience_key, index)
     roads = None
     if show_roads:
@@ -184,7 +185,7 @@ def live_panel() -> None:
     limit = preview.preview(
         key=f"reach_preview_{unit}", mode=mode,
         limit=float(remembered.get(field, 1.0 if radius else max(settings.get("minutes", [10])))),
-        curve_records=curve, map_data_url=map_url,
+        counts_data_url=counts_url, map_data_url=map_url,
         stores=preview.stores_payload(*args, audience_key, index), roads_url=roads,
         on_change=lambda: remember_limit(field, f"reach_preview_{unit}"))
     bands = bands_up_to(settings.get("km" if radius else "minutes", []), limit)

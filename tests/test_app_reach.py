@@ -46,10 +46,25 @@ def preview(at) -> dict:
     return json.loads(at.get("bidi_component")[0].proto.json)
 
 
+def served(url: str) -> bytes:
+    """The bytes of a file the page serves under ``/app/static``."""
+    from ui.cache import STATIC_DIR
+
+    return (STATIC_DIR / url.split("/app/static/", 1)[1]).read_bytes()
+
+
+def counts(at, step_index: int | None = None) -> dict[str, int]:
+    """The preview's counts at its limit (or at ``step_index``), as the browser looks them up."""
+    from geo.reach_preview import counts_at
+
+    data = preview(at)
+    j = data["steps"].index(data["limit"]) if step_index is None else step_index
+    return counts_at(served(data["counts_url"]), j)
+
+
 def shown(at) -> dict[str, str]:
     """Every count on the page as the browser formats it: the preview's at its limit, then metrics."""
-    data = preview(at)
-    row = data["curve"][data["steps"].index(data["limit"])]
+    row = counts(at)
     out = {label: f"{row[key]:,}" for key, label in LABELS.items()}
     return {**out, **{m.label: m.value for m in at.metric}}
 
@@ -99,7 +114,9 @@ def test_counts_equal_geo_reach_on_the_demo(app, demo_env, walk_assignment):
     data = preview(app)
     assert data["map_url"].startswith("/app/static/generated/reach-preview-")
     assert data["label"] == "Travel time (minutes)" and data["limit"] == bands[-1]
-    assert len(data["curve"]) == len(data["steps"]) == 60
+    assert data["counts_url"].startswith("/app/static/generated/reach-counts-")
+    assert len(json.loads(served(data["counts_url"]))["curve"]["targets"]) == 60
+    assert len(data["steps"]) == 60
     assert len(app.get("bidi_component")[0].proto.json) < 20_000   # map data served by URL
     assert data["roads_url"] is None                                # off by default
     assert any(f"catchment within {bands[-1]:g} min" in c.value for c in app.caption)
@@ -206,7 +223,7 @@ def test_no_history_is_said_and_save_campaign_writes_it(demo_root, tmp_path, mon
     assert meta["params"]["mode"] == "walk" and meta["params"]["stores"]
     # saving the same name again from another selection is refused with a message
     at.slider(key="reach_holdout").set_value(20).run()
-    assert preview(at)["curve"][0]["holdout"] == round(0.2 * preview(at)["curve"][0]["targets"])
+    assert counts(at, 5)["holdout"] == round(0.2 * counts(at, 5)["targets"])
     at.button(key="reach_save").click().run()
     assert not at.exception
     assert any("already exists" in e.value for e in at.error)
@@ -217,15 +234,13 @@ def test_large_audiences_are_drawn_per_cell(demo_env, monkeypatch):
 
     import geo.reach_preview
     from geo.reach_preview import map_counts_at
-    from ui.cache import STATIC_DIR
-
     monkeypatch.setattr(geo.reach_preview, "POINTS_MAX", 100)   # the demo has ~15k candidates
     st.cache_data.clear()
     at = run_app(PAGE)
     assert not at.exception, at.exception
     data = preview(at)
-    raw = (STATIC_DIR / data["map_url"].split("/app/static/", 1)[1]).read_bytes()
+    raw = served(data["map_url"])
     assert json.loads(raw)["draw"] == "cells"
     for j in (2, 9, len(data["steps"]) - 1):   # the cells add up to the counts of every step
-        assert map_counts_at(raw, j) == data["curve"][j]["targets"]
+        assert map_counts_at(raw, j) == counts(at, j)["targets"]
     st.cache_data.clear()

@@ -10,9 +10,9 @@ import pytest
 from geo.reach import index_reach, prepare_audience
 from geo.reach_live import bands_up_to, overlap_by_store, overlap_index
 from geo.reach import STAGES
-from geo.reach_preview import (CURVE_COLUMNS, map_counts_at, preview_map_json, preview_stores,
-                               reach_curve, slider_steps, snap_to_step, step_of,
-                               targets_by_store)
+from geo.reach_preview import (CURVE_COLUMNS, counts_at, map_counts_at, preview_counts_json,
+                               preview_map_json, preview_stores, reach_curve, slider_steps,
+                               snap_to_step, step_of, targets_by_store)
 from tests.test_reach_live import STORES, population
 
 
@@ -61,6 +61,10 @@ def test_curve_equals_index_at_for_every_step(pop, mode, holdout):
         shared = overlap_by_store(assignment, STORES, step, mode=mode, customers=customers)
         assert row["in_two_catchments"] == shared.sum()
         assert by_store[:, j].tolist() == r.per_store["one_per_email"].tolist()
+    raw = preview_counts_json(curve, by_store)
+    assert json.loads(raw)["stores"][0] == by_store[0].tolist()
+    for j in (0, 9, len(steps) - 1):
+        assert counts_at(raw, j) == {c: int(curve[c].iloc[j]) for c in CURVE_COLUMNS[1:]}
     assert curve["targets"].is_monotonic_increasing
     assert (curve["targets"] > 0).any() and (curve["in_two_catchments"] > 0).any()
 

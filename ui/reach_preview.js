@@ -1,8 +1,9 @@
 // Live reach preview: the catchment slider, the headline counts and a map of the targets.
 //
 // Everything a slider move shows is looked up in data the server computed for every step
-// (geo/reach_preview.py): the counts in `data.curve`, the map's targets in the JSON at
-// `data.map_url` (each entry tagged with the first step at which it is a target). So a move
+// (geo/reach_preview.py) and serves as static files, fetched once per selection: the counts at
+// `data.counts_url` (per step, also per store), the map's targets at `data.map_url` (each
+// entry tagged with the first step at which it is a target). So a move
 // redraws in the browser at once; the chosen value goes to the server (state "limit") only
 // once the slider rests, and the details below the preview (waterfall, table, forecast,
 // target list) follow then. No customer name, e-mail or id is in the data.
@@ -75,7 +76,7 @@ function build(parent) {
 // --- map state --------------------------------------------------------------------------
 
 function projectStores(stores) {
-  return stores.map((s) => ({ ...s, x: mercX(s.lon), y: mercY(s.lat) }));
+  return stores.map((s, index) => ({ ...s, index, x: mercX(s.lon), y: mercY(s.lat) }));
 }
 
 function projectTargets(body) {
@@ -117,6 +118,14 @@ const toScreen = (s, x, y) => [
 function metresPerUnit(y) {
   const lat = (Math.atan(Math.sinh(Math.PI * (1 - (2 * y) / TILE))) * 180) / Math.PI;
   return (40075016.686 * Math.cos((lat * Math.PI) / 180)) / TILE;
+}
+
+// the counts at step j, one value per column of the curve (null until they are loaded)
+function rowAt(s, j) {
+  if (!s.counts) return null;
+  const row = {};
+  for (const [key, values] of Object.entries(s.counts.curve)) row[key] = values[j];
+  return row;
 }
 
 function stepIndex(s) {
@@ -237,7 +246,7 @@ function render(s) {
   }
   if (!s.view) fitView(s);
   const j = stepIndex(s);
-  const row = s.data.curve[j];
+  const row = rowAt(s, j);
   const value = s.data.steps[j];
   const unit = s.data.unit;
   s.el.output.textContent = `${value} ${unit}`;
@@ -259,8 +268,11 @@ function render(s) {
   s.el.caption.textContent = `Map: ${fmt(row ? row.targets : 0)} targets within ${value} ${unit}, `
     + `${how}. Drag to pan, scroll to zoom, double-click to fit. `
     + "Map data © OpenStreetMap contributors (ODbL).";
-  canvas.dataset.drawn = String(value);
-  canvas.dataset.drawnAt = String(performance.now());
+  if (s.counts && s.targets) {   // the picture and the numbers are both those of this step
+    canvas.dataset.drawn = String(value);
+    canvas.dataset.drawnAt = String(performance.now());
+    canvas.dataset.counts = s.countsUrl;
+  }
   canvas.dataset.targetsDrawn = String(drawn);
 }
 
@@ -275,7 +287,7 @@ function tooltipAt(s, mx, my) {
   for (const p of s.stores) {
     const [x, y] = toScreen(s, p.x, p.y);
     if ((x - mx) ** 2 + (y - my) ** 2 <= 81) {
-      const n = p.targets ? p.targets[stepIndex(s)] : null;
+      const n = s.counts ? s.counts.stores[p.index][stepIndex(s)] : null;
       return n == null ? `${p.name} (${p.id})`
         : `${p.name} (${p.id}): ${fmt(n)} target${n === 1 ? "" : "s"} within `
           + `${s.data.steps[stepIndex(s)]} ${s.data.unit}`;
@@ -362,6 +374,7 @@ async function load(s, url, parse, field) {
     const body = parse(await resp.json());
     if (s.loadingUrl[field] !== url) return;   // a newer request won
     s[field] = body;
+    if (field === "counts") s.countsUrl = url;
     if (field === "targets" && !s.userMoved) fitView(s);
   } catch (err) {
     s.el.loading.textContent = `Could not load the map data (${err.message}).`;
@@ -397,6 +410,7 @@ export default function (component) {
     s.sent = data.limit;
   }
   s.serverLimit = data.limit;
+  load(s, data.counts_url, (body) => body, "counts");
   load(s, data.map_url, projectTargets, "targets");
   load(s, data.roads_url, projectRoads, "roads");
   render(s);

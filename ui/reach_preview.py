@@ -1,8 +1,8 @@
 """The reach page's live preview component: slider, headline counts and targets map in the browser.
 
 The numbers and the map data come from `geo.reach_preview` (`reach_curve`,
-`preview_map_json`), computed once per selection for every slider step and
-cached here; the browser (``reach_preview.js``) only looks them up, so a
+`targets_by_store`, `preview_map_json`), computed once per selection for
+every slider step, cached here and served as static files; the browser (``reach_preview.js``) only looks them up, so a
 slider move never waits for the server. The chosen value comes back as the
 component's ``limit`` state once the slider rests.
 """
@@ -16,8 +16,8 @@ import streamlit as st
 
 from geo.reach import RADIUS, ReachIndex
 from geo.reach_live import Overlap, overlap_index
-from geo.reach_preview import (preview_map_json, preview_stores, reach_curve, slider_steps,
-                               snap_to_step, targets_by_store)
+from geo.reach_preview import (preview_counts_json, preview_map_json, preview_stores, reach_curve,
+                               slider_steps, snap_to_step, targets_by_store)
 from ui import cache
 from ui import reach as ui
 
@@ -38,25 +38,23 @@ def overlap(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffi
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def curve(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffic: float,
-          store_ids: tuple[str, ...], audience_key: str, holdout: float,
-          _index: ReachIndex) -> list[dict]:
-    """`geo.reach_preview.reach_curve` as records (one per slider step)."""
+def counts_url(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffic: float,
+               store_ids: tuple[str, ...], audience_key: str, holdout: float,
+               _index: ReachIndex) -> str:
+    """URL of the preview's counts for every step (`geo.reach_preview.preview_counts_json`)."""
     over = overlap(root, ws, cv, sv, source, mode, traffic, store_ids)
-    table = reach_curve(_index, over, slider_steps(mode), holdout=holdout)
-    return [{k: (float(v) if k == "step" else int(v)) for k, v in row.items()}
-            for row in table.to_dict("records")]
+    steps = slider_steps(mode)
+    return cache.publish_static("reach-counts", preview_counts_json(
+        reach_curve(_index, over, steps, holdout=holdout), targets_by_store(_index, steps)))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def stores_payload(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffic: float,
                    store_ids: tuple[str, ...], audience_key: str,
                    _index: ReachIndex) -> list[dict]:
-    """The chosen stores for the preview (`geo.reach_preview.preview_stores`), each with its
-    targets per slider step (`geo.reach_preview.targets_by_store`) for the map's tooltips."""
-    per_step = targets_by_store(_index, slider_steps(mode))
-    return [{**store, "targets": row.tolist()}
-            for store, row in zip(preview_stores(_index.stores), per_step)]
+    """`geo.reach_preview.preview_stores` in the reach index's store order (the order of the
+    per-store counts)."""
+    return preview_stores(_index.stores)
 
 
 @st.cache_data(show_spinner="Preparing the map of targets…", max_entries=16)
@@ -66,7 +64,7 @@ def map_url(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffi
     return cache.publish_static("reach-preview", preview_map_json(_index, slider_steps(mode)))
 
 
-def preview(*, key: str, mode: str, limit: float, curve_records: list[dict], map_data_url: str,
+def preview(*, key: str, mode: str, limit: float, counts_data_url: str, map_data_url: str,
             stores: list[dict], roads_url: str | None,
             on_change: Callable[[], None] | None = None) -> float:
     """Mount the preview; return the slider's settled value (minutes, or km in radius mode).
@@ -79,8 +77,8 @@ def preview(*, key: str, mode: str, limit: float, curve_records: list[dict], map
         ``drive``, ``walk``, ``bike`` or ``radius``.
     limit
         Value to start from when the key has no state yet (snapped to a step).
-    curve_records, map_data_url, stores
-        `curve`, `map_url` and `stores_payload` output.
+    counts_data_url, map_data_url, stores
+        `counts_url`, `map_url` and `stores_payload` output.
     roads_url
         URL of the road lines to draw under the targets, or None.
     on_change
@@ -100,7 +98,7 @@ def preview(*, key: str, mode: str, limit: float, curve_records: list[dict], map
               "unit": "km" if radius else "min", "min": float(steps[0]),
               "max": float(steps[-1]), "step": float(steps[1] - steps[0]),
               "steps": [float(x) if radius else int(x) for x in steps], "limit": shown,
-              "curve": curve_records, "map_url": map_data_url, "roads_url": roads_url,
+              "counts_url": counts_data_url, "map_url": map_data_url, "roads_url": roads_url,
               "stores": stores})
     value = getattr(result, "limit", None)
     return snap_to_step(value if value is not None else start, steps)
