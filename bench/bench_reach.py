@@ -35,7 +35,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from geo.reach import AudienceFilters, compute_reach, index_reach, prepare_audience  # noqa: E402
+from geo.audience import AudienceFilters, prepare_audience  # noqa: E402
+from geo.reach import compute_reach, index_reach  # noqa: E402
 from geo.reach_live import bands_up_to, overlap_index  # noqa: E402
 from geo.reach_preview import preview_map_json, reach_curve, slider_steps  # noqa: E402
 from geo.targets import build_target_list  # noqa: E402

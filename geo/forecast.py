@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from geo.reach import RADIUS, band_index, band_labels, email_keys
+from geo.reach import RADIUS, band_index, band_labels
+from geo.suppression import email_keys
 
 RATES = ("open", "click", "redeem")
 DEFAULT_CONFIDENCE = 0.90

@@ -7,7 +7,7 @@ Where each number comes from:
   (via `ui.reach_preview`), so a move is answered in the browser;
 * waterfall, histogram, per-store table → `geo.reach.ReachIndex.at` (= `geo.reach.compute_reach`)
   on the nearest-store assignment (`ui.reach.assignment` → `geo.assign`), with the audience
-  rules of `geo.reach.prepare_audience`; "also in another catchment" →
+  rules of `geo.audience.prepare_audience`; "also in another catchment" →
   `geo.reach_live.overlap_by_store`;
 * expected outcome and ROI → `geo.forecast.forecast` (via `ui.reach.expected_outcome`);
 * downloads and the saved campaign → `geo.targets`.
@@ -25,8 +25,10 @@ import streamlit as st
 from geo.catchments import to_geojson
 from geo.codes import existing_codes
 from geo.errors import GeoError
-from geo.reach import DEFAULT_HOLDOUT, STAGE_LABELS, AudienceFilters, parse_suppression
-from geo.suppression import SUPPRESSION_TABLE, clear_suppression, save_suppression
+from geo.audience import AudienceFilters
+from geo.reach import DEFAULT_HOLDOUT, STAGE_LABELS
+from geo.suppression import (SUPPRESSION_TABLE, clear_suppression, parse_suppression,
+                             save_suppression)
 from geo.reach import travel_histogram
 from geo.reach_charts import histogram_table, waterfall_table
 from geo.reach_live import bands_up_to, metric_column, overlap_by_store

@@ -11,7 +11,8 @@ import pytest
 from geo.assign import assign_customers, radius_assign
 from geo.forecast import forecast
 from geo.network import load_network
-from geo.reach import AudienceFilters, reach
+from geo.audience import AudienceFilters
+from geo.reach import reach
 from geo.reach_live import bands_up_to, overlap_by_store
 from geo.routing import Router
 from geo.workspace import open_workspace

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.reach import (STAGES, AudienceFilters, band_index, band_labels, compute_reach,
-                       parse_suppression, prepare_audience, reach, recently_contacted,
-                       travel_histogram)
+from geo.audience import AudienceFilters, prepare_audience
+from geo.reach import STAGES, band_index, band_labels, compute_reach, reach, travel_histogram
+from geo.suppression import parse_suppression, recently_contacted
 from geo.workspace import create_workspace
 
 STORES = pd.DataFrame({"store_id": ["S1", "S2"], "name": ["North", "South"],

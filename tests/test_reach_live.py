@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.reach import (_order_within, compute_reach, index_reach, prepare_audience,
-                       travel_histogram)
+from geo.audience import prepare_audience
+from geo.reach import _order_within, compute_reach, index_reach, travel_histogram
 from geo.reach_charts import (chart_spec, histogram_table, travel_histogram_chart,
                               waterfall_chart, waterfall_table)
 from geo.reach_live import (bands_up_to, candidate_targets, cell_grid, overlap_by_store,

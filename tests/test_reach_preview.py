@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from geo.reach import index_reach, prepare_audience
+from geo.audience import prepare_audience
+from geo.reach import index_reach
 from geo.reach_live import bands_up_to, overlap_by_store, overlap_index
 from geo.reach import STAGES
 from geo.reach_preview import (CURVE_COLUMNS, counts_at, map_counts_at, preview_counts_json,

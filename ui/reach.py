@@ -19,8 +19,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from geo.reach import (Audience, AudienceFilters, ReachIndex, index_reach, prepare_audience,
-                       recently_contacted)
+from geo.audience import Audience, AudienceFilters, prepare_audience
+from geo.reach import ReachIndex, index_reach
+from geo.suppression import recently_contacted
 from geo.reach_preview import KM_MAX as PREVIEW_KM_MAX
 from geo.workspace import open_workspace
 from ui import cache, engine
@@ -75,7 +76,7 @@ def suppression_digest(addresses: list[str]) -> str:
 @st.cache_resource(show_spinner="Applying the audience rules…", max_entries=8)
 def audience(root: str, ws: str, cv: str, filters_json: str, suppression_key: str,
              _suppression: tuple[str, ...], campaigns: str, today: str) -> Audience:
-    """Per-customer consent and filter flags (`geo.reach.prepare_audience`), shared, read-only.
+    """Per-customer consent and filter flags (`geo.audience.prepare_audience`), shared, read-only.
 
     ``filters_json`` is `AudienceFilters.as_dict` as JSON; ``suppression_key``
     is `suppression_digest` of ``_suppression``.

@@ -9,8 +9,9 @@ import pandas as pd
 
 from geo.cli import print_json
 from geo.errors import DataError
-from geo.reach import DEFAULT_HOLDOUT, DEFAULT_SEED, AudienceFilters, read_suppression, reach
-from geo.reach import recently_contacted
+from geo.audience import AudienceFilters
+from geo.reach import DEFAULT_HOLDOUT, DEFAULT_SEED, reach
+from geo.suppression import read_suppression, recently_contacted
 from geo.targets import LAYOUTS, build_target_list, save_campaign, write_download
 
 NAME = "reach"
