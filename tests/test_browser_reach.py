@@ -91,6 +91,23 @@ def test_slider_move_changes_counts_and_csv_download(demo_root, tmp_path):
         download = info.value
         assert download.suggested_filename == "targets.csv"
         data = open(download.path(), "rb").read()
+
+        # presses around the moment the slider settles (250 ms at rest): the server's answer
+        # to an earlier value, arriving after a newer press, never pulls the slider back
+        slider.focus()
+        for i in range(4):
+            page.keyboard.press("ArrowRight")
+            page.wait_for_timeout(320 if i % 2 == 0 else 30)
+        final = minutes + 4
+        page.wait_for_function(
+            """(m) => [...document.querySelectorAll("[data-testid='stCaptionContainer']")]
+                .some(e => e.innerText.includes(`catchment within ${m} min`))""", arg=final,
+            timeout=60_000)
+        wait_for_app(page)
+        page.wait_for_timeout(500)
+        assert slider.input_value() == str(final)
+        assert canvas.get_attribute("data-drawn") == str(final)
+        assert ws.settings()["reach"]["minutes"] == final
         browser.close()
     assert errors == [], errors
 
