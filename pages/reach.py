@@ -8,7 +8,7 @@ Where each number comes from:
 * waterfall, histogram, per-store table → `geo.reach.ReachIndex.at` (= `geo.reach.compute_reach`)
   on the nearest-store assignment (`ui.reach.assignment` → `geo.assign`), with the audience
   rules of `geo.audience.prepare_audience`; "also in another catchment" →
-  `geo.reach_live.overlap_by_store`;
+  `geo.reach_live.overlap_index` (as `geo.reach_live.overlap_by_store`);
 * expected outcome and ROI → `geo.forecast.forecast` (via `ui.reach.expected_outcome`);
 * downloads and the saved campaign → `geo.targets`.
 Everything below the audience filters sits in one `st.fragment`, rerun when the
@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pandas as pd
 import streamlit as st
 
 from geo.catchments import to_geojson
@@ -31,7 +32,7 @@ from geo.suppression import (SUPPRESSION_TABLE, clear_suppression, parse_suppres
                              save_suppression)
 from geo.reach import travel_histogram
 from geo.reach_charts import histogram_table, waterfall_table
-from geo.reach_live import bands_up_to, metric_column, overlap_by_store
+from geo.reach_live import bands_up_to, metric_column
 from geo.targets import build_target_list, download, download_name, save_campaign
 from ui import cache, engine
 from ui import reach as ui
@@ -175,7 +176,6 @@ def live_panel() -> None:
     stores_on_map = ui.selected_stores(root, ws.name, sv, store_ids)
     args = (root, ws.name, cv, sv, source, mode, traffic, store_ids)
     with shown_as_message("Could not route the customers"):
-        assigned = ui.assignment(*args)
         index = ui.reach_index(*args, audience_key, audience)
         counts_url = preview.counts_url(*args, audience_key, holdout_pct / 100, index)
         map_url = preview.map_url(*args, audience_key, index)
@@ -192,7 +192,8 @@ def live_panel() -> None:
         on_change=lambda: remember_limit(field, f"reach_preview_{unit}"))
     bands = bands_up_to(settings.get("km" if radius else "minutes", []), limit)
     r = index.at(bands, holdout=holdout_pct / 100, seed=int(seed))
-    shared = overlap_by_store(assigned, stores_on_map, limit, mode=mode, customers=customers)
+    shared = pd.Series(preview.overlap(*args).by_store(limit, len(stores_on_map)),
+                       index=stores_on_map["store_id"].astype(str))
     counts = r.summary()
     st.caption(f"**Details for the catchment within {limit:g} {unit}** (they follow the slider "
                f"once it rests): {counts['targets']:,} targets, {counts['treatment']:,} "

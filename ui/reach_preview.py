@@ -2,9 +2,10 @@
 
 The numbers and the map data come from `geo.reach_preview` (`reach_curve`,
 `targets_by_store`, `preview_map_json`), computed once per selection for
-every slider step, cached here and served as static files; the browser (``reach_preview.js``) only looks them up, so a
-slider move never waits for the server. The chosen value comes back as the
-component's ``limit`` state once the slider rests.
+every slider step, cached here and served as static files; the browser
+(``reach_preview.js``) only looks them up, so a slider move never waits for
+the server. The chosen value comes back as the component's ``limit`` state
+once the slider rests.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ _COMPONENT = st.components.v2.component(
 @st.cache_resource(show_spinner=False, max_entries=8)
 def overlap(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffic: float,
             store_ids: tuple[str, ...]) -> Overlap:
-    """`geo.reach_preview.overlap_index` of the page's assignment, shared and read-only."""
+    """`geo.reach_live.overlap_index` of the page's assignment, shared and read-only."""
     customers = cache.load_table(root, ws, "customers", cv) if mode == RADIUS else None
     return overlap_index(ui.assignment(root, ws, cv, sv, source, mode, traffic, store_ids),
                          ui.selected_stores(root, ws, sv, store_ids), mode=mode,
@@ -52,8 +53,7 @@ def counts_url(root: str, ws: str, cv: str, sv: str, source: str, mode: str, tra
 def stores_payload(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffic: float,
                    store_ids: tuple[str, ...], audience_key: str,
                    _index: ReachIndex) -> list[dict]:
-    """`geo.reach_preview.preview_stores` in the reach index's store order (the order of the
-    per-store counts)."""
+    """`geo.reach_preview.preview_stores` in the reach index's store order (that of the counts)."""
     return preview_stores(_index.stores)
 
 
