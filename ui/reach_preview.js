@@ -221,9 +221,15 @@ function drawStores(ctx, s) {
     ctx.strokeStyle = "white";
     ctx.stroke();
   }
-  if (s.stores.length > 60) return;   // labels only when they can be read
+  // labels where they do not overlap one already drawn (zoom in to read the others)
+  const placed = [];
   for (const p of s.stores) {
     const [x, y] = toScreen(s, p.x, p.y);
+    const w = ctx.measureText(p.name).width + 6, box = [x - w / 2, y - 24, x + w / 2, y - 8];
+    if (placed.some((b) => box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3])) {
+      continue;
+    }
+    placed.push(box);
     ctx.lineWidth = 3;
     ctx.strokeStyle = "rgba(255,255,255,0.9)";
     ctx.strokeText(p.name, x, y - 9);
