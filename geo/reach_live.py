@@ -30,7 +30,7 @@ TARGET_PALETTE = ([31, 119, 180], [44, 160, 44], [148, 103, 189], [23, 190, 207]
                   [127, 127, 127], [214, 39, 40])
 """Point colours of the targets, one per store (cycled), so overlaps show who got whom."""
 POINTS_MAX = 20_000
-"""Up to this many candidates the map draws points (filtered on the GPU); above, cells."""
+"""Up to this many candidates the reach map draws points (coloured by store); above, cells."""
 CELL_M = 400.0
 _M_PER_DEG_LAT = 111_195.0
 

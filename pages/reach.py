@@ -3,8 +3,7 @@
 Where each number comes from:
 * the live preview (slider, headline counts, what each rule removes, targets map) →
   `geo.reach_preview.reach_curve`, `targets_by_store` and `preview_map_json`, computed for
-  every slider step at once
-  (via `ui.reach_preview`), so a move is answered in the browser;
+  every slider step at once (via `ui.reach_preview`), so a move is answered in the browser;
 * waterfall, histogram, per-store table → `geo.reach.ReachIndex.at` (= `geo.reach.compute_reach`)
   on the nearest-store assignment (`ui.reach.assignment` → `geo.assign`), with the audience
   rules of `geo.audience.prepare_audience`; "also in another catchment" →
@@ -23,16 +22,15 @@ import json
 import pandas as pd
 import streamlit as st
 
+from geo.audience import AudienceFilters
 from geo.catchments import to_geojson
 from geo.codes import existing_codes
 from geo.errors import GeoError
-from geo.audience import AudienceFilters
-from geo.reach import DEFAULT_HOLDOUT, STAGE_LABELS
-from geo.suppression import (SUPPRESSION_TABLE, clear_suppression, parse_suppression,
-                             save_suppression)
-from geo.reach import travel_histogram
+from geo.reach import DEFAULT_HOLDOUT, STAGE_LABELS, travel_histogram
 from geo.reach_charts import histogram_table, waterfall_table
 from geo.reach_live import bands_up_to, metric_column
+from geo.suppression import (SUPPRESSION_TABLE, clear_suppression, parse_suppression,
+                             save_suppression)
 from geo.targets import build_target_list, download, download_name, save_campaign
 from ui import cache, engine
 from ui import reach as ui
@@ -157,20 +155,20 @@ def live_panel() -> None:
     """
     radius = mode == "radius"
     unit = "km" if radius else "min"
-    s2, s3, s4, s5 = st.columns([3, 3, 2, 2])
-    traffic = s2.slider("Traffic factor", 0.5, 1.0, float(remembered.get("traffic", 1.0)), 0.05,
+    c1, c2, c3, c4 = st.columns([3, 3, 2, 2])
+    traffic = c1.slider("Traffic factor", 0.5, 1.0, float(remembered.get("traffic", 1.0)), 0.05,
                         key="reach_traffic", persist_state="session", disabled=mode != "drive",
                         on_change=remember, args=("traffic", "reach_traffic"),
                         help="Drive speeds × this factor (1.0 free flow, 0.7 peak traffic).")
-    holdout_pct = s3.slider("Holdout %", 0, 50, int(remembered.get("holdout_pct",
+    holdout_pct = c2.slider("Holdout %", 0, 50, int(remembered.get("holdout_pct",
                                                                     DEFAULT_HOLDOUT * 100)),
                             key="reach_holdout", persist_state="session", on_change=remember,
                             args=("holdout_pct", "reach_holdout"),
                             help="Drawn at random within each store and band; never sent.")
-    seed = s4.number_input("Holdout seed", 0, 2**31 - 1, int(remembered.get("seed", 0)),
+    seed = c3.number_input("Holdout seed", 0, 2**31 - 1, int(remembered.get("seed", 0)),
                            key="reach_seed", persist_state="session", on_change=remember,
                            args=("seed", "reach_seed"))
-    show_roads = s5.toggle("Show roads", False, key="reach_roads", persist_state="session",
+    show_roads = c4.toggle("Show roads", False, key="reach_roads", persist_state="session",
                            help="Thin grey road lines under the targets, for context.")
     traffic = traffic if mode == "drive" else 1.0
     stores_on_map = ui.selected_stores(root, ws.name, sv, store_ids)

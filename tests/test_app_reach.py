@@ -194,7 +194,7 @@ def test_radius_mode(app, demo_env):
     assert not app.exception, app.exception
     ws = open_workspace("demo", demo_env)
     customers, stores = ws.load_table("customers"), ws.load_table("stores")
-    from ui.reach import KM_MAX
+    from geo.reach_preview import KM_MAX
     assignment = radius_assign(stores, customers, KM_MAX)
     r, shared, _ = expected(demo_env, assignment, app, mode="radius")
     assert_counts_match(app, r, shared)

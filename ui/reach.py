@@ -22,12 +22,10 @@ import streamlit as st
 from geo.audience import Audience, AudienceFilters, prepare_audience
 from geo.reach import ReachIndex, index_reach
 from geo.suppression import recently_contacted
-from geo.reach_preview import KM_MAX as PREVIEW_KM_MAX
+from geo.reach_preview import KM_MAX
 from geo.workspace import open_workspace
 from ui import cache, engine
 
-KM_MAX = PREVIEW_KM_MAX
-"""Largest radius the page offers (km); the radius assignment is computed once up to it."""
 DRAFTS_KEY = "reach_drafts"
 
 
@@ -44,7 +42,7 @@ def campaigns_version(root: str, workspace: str) -> str:
 @st.cache_resource(show_spinner="Routing customers to their nearest store…", max_entries=8)
 def assignment(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffic: float,
                store_ids: tuple[str, ...]) -> pd.DataFrame:
-    """Nearest store per customer for ``mode`` (radius: crow-flies up to `KM_MAX` km).
+    """Nearest store per customer for ``mode`` (radius: crow-flies up to `geo.reach_preview.KM_MAX` km, the slider's end).
 
     Shared and read-only: a slider move only thresholds it (never copy or mutate it).
     """
