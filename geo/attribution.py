@@ -2,8 +2,9 @@
 
 Rules
 -----
-* Codes are compared after trimming spaces and upper-casing; e-mails after
-  trimming and lower-casing (`normalise_codes`, `normalise_emails`).
+* Codes and e-mails are compared by their identity keys (`geo.keys.code_key`:
+  blanks and dashes dropped, upper case; `geo.keys.email_key`: trimmed, lower
+  case), so ``mu7d-qtwxv`` typed at the till is the code ``MU7DQTWXV``.
 * A redemption whose code is a recipient's unique code is attributed to that
   recipient (``match="code"``).
 * Store-wide codes (a list of generic codes such as ``"WELCOME10"``) can be used
@@ -18,7 +19,14 @@ Rules
 Anomalies (one boolean column each, several may hold for one redemption)
 ------------------------------------------------------------------------
 ``unknown_code``
-    The code is neither a recipient's unique code nor a store-wide code.
+    The code is neither a recipient's unique code nor a store-wide code
+    (a likely typo that the user accepted is no longer unknown).
+``likely_typo``
+    An unknown code one substitution or one swap of two adjacent characters
+    away from exactly one issued code of the campaign (``intended_code``). The
+    check character makes this safe: no two issued codes are one such slip
+    apart, and an issued code is reached from a slip only one way. It counts
+    as that code only when the caller accepts typos (``accept_typos=True``).
 ``double_redemption``
     A unique code redeemed again after its first redemption (the first one,
     by timestamp, is not flagged; the repeats are).
@@ -44,10 +52,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from geo.codes import ALPHABET
 from geo.errors import DataError
+from geo.keys import code_keys
 
-ANOMALIES = ("unknown_code", "double_redemption", "cross_store", "outside_window",
-             "holdout_redemption")
+ANOMALIES = ("unknown_code", "likely_typo", "double_redemption", "cross_store",
+             "outside_window", "holdout_redemption")
 
 
 @dataclass(frozen=True)
@@ -96,18 +106,6 @@ def _naive_utc(ts: pd.Timestamp) -> pd.Timestamp:
     return ts
 
 
-def normalise_codes(codes: pd.Series) -> pd.Series:
-    """Trim spaces (inside too) and upper-case coupon codes; blank becomes ``<NA>``."""
-    out = codes.astype("string").str.strip().str.replace(" ", "", regex=False).str.upper()
-    return out.mask(out == "")
-
-
-def normalise_emails(emails: pd.Series) -> pd.Series:
-    """Trim and lower-case e-mail addresses; blank becomes ``<NA>``."""
-    out = emails.astype("string").str.strip().str.lower()
-    return out.mask(out == "")
-
-
 def _isin(values: pd.Series, pool) -> np.ndarray:
     """Vectorised membership test (``Series.isin`` on Arrow strings loops in Python)."""
     index = pd.Index(pd.unique(np.asarray(pool, dtype=object)))
@@ -118,7 +116,7 @@ def _code_owners(targets: pd.DataFrame) -> pd.DataFrame:
     """One row per unique code: code, customer_id, group, recipient store (and campaign)."""
     cols = ["customer_id", "group", "store_id"] + (["campaign_id"] if "campaign_id" in targets else [])
     owners = targets[cols].copy()
-    owners["code"] = normalise_codes(targets["coupon_code"]) if "coupon_code" in targets \
+    owners["code"] = code_keys(targets["coupon_code"]) if "coupon_code" in targets \
         else pd.Series(pd.NA, index=targets.index, dtype="string")
     owners = owners[owners["code"].notna()]
     dup = owners["code"].duplicated(keep=False)
@@ -127,6 +125,43 @@ def _code_owners(targets: pd.DataFrame) -> pd.DataFrame:
         raise DataError("targets", f"the same coupon code is given to several recipients: {codes}",
                         column="coupon_code")
     return owners
+
+
+def _one_slip_variants(code: str) -> set[str]:
+    """Every code one substitution (by an alphabet character) or one adjacent swap away."""
+    out = {code[:i] + c + code[i + 1:] for i in range(len(code)) for c in ALPHABET}
+    out.update(code[:i] + code[i + 1] + code[i] + code[i + 2:] for i in range(len(code) - 1))
+    out.discard(code)
+    return out
+
+
+def likely_typos(codes: pd.Series, issued: Iterable[str]) -> pd.Series:
+    """The issued code each code was most likely meant to be, or ``<NA>``.
+
+    Parameters
+    ----------
+    codes
+        Codes as keys (`geo.keys.code_keys`), typically the unknown ones.
+    issued
+        The campaign's issued codes, as keys.
+
+    Returns
+    -------
+    Series aligned with ``codes``: the one issued code that a single
+    substitution or a single swap of adjacent characters turns the code into;
+    ``<NA>`` when there is none, or more than one (ambiguous), or the code is
+    itself issued.
+    """
+    pool = set(issued)
+    lengths = {len(c) for c in pool}
+    found: dict[str, str] = {}
+    for code in pd.unique(codes.dropna()):
+        if code in pool or len(code) not in lengths:
+            continue
+        hits = _one_slip_variants(code) & pool
+        if len(hits) == 1:
+            found[code] = hits.pop()
+    return codes.map(found).astype("string")
 
 
 def _customer_index(targets: pd.DataFrame) -> pd.DataFrame:
@@ -139,7 +174,8 @@ def _customer_index(targets: pd.DataFrame) -> pd.DataFrame:
 
 def attribute_redemptions(targets: pd.DataFrame, redemptions: pd.DataFrame, *,
                           window: Window | None = None,
-                          store_wide_codes: Iterable[str] = ()) -> pd.DataFrame:
+                          store_wide_codes: Iterable[str] = (),
+                          accept_typos: bool = False) -> pd.DataFrame:
     """Match each redemption to a recipient and flag anomalies.
 
     Parameters
@@ -153,14 +189,19 @@ def attribute_redemptions(targets: pd.DataFrame, redemptions: pd.DataFrame, *,
     window
         The offer window; ``None`` disables the outside-window check.
     store_wide_codes
-        Generic codes anyone may use (compared after normalising).
+        Generic codes anyone may use (compared by `geo.keys.code_key`).
+    accept_typos
+        Count a ``likely_typo`` redemption as its intended code (default
+        False: it is reported, not counted).
 
     Returns
     -------
     DataFrame
         One row per redemption, in input order: the input columns with
-        ``code`` (normalised), ``kind`` (``"unique"``, ``"store_wide"`` or
-        ``"unknown"``), ``match`` (``"code"``, ``"customer_id"`` or ``<NA>``),
+        ``code`` (its key; the intended code when a typo is accepted),
+        ``intended_code`` (for likely typos, else ``<NA>``), ``kind``
+        (``"unique"``, ``"store_wide"`` or ``"unknown"``), ``match``
+        (``"code"``, ``"customer_id"`` or ``<NA>``),
         ``recipient_id`` (the attributed customer or ``<NA>``), ``group``,
         ``recipient_store_id``, ``campaign_id`` (when targets carry it), one
         boolean column per anomaly in `ANOMALIES`, and ``counted``.
@@ -169,16 +210,24 @@ def attribute_redemptions(targets: pd.DataFrame, redemptions: pd.DataFrame, *,
     for col in ("customer_id", "transaction_id"):
         if col not in red:
             red[col] = pd.NA
-    red["code"] = normalise_codes(red["coupon_code"])
+    red["code"] = code_keys(red["coupon_code"])
     red["timestamp"] = pd.to_datetime(red["timestamp"])
     red["amount"] = pd.to_numeric(red["amount"], errors="coerce").astype("float64")
     red["store_id"] = red["store_id"].astype("string").str.strip()
-    generic = set(normalise_codes(pd.Series(list(store_wide_codes), dtype="string")).dropna())
+    generic = set(code_keys(pd.Series(list(store_wide_codes), dtype="string")).dropna())
     owners = _code_owners(targets)
     by_customer = _customer_index(targets)
 
     is_unique = _isin(red["code"], owners["code"]) & red["code"].notna().to_numpy()
     is_generic = _isin(red["code"], list(generic)) & red["code"].notna().to_numpy() & ~is_unique
+    unknown = ~is_unique & ~is_generic & red["code"].notna().to_numpy()
+    red["intended_code"] = pd.Series(pd.NA, index=red.index, dtype="string")
+    red.loc[unknown, "intended_code"] = likely_typos(red.loc[unknown, "code"], owners["code"])
+    red["likely_typo"] = red["intended_code"].notna()
+    if accept_typos:
+        typo = red["likely_typo"].to_numpy(bool)
+        red.loc[typo, "code"] = red.loc[typo, "intended_code"]
+        is_unique = is_unique | typo
     red["kind"] = np.select([is_unique, is_generic], ["unique", "store_wide"], "unknown")
 
     code_owner = red["code"].map(owners.set_index("code")["customer_id"]).astype("string")
@@ -221,7 +270,8 @@ def anomaly_counts(attributed: pd.DataFrame) -> dict[str, int]:
 
 def anomaly_table(attributed: pd.DataFrame) -> pd.DataFrame:
     """The flagged redemptions, one row per (redemption, anomaly), for review and CSV download."""
-    cols = [c for c in ("transaction_id", "timestamp", "store_id", "coupon_code", "amount",
+    cols = [c for c in ("transaction_id", "timestamp", "store_id", "coupon_code",
+                        "intended_code", "amount",
                         "customer_id", "recipient_id", "group", "recipient_store_id")
             if c in attributed]
     parts = []

@@ -18,7 +18,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from geo.suppression import email_keys
+from geo.consent import contactable
+from geo.keys import email_keys
 
 
 def _arrow(values: pd.Series | pd.Index | Sequence) -> pa.Array:
@@ -119,25 +120,6 @@ class Audience:
     filters: AudienceFilters = field(default_factory=AudienceFilters)
 
 
-def consent_mask(customers: pd.DataFrame, email_code: np.ndarray) -> np.ndarray:
-    """True where every record sharing the customer's e-mail is opted in and never unsubscribed.
-
-    Parameters
-    ----------
-    customers
-        Frame with ``opted_in`` and (optionally) ``unsubscribed`` booleans.
-    email_code
-        Integer code per row of the trimmed, lower-cased e-mail (-1 for none).
-    """
-    opted = customers["opted_in"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-    unsub = (customers["unsubscribed"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-             if "unsubscribed" in customers.columns else np.zeros(len(customers), bool))
-    bad = ~opted | unsub | (email_code < 0)
-    codes = np.where(email_code < 0, 0, email_code)
-    bad_per_address = np.bincount(codes, weights=bad, minlength=codes.max(initial=0) + 1) > 0
-    return ~bad_per_address[codes] & (email_code >= 0)
-
-
 def _matches(values: pd.Series, wanted: Iterable[str]) -> np.ndarray:
     """True where a value equals one of ``wanted``, ignoring case and surrounding blanks."""
     encoded = pc.dictionary_encode(_arrow(values))
@@ -216,6 +198,6 @@ def prepare_audience(customers: pd.DataFrame, *, filters: AudienceFilters | None
     else:
         not_con = np.ones(len(customers), dtype=bool)
     return Audience(customers=customers, email_key=keys, email_code=codes,
-                    consented=consent_mask(customers, codes), not_suppressed=not_sup,
+                    consented=contactable(customers, codes), not_suppressed=not_sup,
                     not_contacted=not_con, in_segment=filter_mask(customers, filters, today),
                     filters=filters)

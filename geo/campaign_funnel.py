@@ -96,7 +96,7 @@ def campaign_versions(workspace: Workspace, name: str) -> tuple[str, ...]:
 
 
 def analyse_campaign(workspace: Workspace, name: str, *, cost_per_email: float = 0.0,
-                     bin_min: float = 1.0) -> FunnelResult:
+                     bin_min: float = 1.0, accept_typos: bool = False) -> FunnelResult:
     """The funnel of a saved campaign: its targets, events and redemptions with its own settings.
 
     Parameters
@@ -110,6 +110,9 @@ def analyse_campaign(workspace: Workspace, name: str, *, cost_per_email: float =
         incremental visit).
     bin_min
         Bin width of the distance-decay curve, minutes.
+    accept_typos
+        Count likely typos of issued codes as those codes (see
+        `geo.attribution.likely_typos`); default False.
 
     Raises
     ------
@@ -124,7 +127,8 @@ def analyse_campaign(workspace: Workspace, name: str, *, cost_per_email: float =
                           workspace.load_campaign_file(name, "redemptions"),
                           window=settings.window, bands=settings.bands,
                           store_wide_codes=settings.store_wide_codes,
-                          cost_per_email=cost_per_email, bin_min=bin_min)
+                          cost_per_email=cost_per_email, bin_min=bin_min,
+                          accept_typos=accept_typos)
 
 
 def with_store_names(by_store: pd.DataFrame, journeys: pd.DataFrame) -> pd.DataFrame:

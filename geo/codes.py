@@ -1,4 +1,4 @@
-"""Generate, normalise and validate unique, unguessable coupon codes with a check character.
+"""Generate and validate unique, unguessable coupon codes with a check character.
 
 A code is ``length`` random characters followed by one check character, all
 drawn from `ALPHABET`: the 26 letters and 10 digits without the look-alikes
@@ -26,28 +26,14 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from geo.keys import code_key, code_keys
+
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 N = len(ALPHABET)
 DEFAULT_LENGTH = 8
 _INDEX = np.full(256, -1, dtype=np.int16)
 _INDEX[np.frombuffer(ALPHABET.encode("ascii"), dtype=np.uint8)] = np.arange(N)
 _CHARS = np.frombuffer(ALPHABET.encode("ascii"), dtype=np.uint8)
-
-
-def normalise(code: str) -> str:
-    """Return a code as stored: surrounding blanks removed, upper case, no inner spaces or dashes.
-
-    Parameters
-    ----------
-    code
-        A code as a customer or cashier typed it, e.g. ``" k7mq-9xr4 b"``.
-    """
-    return "".join(str(code).split()).replace("-", "").upper()
-
-
-def normalise_codes(codes: pd.Series) -> pd.Series:
-    """Vectorised `normalise` for a column of codes (missing values stay missing)."""
-    return (codes.astype("string").str.replace(r"[\s-]+", "", regex=True).str.upper())
 
 
 def _weighted_sum(indices: np.ndarray) -> np.ndarray:
@@ -72,7 +58,7 @@ def check_character(body: str) -> str:
     ValueError
         If ``body`` is empty or holds a character outside `ALPHABET`.
     """
-    idx = _indices(normalise(body))
+    idx = _indices(code_key(body) or "")
     if idx is None or len(idx) == 0:
         raise ValueError(f"code body {body!r} must be non-empty and use only {ALPHABET}")
     return ALPHABET[int(check_characters(idx[None, :])[0])]
@@ -88,7 +74,7 @@ def _indices(code: str) -> np.ndarray | None:
 
 
 def validate(code: str, *, length: int | None = DEFAULT_LENGTH) -> bool:
-    """True when ``code`` (after `normalise`) is well formed and its check character matches.
+    """True when ``code`` (after `geo.keys.code_key`) is well formed and its check character matches.
 
     Parameters
     ----------
@@ -98,7 +84,7 @@ def validate(code: str, *, length: int | None = DEFAULT_LENGTH) -> bool:
         Expected number of random characters (the code is one longer); None
         accepts any length of at least one.
     """
-    code = normalise(code)
+    code = code_key(code) or ""
     if len(code) < 2 or (length is not None and len(code) != length + 1):
         return False
     idx = _indices(code)
@@ -109,7 +95,7 @@ def validate(code: str, *, length: int | None = DEFAULT_LENGTH) -> bool:
 
 def validate_codes(codes: pd.Series, *, length: int | None = DEFAULT_LENGTH) -> pd.Series:
     """Vectorised `validate`: a boolean Series, False for missing or malformed codes."""
-    norm = normalise_codes(codes)
+    norm = code_keys(codes)
     out = pd.Series(False, index=codes.index, dtype=bool)
     lens = norm.str.len()
     for k in pd.unique(lens.dropna()):
@@ -151,7 +137,7 @@ def generate_codes(n: int, *, existing: Iterable[str] = (), length: int = DEFAUL
         Number of codes wanted.
     existing
         Codes already in use (for example every code of every campaign in the
-        workspace, see `existing_codes`); compared after `normalise`.
+        workspace, see `existing_codes`); compared after `geo.keys.code_key`.
     length
         Random characters per code (the check character comes on top). With
         the default 8 there are about 8.5e11 codes, so guessing a valid one
@@ -166,7 +152,7 @@ def generate_codes(n: int, *, existing: Iterable[str] = (), length: int = DEFAUL
         raise ValueError(f"number of codes must be >= 0, got {n}")
     if not 4 <= length <= N - 2:
         raise ValueError(f"codes need 4 to {N - 2} random characters, got {length}")
-    taken = {normalise(c) for c in existing}
+    taken = {k for k in map(code_key, existing) if k is not None}
     if n + len(taken) > N ** length // 2:
         raise ValueError(f"{n} codes of length {length} would fill more than half the code space")
     taken_arr = np.array(sorted(taken), dtype=f"S{length + 1}") if taken else None
@@ -185,7 +171,7 @@ def generate_codes(n: int, *, existing: Iterable[str] = (), length: int = DEFAUL
 
 
 def existing_codes(workspace) -> set[str]:
-    """Every coupon code issued by any campaign saved in ``workspace`` (normalised).
+    """Every coupon code issued by any campaign saved in ``workspace`` (as `geo.keys.code_key`).
 
     Parameters
     ----------
@@ -197,5 +183,5 @@ def existing_codes(workspace) -> set[str]:
         targets = workspace.load_campaign_file(campaign, "targets")
         if targets is None or "coupon_code" not in targets.columns:
             continue
-        found.update(normalise_codes(targets["coupon_code"]).dropna().tolist())
+        found.update(code_keys(targets["coupon_code"]).dropna().tolist())
     return found

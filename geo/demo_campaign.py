@@ -103,12 +103,13 @@ def _demo_codes(n: int, rng: np.random.Generator) -> np.ndarray:
 def draw_targets(customers: pd.DataFrame, stores: pd.DataFrame, assignment: pd.DataFrame,
                  rng: np.random.Generator, rates: CampaignRates) -> pd.DataFrame:
     """Contactable customers within the last band, with band, group and codes."""
-    from geo.summary import contactable
+    from geo.consent import contactable
 
     a = assignment.set_index("customer_id")
     c = customers.set_index("customer_id")
+    ok = pd.Series(contactable(customers), index=c.index)
     t = a.loc[a["reachable"].astype(bool) & (a["travel_min"] <= BANDS[-1])]
-    t = t[contactable(c.loc[t.index]).to_numpy()]
+    t = t[ok.loc[t.index].to_numpy()]
     band = np.digitize(t["travel_min"].to_numpy(), BANDS, right=True)
     labels = np.array([f"{lo}-{hi}" for lo, hi in zip((0,) + BANDS[:-1], BANDS)])
     targets = pd.DataFrame({

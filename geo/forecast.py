@@ -30,7 +30,7 @@ import pandas as pd
 from scipy import stats
 
 from geo.reach import RADIUS, band_index, band_labels
-from geo.suppression import email_keys
+from geo.keys import code_keys, email_keys
 
 RATES = ("open", "click", "redeem")
 DEFAULT_CONFIDENCE = 0.90
@@ -103,8 +103,7 @@ def campaign_history(workspace, name: str) -> pd.DataFrame | None:
     revenue = np.zeros(len(t))
     redemptions = workspace.load_campaign_file(name, "redemptions")
     if redemptions is not None and len(redemptions) and "coupon_code" in t:
-        from geo.codes import normalise_codes
-        r = redemptions.assign(_code=normalise_codes(redemptions["coupon_code"]),
+        r = redemptions.assign(_code=code_keys(redemptions["coupon_code"]),
                                _ts=_naive(redemptions["timestamp"]))
         meta = workspace.campaign_meta(name)
         if meta.get("offer_start") and meta.get("offer_end"):
@@ -112,7 +111,7 @@ def campaign_history(workspace, name: str) -> pd.DataFrame | None:
             w = OfferWindow.parse(meta["offer_start"], meta["offer_end"])
             r = r[(r["_ts"] >= w.start) & (r["_ts"] <= w.end)]
         amount = r.groupby("_code")["amount"].sum()
-        code = normalise_codes(t["coupon_code"])
+        code = code_keys(t["coupon_code"])
         revenue = amount.reindex(code).fillna(0.0).to_numpy(float)
         redeemed = code.isin(amount.index).to_numpy(bool)
     else:

@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from geo.attribution import (Window, anomaly_counts, attribute_redemptions, normalise_emails,
-                             store_wide_summary)
+from geo.attribution import Window, anomaly_counts, attribute_redemptions, store_wide_summary
 from geo.io import complete, read_raw
+from geo.keys import email_keys
 from geo.schema import Schema
 from geo.validate import HEADER_ROWS, ValidationReport, validate_table
 
@@ -89,7 +89,7 @@ def _event_flags(targets: pd.DataFrame, events: pd.DataFrame | None, keys: list[
     flags = pd.DataFrame(False, index=targets.index, columns=list(EVENT_FLAGS))
     if events is None or events.empty:
         return flags
-    ev = pd.DataFrame({"email_norm": normalise_emails(events["email"]),
+    ev = pd.DataFrame({"email_norm": email_keys(events["email"]),
                        "event": events["event"].astype("string").str.strip().str.lower()})
     if "campaign_id" in keys:
         ev["campaign_id"] = events["campaign_id"].astype("string")
@@ -142,7 +142,7 @@ def build_journeys(targets: pd.DataFrame, events: pd.DataFrame | None,
     """
     t = targets.reset_index(drop=True).copy()
     t["customer_id"] = t["customer_id"].astype("string").str.strip()
-    t["email_norm"] = normalise_emails(t["email"])
+    t["email_norm"] = email_keys(t["email"])
     t["group"] = t["group"].astype("string").str.strip().str.lower()
     if "band" in t and t["band"].notna().any():
         t["band"] = order_bands(t["band"])
@@ -551,7 +551,7 @@ def analyse_funnel(targets: pd.DataFrame, events: pd.DataFrame | None,
                    redemptions: pd.DataFrame | None, *, window: Window | None = None,
                    bands: Sequence[float] = DEFAULT_BANDS, store_wide_codes: Sequence[str] = (),
                    cost_per_email: float = 0.0, bin_min: float = 1.0,
-                   implied: bool = True) -> FunnelResult:
+                   implied: bool = True, accept_typos: bool = False) -> FunnelResult:
     """Attribute redemptions, build journeys and compute every view of the funnel.
 
     Parameters
@@ -570,10 +570,14 @@ def analyse_funnel(targets: pd.DataFrame, events: pd.DataFrame | None,
         Bin width of the distance-decay curve, minutes.
     implied
         Whether later e-mail events imply earlier ones.
+    accept_typos
+        Count a code one slip away from exactly one issued code as that code
+        (see `geo.attribution.likely_typos`); default False: reported only.
     """
     red = redemptions if redemptions is not None else pd.DataFrame(
         columns=["coupon_code", "store_id", "timestamp", "amount"])
-    attributed = attribute_redemptions(targets, red, window=window, store_wide_codes=store_wide_codes)
+    attributed = attribute_redemptions(targets, red, window=window, store_wide_codes=store_wide_codes,
+                                       accept_typos=accept_typos)
     journeys = build_journeys(targets, events, attributed, bands=bands, implied=implied)
     anomalies = anomaly_counts(attributed)
     hold = journeys["group"].eq("holdout").fillna(False)

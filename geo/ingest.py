@@ -120,7 +120,7 @@ def check_file(source: Source, kind: str, *, name: str | None = None,
     row_errors = _merge_not_located(pd.concat([e for e in error_parts if len(e)] or [
         error_parts[-1]], ignore_index=True))
     errors = check_across_rows(typed, schema, row_errors)
-    report = finish_report(label, rows, typed, errors)
+    report = finish_report(label, rows, typed, errors, schema=schema)
     report.mapping, report.message = used, message
     if report_progress:
         report_progress(1.0)
@@ -193,6 +193,16 @@ def import_file(path: Source, kind: str, workspace: Workspace,
     return report
 
 
+def shared_addresses_csv(report: ValidationReport) -> bytes:
+    """Return the records that share an address (see `geo.validate.shared_addresses`) as UTF-8 CSV.
+
+    Columns: ``email_key, row`` (spreadsheet row), ``customer_id, email,
+    opted_in, unsubscribed``; with a byte-order mark, as `bad_rows_csv`.
+    """
+    shared = report.shared if report.shared is not None else pd.DataFrame()
+    return shared.to_csv(index=False).encode("utf-8-sig")
+
+
 def errors_csv(report: ValidationReport) -> bytes:
     """Return the report's problems (row, column, reason, value) as UTF-8 CSV bytes."""
     return report.errors.to_csv(index=False).encode("utf-8-sig")
@@ -240,12 +250,14 @@ def report_summary(report: ValidationReport) -> dict[str, int]:
     -------
     dict
         ``rows`` (data rows read), ``valid`` (good rows kept), ``rejected``
-        (rows left out because of at least one problem) and ``problems`` (one
-        per row and column at fault, so a row can have several).
+        (rows left out because of at least one problem), ``problems`` (one
+        per row and column at fault, so a row can have several) and
+        ``shared_addresses`` (addresses held by two or more good records: a
+        notice, every record is kept).
     """
     rows, valid = int(report.rows), int(len(report.valid))
     return {"rows": rows, "valid": valid, "rejected": max(rows - valid, 0),
-            "problems": int(len(report.errors))}
+            "problems": int(len(report.errors)), "shared_addresses": report.shared_groups}
 
 
 def problem_counts(report: ValidationReport) -> pd.DataFrame:

@@ -47,11 +47,25 @@ def email_key(email: object) -> str | None:
     return key or None
 
 
+def _vectorised(values: pd.Series | pd.Index | Iterable[object], fast, scalar) -> pd.Series:
+    """Apply ``fast`` (string methods) to ASCII values and ``scalar`` to the others.
+
+    Arrow's case mapping differs from Python's for a few characters (``ß``,
+    dotted ``İ``), so values that are not pure ASCII go through the scalar rule,
+    once per distinct value: both forms always agree.
+    """
+    series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype="object")
+    text = series.astype("string")
+    out = fast(text)
+    other = (~text.str.isascii()).fillna(False).to_numpy(dtype=bool)
+    if other.any():
+        out[other] = text[other].map(scalar, na_action="ignore")
+    return out.mask(out == "").astype("string")
+
+
 def email_keys(emails: pd.Series | pd.Index | Iterable[object]) -> pd.Series:
     """Vectorised `email_key`: a string Series aligned with ``emails`` (``<NA>`` when blank)."""
-    values = emails if isinstance(emails, pd.Series) else pd.Series(list(emails), dtype="object")
-    out = values.astype("string").str.strip().str.lower()
-    return out.mask(out == "")
+    return _vectorised(emails, lambda s: s.str.strip().str.lower(), email_key)
 
 
 def code_key(code: object) -> str | None:
@@ -75,6 +89,5 @@ def code_key(code: object) -> str | None:
 
 def code_keys(codes: pd.Series | pd.Index | Iterable[object]) -> pd.Series:
     """Vectorised `code_key`: a string Series aligned with ``codes`` (``<NA>`` when blank)."""
-    values = codes if isinstance(codes, pd.Series) else pd.Series(list(codes), dtype="object")
-    out = values.astype("string").str.replace(_CODE_NOISE, "", regex=True).str.upper()
-    return out.mask(out == "")
+    return _vectorised(codes, lambda s: s.str.replace(_CODE_NOISE, "", regex=True).str.upper(),
+                       code_key)

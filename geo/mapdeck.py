@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pydeck as pdk
 
-from geo.summary import contactable
+from geo.consent import contactable
 
 OSM_ATTRIBUTION = "© OpenStreetMap contributors (ODbL)"
 STORE_COLOUR = [213, 33, 106]

@@ -8,9 +8,12 @@ assignment frame (travel-time or radius mode, see `geo.assign`) and the chosen
 bands: masks, `numpy.bincount` per store and one sort for the holdout, with no
 Python loop over customers.
 
-Waterfall stages, in order: ``in_catchment`` → ``opted_in`` →
-``not_suppressed`` → ``not_recently_contacted`` → ``in_segment`` (segment and
-the other filters) → ``one_per_email`` (the targets).
+Waterfall stages, in order: ``in_catchment`` → ``opted_in`` (the consent rule,
+judged per address: `geo.consent`) → ``not_suppressed`` →
+``not_recently_contacted`` → ``in_segment`` (segment and the other filters) →
+``one_per_email`` (the targets: one per address, the record nearest its store;
+the others are the "second records of an address", listed by
+`Reach.second_records`).
 """
 
 from __future__ import annotations
@@ -33,8 +36,9 @@ STAGE_LABELS = {
     "not_suppressed": "Not on the suppression list",
     "not_recently_contacted": "Not contacted recently",
     "in_segment": "In segment and filters",
-    "one_per_email": "One per e-mail address",
+    "one_per_email": "One per address (second records of an address left out)",
 }
+SECOND_RECORD_COLUMNS = ("customer_id", "email_key", "represented_by", "store_id")
 DEFAULT_HOLDOUT = 0.10
 DEFAULT_SEED = 0
 RADIUS = "radius"
@@ -70,11 +74,23 @@ class Reach:
     per_band: pd.DataFrame
     values: pd.DataFrame
     build_targets: Callable[[], pd.DataFrame] = field(repr=False)
+    build_second_records: Callable[[], pd.DataFrame] = field(repr=False, default=lambda: (
+        pd.DataFrame(columns=list(SECOND_RECORD_COLUMNS))))
 
     @cached_property
     def targets(self) -> pd.DataFrame:
         """The target list (see the class notes), built once on first access."""
         return self.build_targets()
+
+    @cached_property
+    def second_records(self) -> pd.DataFrame:
+        """The records left out because another record of their address represents it.
+
+        One row per such record inside the catchment that passed every other
+        rule: ``customer_id, email_key, represented_by`` (the target's customer
+        id), ``store_id``; as many rows as the waterfall's last step removes.
+        """
+        return self.build_second_records()
 
     def treatment_by_band(self) -> pd.Series:
         """Treatment recipients per band label, summed over stores (the forecast's audience)."""
@@ -267,6 +283,9 @@ class ReachIndex:
     travel: np.ndarray
     crow: np.ndarray
     id_rank: np.ndarray
+    second_rows: np.ndarray
+    second_value: np.ndarray
+    second_rep: np.ndarray
 
     @cached_property
     def store_ids(self) -> pd.Index:
@@ -302,10 +321,19 @@ class ReachIndex:
                                                categories=["treatment", "holdout"]),
         })
         rows = self.rows[sel]
+        second = self.second_value <= outer
         return Reach(
             waterfall=_waterfall(counts, len(self.audience.customers)), per_store=per_store,
             per_band=_per_band(self.store_ids, labels, strata, held), values=values,
-            build_targets=lambda: _targets_frame(self.audience, rows, self.store_ids, values))
+            build_targets=lambda: _targets_frame(self.audience, rows, self.store_ids, values),
+            build_second_records=lambda: _second_records_frame(
+                self.audience, self.second_rows[second], self.second_rep[second],
+                self._store_of_row(self.second_rep[second])))
+
+    def _store_of_row(self, customer_rows: np.ndarray) -> pd.Series:
+        """Store id of candidates given by customer row number."""
+        pos = pd.Index(self.rows).get_indexer(customer_rows)
+        return pd.Series(self.store_ids.to_numpy()[self.store_code[pos]], dtype="string")
 
 
 def index_reach(audience: Audience, assignment: pd.DataFrame, stores: pd.DataFrame, *,
@@ -343,13 +371,16 @@ def index_reach(audience: Audience, assignment: pd.DataFrame, stores: pd.DataFra
     rows, id_rank = rows[order], id_rank[order]
     first = np.ones(len(rows), dtype=bool)
     first[1:] = audience.email_code[rows][1:] != audience.email_code[rows][:-1]
+    representative = rows[np.maximum.accumulate(np.where(first, np.arange(len(rows)), 0))]
+    second_rows, second_rep = rows[~first], representative[~first]
     rows, id_rank = rows[first], id_rank[first]
     by_store = np.lexsort((id_rank, store_code[rows]))
     rows, id_rank = rows[by_store], id_rank[by_store]
     return ReachIndex(audience=audience, stores=stores.reset_index(drop=True), mode=mode,
                       stage_store=stage_store, stage_value=stage_value, rows=rows,
                       store_code=store_code[rows], value=metric[rows], travel=travel[rows],
-                      crow=crow[rows], id_rank=id_rank)
+                      crow=crow[rows], id_rank=id_rank, second_rows=second_rows,
+                      second_value=metric[second_rows], second_rep=second_rep)
 
 
 def _targets_frame(audience: Audience, rows: np.ndarray, store_ids: pd.Index,
@@ -374,6 +405,17 @@ def _targets_frame(audience: Audience, rows: np.ndarray, store_ids: pd.Index,
         "band": values["band"].to_numpy(),
         "group": values["group"].to_numpy(),
     })
+
+
+def _second_records_frame(audience: Audience, rows: np.ndarray, rep: np.ndarray,
+                          store_id: pd.Series) -> pd.DataFrame:
+    ids = audience.customers["customer_id"]
+    return pd.DataFrame({
+        "customer_id": ids.iloc[rows].astype("string").reset_index(drop=True),
+        "email_key": audience.email_key.iloc[rows].reset_index(drop=True),
+        "represented_by": ids.iloc[rep].astype("string").reset_index(drop=True),
+        "store_id": store_id.reset_index(drop=True),
+    }, columns=list(SECOND_RECORD_COLUMNS))
 
 
 def _waterfall(counts: dict[str, np.ndarray], n: int) -> pd.DataFrame:

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-
-def contactable(customers: pd.DataFrame) -> pd.Series:
-    """Boolean mask of customers who may be e-mailed: opted in and not unsubscribed."""
-    opted = customers["opted_in"].astype("boolean").fillna(False)
-    unsub = (customers["unsubscribed"].astype("boolean").fillna(False)
-             if "unsubscribed" in customers else False)
-    return (opted & ~unsub).astype(bool)
+from geo.consent import contactable
 
 
 def headline_counts(customers: pd.DataFrame, stores: pd.DataFrame) -> dict[str, int]:
-    """Count customers, contactable (opted-in, not unsubscribed) customers and stores.
+    """Count customers, contactable customers (`geo.consent.contactable`: per address) and stores.
 
     Returns
     -------

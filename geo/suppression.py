@@ -1,7 +1,7 @@
 """E-mail keys, suppression lists and recent contacts: the addresses a campaign must not e-mail.
 
-Matching is on the e-mail key: the address trimmed and lower-cased, so
-``" Ann@X.com"`` and ``"ann@x.com"`` are one person.
+Matching is on the e-mail key (`geo.keys.email_key`: the address trimmed and
+lower-cased), so ``" Ann@X.com"`` and ``"ann@x.com"`` are one person.
 """
 
 from __future__ import annotations
@@ -12,13 +12,9 @@ from pathlib import Path
 import pandas as pd
 
 from geo.errors import DataError
+from geo.keys import email_keys
 
 _EMAIL_TOKEN = re.compile(r"[^\s,;\"'<>]+@[^\s,;\"'<>]+")
-
-
-def email_keys(emails: pd.Series) -> pd.Series:
-    """Trimmed, lower-cased e-mail addresses (the identity used for consent and de-duplication)."""
-    return emails.astype("string").str.strip().str.lower()
 
 
 def parse_suppression(text: str) -> pd.Index:
@@ -38,7 +34,7 @@ def parse_suppression(text: str) -> pd.Index:
     pandas.Index of unique, lower-cased addresses.
     """
     tokens = _EMAIL_TOKEN.findall(text or "")
-    return pd.Index(pd.unique(pd.Series(tokens, dtype="string").str.strip().str.lower()),
+    return pd.Index(pd.unique(email_keys(pd.Series(tokens, dtype="string")).dropna()),
                     dtype="string")
 
 
@@ -80,7 +76,8 @@ def save_suppression(workspace, addresses: pd.Index, *, source: str,
     dict ``source, saved_at, count``, also stored in the workspace settings
     under ``suppression``.
     """
-    keys = pd.Index(addresses, dtype="string").dropna().str.strip().str.lower().unique()
+    keys = pd.Index(email_keys(pd.Series(list(addresses), dtype="string")).dropna().unique(),
+                    dtype="string")
     if len(keys) == 0:
         raise DataError(source, "no e-mail address found in the suppression list")
     workspace.save_table(SUPPRESSION_TABLE, pd.DataFrame({"email_key": keys}))

@@ -28,6 +28,7 @@ import pandas as pd
 
 from geo import codes as _codes
 from geo.errors import DataError, GeoError, WorkspaceError
+from geo.keys import code_keys
 from geo.export.csv_layouts import (csv_text, manual_import_bytes, manual_import_frame,
                                     neutralise_formulas)
 from geo.workspace import Workspace, check_name
@@ -280,8 +281,8 @@ def save_campaign(workspace: Workspace, name: str, targets: pd.DataFrame,
         if other != name:
             prev = workspace.load_campaign_file(other, "targets")
             if prev is not None and "coupon_code" in prev:
-                others.update(_codes.normalise_codes(prev["coupon_code"]).dropna().tolist())
-    mine = _codes.normalise_codes(targets["coupon_code"]).dropna()
+                others.update(code_keys(prev["coupon_code"]).dropna().tolist())
+    mine = code_keys(targets["coupon_code"]).dropna()
     clash = mine[mine.isin(others)]
     if len(clash) or mine.duplicated().any():
         dup = clash.iloc[0] if len(clash) else mine[mine.duplicated()].iloc[0]

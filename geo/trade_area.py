@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from geo.summary import contactable
+from geo.consent import contactable
 
 
 def band_label(value: float, unit: str) -> str:
@@ -43,7 +43,7 @@ def band_table(assigned: pd.DataFrame, customers: pd.DataFrame, stores: pd.DataF
     sid = assigned["store_id"].astype("string").to_numpy(dtype=object, na_value=None)
     value = assigned[by].to_numpy(float)
     ok = assigned["reachable"].to_numpy(bool) & np.isfinite(value)
-    consent = contactable(customers).to_numpy()
+    consent = contactable(customers)
     out = pd.DataFrame({"store_id": store_ids, "name": stores["name"].astype(str).to_numpy()})
     pos = {s: i for i, s in enumerate(store_ids)}
     code = np.array([pos.get(s, -1) if s is not None else -1 for s in sid], dtype=np.int64)

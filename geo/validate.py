@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import DataError
+from geo.keys import email_keys
 from geo.schema import Column, Schema
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -37,6 +38,12 @@ class ValidationReport:
         When the table came through a column mapping: ``{canonical: source column}``.
     message
         A note for the user about the whole file (e.g. the geocoder could not be reached).
+    shared
+        A notice, not an error: the valid records whose e-mail address is also
+        another valid record's once case and surrounding blanks are ignored
+        (the same person signed up twice, a household account). One row per
+        record (see `shared_addresses`). Every such record is kept; the consent
+        rule (`geo.consent`) then judges the address as a whole.
     """
 
     file: str
@@ -45,22 +52,33 @@ class ValidationReport:
     errors: pd.DataFrame
     mapping: dict[str, str] | None = None
     message: str | None = None
+    shared: pd.DataFrame | None = None
 
     @property
     def ok(self) -> bool:
         """True when no row had a problem."""
         return self.errors.empty
 
+    @property
+    def shared_groups(self) -> int:
+        """Number of addresses held by two or more records (0 when none)."""
+        return 0 if self.shared is None or self.shared.empty else \
+            int(self.shared["email_key"].nunique())
+
     def as_dict(self, max_errors: int | None = None) -> dict:
         """Return the report in the command line's JSON shape."""
         errs = self.errors if max_errors is None else self.errors.head(max_errors)
         extra = {k: v for k, v in (("mapping", self.mapping), ("message", self.message))
                  if v is not None}
+        shared = ({} if self.shared is None else
+                  {"shared_addresses": {"groups": self.shared_groups,
+                                        "records": int(len(self.shared))}})
         return {
             **extra,
             "file": self.file,
             "rows": int(self.rows),
             "valid": int(len(self.valid)),
+            **shared,
             "errors": [
                 {"row": int(r.row) if pd.notna(r.row) else None, "column": r.column,
                  "reason": r.reason}
@@ -236,12 +254,7 @@ def _concat_errors(problems: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(problems, ignore_index=True)
 
 
-def normalise_email(values: pd.Series) -> pd.Series:
-    """Return e-mail addresses lower-cased with every space removed (for duplicate checks)."""
-    return values.astype("string").str.lower().str.replace(r"\s+", "", regex=True)
-
-
-def find_duplicates(typed: pd.DataFrame, column: str, *, normalise=None,
+def find_duplicates(typed: pd.DataFrame, column: str, *,
                     label: str | None = None) -> pd.DataFrame:
     """List the rows whose ``column`` repeats an earlier row's value.
 
@@ -251,8 +264,6 @@ def find_duplicates(typed: pd.DataFrame, column: str, *, normalise=None,
         Parsed rows with their spreadsheet row in ``_row``.
     column
         Column to check; blank cells are ignored.
-    normalise
-        Optional function applied to the values before comparing them.
     label
         What the duplicate is called in the reason (default ``column``).
 
@@ -264,8 +275,7 @@ def find_duplicates(typed: pd.DataFrame, column: str, *, normalise=None,
     if column not in typed.columns or typed.empty:
         return _concat_errors([])
     values = typed[column].astype("string")
-    keys = normalise(values) if normalise else values
-    keys = keys.mask(keys.fillna("") == "")
+    keys = values.mask(values.fillna("") == "")
     dup = (keys.duplicated(keep="first") & keys.notna()).to_numpy()
     if not dup.any():
         return _concat_errors([])
@@ -330,9 +340,9 @@ def check_across_rows(typed: pd.DataFrame, schema: Schema,
                       row_errors: pd.DataFrame | None = None) -> pd.DataFrame:
     """Run the checks that compare rows with each other.
 
-    Duplicate key (``schema.key``), duplicate e-mail after lower-casing and
-    removing spaces (tables with a key and an ``email`` column, e.g. customers),
-    and likely swapped latitude/longitude (tables with ``lat`` and ``lon``).
+    Duplicate key (``schema.key``) and likely swapped latitude/longitude
+    (tables with ``lat`` and ``lon``). Records that share an e-mail address
+    are not an error (see `shared_addresses`).
 
     Parameters
     ----------
@@ -351,9 +361,6 @@ def check_across_rows(typed: pd.DataFrame, schema: Schema,
     problems = [row_errors if row_errors is not None else _concat_errors([])]
     if schema.key:
         problems.append(find_duplicates(typed, schema.key))
-    if schema.key and "email" in schema.names and schema.key != "email":
-        problems.append(find_duplicates(typed, "email", normalise=normalise_email,
-                                        label="duplicate email after ignoring case and spaces"))
     if "lat" in typed.columns and "lon" in typed.columns:
         swapped = find_swapped(typed["lat"], typed["lon"])
         if swapped.any():
@@ -378,13 +385,54 @@ def sort_errors(errors: pd.DataFrame) -> pd.DataFrame:
             .reset_index(drop=True))
 
 
-def finish_report(file: str, rows: int, typed: pd.DataFrame,
-                  errors: pd.DataFrame) -> ValidationReport:
-    """Drop every row named in ``errors`` from ``typed`` and build the report."""
+SHARED_COLUMNS = ["email_key", "row", "customer_id", "email", "opted_in", "unsubscribed"]
+"""Columns of `shared_addresses` (``opted_in``/``unsubscribed`` as parsed, NA when absent)."""
+
+
+def shared_addresses(valid: pd.DataFrame) -> pd.DataFrame:
+    """List the records whose e-mail address another record also has (case and blanks ignored).
+
+    Parameters
+    ----------
+    valid
+        Good rows with ``email`` and their spreadsheet row in ``_row``.
+
+    Returns
+    -------
+    DataFrame
+        One row per record of a shared address (`SHARED_COLUMNS`), grouped by
+        ``email_key`` and in file order within a group; empty when every
+        address is held by one record.
+    """
+    if "email" not in valid.columns or valid.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in SHARED_COLUMNS})
+    keys = email_keys(valid["email"])
+    shared = keys.notna() & keys.duplicated(keep=False)
+    rows = valid[shared.to_numpy(dtype=bool)]
+
+    def col(name: str) -> pd.Series:
+        return rows[name] if name in rows.columns else pd.Series(pd.NA, index=rows.index)
+
+    out = pd.DataFrame({"email_key": keys[shared], "row": rows["_row"], "customer_id": col(
+        "customer_id"), "email": rows["email"], "opted_in": col("opted_in"),
+                        "unsubscribed": col("unsubscribed")})
+    return out.sort_values(["email_key", "row"], kind="stable").reset_index(drop=True)
+
+
+def finish_report(file: str, rows: int, typed: pd.DataFrame, errors: pd.DataFrame, *,
+                  schema: Schema | None = None) -> ValidationReport:
+    """Drop every row named in ``errors`` from ``typed`` and build the report.
+
+    When ``schema`` has both a key and an ``email`` column (customers), the
+    report also lists the records that share an address (`shared_addresses`).
+    """
     errors = sort_errors(errors)
     keep = ~typed["_row"].isin(errors["row"].unique()).to_numpy()
     valid = typed[keep].reset_index(drop=True) if not keep.all() else typed.reset_index(drop=True)
-    return ValidationReport(file=str(file), rows=int(rows), valid=valid, errors=errors)
+    shared = (shared_addresses(valid) if schema is not None and schema.key
+              and "email" in schema.names and schema.key != "email" else None)
+    return ValidationReport(file=str(file), rows=int(rows), valid=valid, errors=errors,
+                            shared=shared)
 
 
 def validate_table(df: pd.DataFrame, schema: Schema, file: str, *,
@@ -416,4 +464,4 @@ def validate_table(df: pd.DataFrame, schema: Schema, file: str, *,
     """
     typed, row_errors = validate_rows(df, schema, file, row_numbers=row_numbers, keep=keep)
     errors = check_across_rows(typed, schema, row_errors)
-    return finish_report(file, len(df), typed, errors)
+    return finish_report(file, len(df), typed, errors, schema=schema)

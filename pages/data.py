@@ -5,7 +5,7 @@ import streamlit as st
 from geo.columns import mappable_fields, recall_mapping
 from geo.demo import install_demo
 from geo.ingest import (KIND_SCHEMAS, bad_rows_csv, check_file, import_file, import_history,
-                        problem_counts, report_summary, schema_for)
+                        problem_counts, report_summary, schema_for, shared_addresses_csv)
 from geo.inventory import workspace_inventory
 from geo.workspace import DEMO, list_workspaces
 from ui import data as ui
@@ -150,6 +150,17 @@ elif summary["valid"] == 0:
     st.error(f"No usable row in {report.file}: nothing was stored, {where} keeps its data.")
 else:
     st.info("Checked only: nothing was stored. Import to keep the good rows.")
+
+if summary.get("shared_addresses"):
+    n_records = len(report.shared)
+    st.info(f"{summary['shared_addresses']:,} e-mail addresses are each held by two or more "
+            f"records ({n_records:,} records in all; case and surrounding spaces ignored). Every "
+            "record is kept. Such an address is e-mailed once, and only if all its records "
+            "opted in and none unsubscribed.")
+    st.download_button("Download the records that share an address (CSV)",
+                       data=lambda: shared_addresses_csv(report),
+                       file_name=f"shared-addresses-{upload.name.rsplit('.', 1)[0]}.csv",
+                       mime="text/csv", key="data_shared", on_click="ignore")
 
 if summary["problems"]:
     st.caption("Problems by kind")

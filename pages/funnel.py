@@ -150,7 +150,7 @@ def _save_cost() -> None:
     ws.update_settings(funnel_cost_per_email=float(st.session_state[COST_KEY]))
 
 
-c1, c2, c3 = st.columns([2, 1, 1])
+c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
 basis = c1.radio("Treatment vs holdout measured on", [LIKE, ALL], key="funnel_lift_basis",
                  persist_state="session",
                  help="Holdout members get no code, so their store visits are seen only when the "
@@ -163,10 +163,15 @@ cost = c2.number_input("Cost per e-mail", min_value=0.0, step=0.001, format="%.4
                        help="In the revenue's currency; kept with the workspace.")
 bin_min = c3.number_input("Decay bin (minutes)", min_value=0.5, max_value=10.0, value=1.0,
                           step=0.5, key="funnel_bin_min", persist_state="session")
+accept_typos = c4.toggle("Count likely typos", value=False, key="funnel_accept_typos",
+                         persist_state="session",
+                         help="A till code one mistyped or swapped character away from exactly "
+                              "one code of this campaign is listed under Anomalies as a likely "
+                              "typo. Switch this on to count it as that code.")
 
 with shown_as_message(f"Could not analyse campaign {campaign!r}"):
     result = cached.campaign_funnel(root, ws.name, campaign, campaign_versions(ws, campaign),
-                                    float(cost), float(bin_min))
+                                    float(cost), float(bin_min), bool(accept_typos))
 
 # headline ------------------------------------------------------------------------------
 st.subheader("Funnel (treatment group, unique customers)")
@@ -265,8 +270,9 @@ with tabs[5]:
     cached.chart_block(charts.holdout_chart(rates, title=f"Treatment vs holdout ({lift['basis']})"),
                        rates, "treatment-vs-holdout", "funnel_holdout")
 with tabs[6]:
-    a = st.columns(6)
-    labels = {"unknown_code": "Unknown codes", "double_redemption": "Codes redeemed twice",
+    a = st.columns(7)
+    labels = {"unknown_code": "Unknown codes", "likely_typo": "Likely typos",
+              "double_redemption": "Codes redeemed twice",
               "cross_store": "At another store", "outside_window": "Outside the window",
               "holdout_redemption": "By holdout members", "holdout_contacted": "Holdout e-mailed"}
     for col, (k, label) in zip(a, labels.items()):

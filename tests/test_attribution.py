@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from geo.attribution import (ANOMALIES, Window, anomaly_counts, anomaly_table, attribute_redemptions,
-                             normalise_codes, normalise_emails, store_wide_summary)
+                             likely_typos, store_wide_summary)
+from geo.codes import generate_codes
 from geo.errors import DataError
 
 
@@ -44,11 +45,12 @@ def attributed(**kw) -> pd.DataFrame:
     return attribute_redemptions(targets(), redemptions(), **kw)
 
 
-def test_normalising_codes_and_emails():
-    codes = normalise_codes(pd.Series([" ab c1 ", "AbC1", "", None]))
-    assert codes.tolist()[:2] == ["ABC1", "ABC1"]
-    assert codes.isna().tolist()[2:] == [True, True]
-    assert normalise_emails(pd.Series(["  A@X.Com "])).tolist() == ["a@x.com"]
+def test_codes_typed_with_dashes_spaces_and_lower_case_are_matched():
+    red = pd.DataFrame({"coupon_code": ["aa-a1", " A A A 1", "bbb\u20132"], "store_id": "S1",
+                        "timestamp": pd.to_datetime(["2026-10-02"] * 3), "amount": 1.0})
+    a = attribute_redemptions(targets(), red)
+    assert a["recipient_id"].tolist() == ["c1", "c1", "c2"]
+    assert a["code"].tolist() == ["AAA1", "AAA1", "BBB2"] and not a["unknown_code"].any()
 
 
 def test_each_redemption_is_matched_by_code_or_till_customer():
@@ -65,12 +67,13 @@ def test_every_anomaly_hand_counted():
     flagged = {name: sorted(a.index[a[name]]) for name in ANOMALIES}
     assert flagged == {
         "unknown_code": ["t3"],
+        "likely_typo": [],
         "double_redemption": ["t2"],
         "cross_store": ["t5"],
         "outside_window": ["t5"],
         "holdout_redemption": ["t4"],
     }
-    assert anomaly_counts(a) == {n: 1 for n in ANOMALIES}
+    assert anomaly_counts(a) == {n: int(n != "likely_typo") for n in ANOMALIES}
     assert sorted(a.index[a["counted"]]) == ["t1", "t4"]
 
 
@@ -132,3 +135,46 @@ def test_window_parsing():
     for bad in ("2026-10-01", "2026-10-05/2026-10-01", "x/y"):
         with pytest.raises(DataError):
             Window.parse(bad)
+
+
+def _issued(n: int = 200) -> pd.DataFrame:
+    codes = generate_codes(n)
+    return pd.DataFrame({"customer_id": [f"c{i}" for i in range(n)],
+                         "email": [f"p{i}@x.com" for i in range(n)], "store_id": "S1",
+                         "travel_min": 5.0, "coupon_code": codes, "group": "treatment"})
+
+
+def _slips(code: str) -> tuple[str, str]:
+    """One substitution (first character) and one swap of two adjacent, different characters."""
+    sub = ("Z" if code[0] != "Z" else "Y") + code[1:]
+    i = next(i for i in range(len(code) - 1) if code[i] != code[i + 1])
+    swap = code[:i] + code[i + 1] + code[i] + code[i + 2:]
+    return sub, swap
+
+
+def test_one_slip_codes_are_reported_as_likely_typos_and_not_counted_by_default():
+    t = _issued()
+    sub, swap = _slips(t.loc[3, "coupon_code"])
+    sub2, _ = _slips(t.loc[7, "coupon_code"])
+    red = pd.DataFrame({"coupon_code": [sub.lower(), swap, f"{sub2[:4]}-{sub2[4:]}", "ZZZZZZZZZ"],
+                        "store_id": "S1", "timestamp": pd.to_datetime(["2026-10-02"] * 4),
+                        "amount": [1.0, 2.0, 3.0, 4.0]})
+    a = attribute_redemptions(t, red)
+    assert a["likely_typo"].tolist() == [True, True, True, False]
+    assert a["intended_code"].tolist()[:3] == [t.loc[3, "coupon_code"]] * 2 + [t.loc[7, "coupon_code"]]
+    assert a["unknown_code"].all() and not a["counted"].any()
+    accepted = attribute_redemptions(t, red, accept_typos=True)
+    assert accepted["recipient_id"].tolist()[:3] == ["c3", "c3", "c7"]
+    assert accepted["counted"].tolist() == [True, False, True, False]  # the swap repeats code 3
+    assert accepted["double_redemption"].tolist() == [False, True, False, False]
+    assert accepted["unknown_code"].tolist() == [False, False, False, True]
+    assert accepted["likely_typo"].tolist() == [True, True, True, False]
+    assert "intended_code" in anomaly_table(a).columns
+
+
+def test_an_ambiguous_slip_is_not_a_likely_typo():
+    issued = pd.Series(["ABCDE", "ABCDF"], dtype="string")  # no check character: 1 apart
+    got = likely_typos(pd.Series(["ABCDG", "ABCED", "ABCDE", None], dtype="string"), issued)
+    assert pd.isna(got[0])             # one substitution from both issued codes
+    assert got[1] == "ABCDE"           # one adjacent swap from exactly one
+    assert pd.isna(got[2]) and pd.isna(got[3])  # issued itself, missing

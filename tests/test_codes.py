@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo import codes
-from geo.codes import ALPHABET, check_character, existing_codes, generate_codes, normalise, validate
+from geo.codes import ALPHABET, check_character, existing_codes, generate_codes, validate
+from geo.keys import code_key
 from geo.workspace import create_workspace
 
 
@@ -67,7 +68,7 @@ def test_swaps_are_caught(body, pos):
 def test_normalise_and_validate_typed_input():
     code = generate_codes(1)[0]
     typed = f"  {code[:4].lower()}-{code[4:].lower()} "
-    assert normalise(typed) == code and validate(typed)
+    assert code_key(typed) == code and validate(typed)
     assert not validate("") and not validate("ÄÖÜ") and not validate(code + "2")
     assert not validate(code.replace(code[0], "0"))  # 0 is not in the alphabet
     s = codes.validate_codes(pd.Series([typed, None, "short", "ÄBCDEFGHJ"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pandas as pd
@@ -10,7 +11,8 @@ import pytest
 from geo.columns import recall_mapping, suggest_mapping
 from geo.errors import DataError
 from geo.importers import peek
-from geo.ingest import check_file, import_file, import_history, problem_counts, report_summary
+from geo.ingest import (check_file, import_file, import_history, problem_counts, report_summary,
+                        shared_addresses_csv)
 from geo.inventory import describe_workspace, owned_files, table_rows, workspace_inventory
 from geo.schema import CUSTOMERS, STORES
 from geo.workspace import create_workspace
@@ -68,8 +70,11 @@ def test_recall_mapping_without_history_is_the_suggestion():
 def test_report_summary_and_problem_counts_on_every_problem_file():
     report = check_file(DATA / "every_problem.csv", "customers")
     s = report_summary(report)
-    assert s == {"rows": 12, "valid": len(report.valid), "rejected": 12 - len(report.valid),
-                 "problems": len(report.errors)}
+    assert s == {"rows": 12, "valid": 4, "rejected": 8, "problems": len(report.errors),
+                 "shared_addresses": 1}
+    shared = pd.read_csv(io.BytesIO(shared_addresses_csv(report)), encoding="utf-8-sig",
+                         dtype=str)
+    assert shared[["row", "customer_id"]].values.tolist() == [["2", "1"], ["11", "10"]]
     counts = problem_counts(report)
     assert counts["rows"].sum() == len(report.errors)
     assert counts["rows"].is_monotonic_decreasing

@@ -69,7 +69,8 @@ def test_funnel_json(files, capsys):
     assert h["treatment_rate"] == 0.5 and h["holdout_rate"] == 0.5 and h["lift_abs"] == 0.0
     assert len(h["ci95"]) == 2 and h["ci95"][0] < 0 < h["ci95"][1]
     assert h["cost"] == 2.0  # 4 sent x 0.5
-    assert out["anomalies"] == {"unknown_code": 1, "double_redemption": 1, "cross_store": 2,
+    assert out["anomalies"] == {"unknown_code": 1, "likely_typo": 0, "double_redemption": 1,
+                                "cross_store": 2,
                                 "outside_window": 1, "holdout_redemption": 1, "holdout_contacted": 0}
     assert out["store_wide"]["redemptions"] == 1
     assert out["validation"]["events"]["errors"][0] == {

@@ -104,6 +104,7 @@ def test_anomalies_are_the_planted_ones(demo):
     red = direct_redemptions(t["targets"], t["redemptions"])
     a = result.anomalies
     assert a["unknown_code"] == 4          # draw_redemptions mistypes 4 codes
+    assert a["likely_typo"] == 4           # each by one character: the intended code is known
     assert a["double_redemption"] == 3     # and redeems 3 codes a second time
     assert a["outside_window"] == int(red["late"].sum()) > 0
     assert a["cross_store"] == int((red["recipient"].notna()

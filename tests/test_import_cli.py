@@ -33,19 +33,20 @@ def test_import_prints_report_and_stores(data_dir, capsys):
     code, report, _ = run_cli(capsys, "import", "--kind", "customers",
                               str(CORPUS / "every_problem.csv"), "--workspace", "shop")
     assert code == 0
-    assert (report["rows"], report["valid"]) == (12, 3)
+    assert (report["rows"], report["valid"]) == (12, 4)
+    assert report["shared_addresses"] == {"groups": 1, "records": 2}
     assert {"row": 8, "column": "lat",
             "reason": "latitude and longitude look swapped (swapping them puts the row among "
                       "the others)"} in report["errors"]
     assert report["workspace"] == "shop" and report["stored"].endswith("customers.parquet")
-    assert len(open_workspace("shop", data_dir).load_table("customers")) == 3
+    assert len(open_workspace("shop", data_dir).load_table("customers")) == 4
 
 
 def test_validate_stores_nothing_and_writes_bad_rows(data_dir, capsys, tmp_path):
     out = tmp_path / "bad.csv"
     code, report, _ = run_cli(capsys, "validate", "--kind", "customers",
                               str(CORPUS / "every_problem.csv"), "--bad-rows", str(out))
-    assert code == 0 and report["valid"] == 3 and len(report["errors"]) == 9
+    assert code == 0 and report["valid"] == 4 and len(report["errors"]) == 8
     assert not (data_dir / "workspaces").exists()
     assert out.read_text(encoding="utf-8-sig").splitlines()[0].startswith("row,reason,")
 

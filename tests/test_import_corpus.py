@@ -38,6 +38,8 @@ def test_corpus_file(name):
         assert len(found) == len(exp.get("errors", [])), found
     # the report's arithmetic: every row is either good or named in the errors
     assert len(report.valid) + report.errors["row"].nunique() == report.rows
+    if "shared_addresses" in exp:
+        assert report.shared_groups == exp["shared_addresses"]
     if "first_names" in exp:
         assert report.valid["first_name"].tolist() == exp["first_names"]
     if "ids" in exp:

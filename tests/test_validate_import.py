@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from geo.schema import CUSTOMERS, STORES
-from geo.validate import find_duplicates, find_swapped, normalise_email, validate_table
+from geo.schema import CUSTOMERS
+from geo.validate import find_swapped, shared_addresses, validate_table
 
 
 def test_swapped_row_among_parisians_is_flagged():
@@ -40,12 +41,25 @@ def test_area_follows_the_data_scale():
     assert flags[-1] and flags[:-1].sum() == 0
 
 
-def test_duplicate_email_ignores_case_and_spaces():
-    typed = pd.DataFrame({"email": ["a@x.com", " A@X.COM", "b@x.com", "a @x.com", None],
-                          "_row": [2, 3, 4, 5, 6]})
-    errs = find_duplicates(typed, "email", normalise=normalise_email, label="duplicate email")
-    assert errs["row"].tolist() == [3, 5]
-    assert errs["reason"].tolist() == ["duplicate email (same as row 2)"] * 2
+def test_shared_addresses_ignore_case_and_surrounding_spaces_only():
+    valid = pd.DataFrame({"email": ["a@x.com", " A@X.COM", "b@x.com", "a.b@x.com", None, "B@x.com"],
+                          "customer_id": ["1", "2", "3", "4", "5", "6"],
+                          "_row": [2, 3, 4, 5, 6, 7]})
+    shared = shared_addresses(valid)
+    assert shared["row"].tolist() == [2, 3, 4, 7]
+    assert shared["email_key"].tolist() == ["a@x.com", "a@x.com", "b@x.com", "b@x.com"]
+
+
+def test_records_sharing_an_address_are_all_valid_and_reported_as_a_notice():
+    df = pd.DataFrame({"customer_id": ["c1", "c2", "c3", "c1"],
+                       "email": ["a@x.com", " A@x.com ", "b@x.com", "c@x.com"],
+                       "first_name": "A", "lat": "60.1", "lon": "24.9",
+                       "opted_in": ["yes", "no", "yes", "yes"]})
+    report = validate_table(df, CUSTOMERS, "customers.csv")
+    assert report.valid["customer_id"].tolist() == ["c1", "c2", "c3"]  # duplicate id: an error
+    assert report.errors["reason"].tolist() == ["duplicate customer_id (same as row 2)"]
+    assert report.shared_groups == 1 and report.shared["customer_id"].tolist() == ["c1", "c2"]
+    assert report.as_dict()["shared_addresses"] == {"groups": 1, "records": 2}
 
 
 def test_validate_table_stores_report_shape():

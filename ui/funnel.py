@@ -26,10 +26,12 @@ from geo.workspace import open_workspace
 
 @st.cache_data(show_spinner="Attributing redemptions and building the funnel…", max_entries=16)
 def campaign_funnel(root: str, workspace: str, campaign: str, versions: tuple[str, ...],
-                    cost_per_email: float, bin_min: float) -> FunnelResult:
+                    cost_per_email: float, bin_min: float,
+                    accept_typos: bool = False) -> FunnelResult:
     """`geo.campaign_funnel.analyse_campaign`, keyed by the campaign files' ``versions``."""
     ws = open_workspace(workspace, Path(root))
-    return analyse_campaign(ws, campaign, cost_per_email=cost_per_email, bin_min=bin_min)
+    return analyse_campaign(ws, campaign, cost_per_email=cost_per_email, bin_min=bin_min,
+                            accept_typos=accept_typos)
 
 
 @st.cache_data(show_spinner="Checking the activity export…", max_entries=8)

@@ -43,6 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="campaign send time, for Mailchimp recipient lists without a time column")
     parser.add_argument("--bin-min", type=float, default=1.0,
                         help="bin width of the distance-decay curve in minutes (default 1)")
+    parser.add_argument("--accept-typos", action="store_true",
+                        help="count a till code one mistyped or swapped character away from "
+                             "exactly one issued code as that code (reported as likely_typo "
+                             "either way)")
     parser.add_argument("--json", action="store_true",
                         help="print the JSON summary (the only output format; accepted for clarity)")
 
@@ -86,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         redemptions = _usable(r_report)
     result = analyse_funnel(targets, events, redemptions, window=window, bands=bands,
                             store_wide_codes=codes, cost_per_email=args.cost_per_email,
-                            bin_min=args.bin_min)
+                            bin_min=args.bin_min, accept_typos=args.accept_typos)
     out = result.as_dict()
     out["validation"] = validation
     print_json(out)
