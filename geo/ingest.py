@@ -7,11 +7,14 @@ typed rows are kept, then the checks across rows (duplicates, swapped
 coordinates) run once on them. A million customer rows therefore need one
 typed copy in memory, not the raw text as well.
 
-Where the good rows go (`import_file`): customers and stores replace the
-workspace's table of that kind; events and redemptions go into a campaign when
-one is named (``campaign=``, where the funnel reads them), else into the
-workspace's ``events`` / ``redemptions`` table. A file with no good row
-replaces nothing.
+Where the good rows go (`import_file`): into the workspace's table of that
+kind, added and updated by default or replacing it (`geo.merge`: customers
+match on ``customer_id``, else e-mail; stores on ``store_id``); events and
+redemptions go into a campaign when one is named (``campaign=``, where the
+funnel reads them), else into the workspace's ``events`` / ``redemptions``
+table. `preview_import` counts what an import would change without writing;
+the table it replaces is kept, so `undo_import` puts it back. A file with no
+good row changes nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from geo.errors import DataError
 from geo.geocode import GeocoderSettings, Lookup, geocode_missing
 from geo.importers import CHUNK_ROWS, Progress, Source, iter_tables, source_name
 from geo.io import complete
+from geo.merge import ImportChanges, check_mode, merge_table
 from geo.schema import CUSTOMERS, EVENTS, REDEMPTIONS, STORES, Schema
 from geo.validate import (ValidationReport, check_across_rows, finish_report, sort_errors,
                           validate_rows)
@@ -140,11 +144,58 @@ def _merge_not_located(errors: pd.DataFrame) -> pd.DataFrame:
     return errors[~redundant.to_numpy()].reset_index(drop=True)
 
 
+def _stored(workspace: Workspace, kind: str, campaign: str | None) -> pd.DataFrame | None:
+    """The table an import of ``kind`` goes into, as stored now (None when there is none)."""
+    if campaign is not None:
+        return workspace.load_campaign_file(campaign, kind)
+    return workspace.load_table(kind)
+
+
+def planned_changes(report: ValidationReport, kind: str, workspace: Workspace, *,
+                    mode: str = "add", campaign: str | None = None
+                    ) -> tuple[pd.DataFrame, ImportChanges]:
+    """The table an import of ``report``'s good rows would store, and what it changes.
+
+    Parameters
+    ----------
+    report
+        From `check_file`.
+    kind, workspace, campaign
+        Where the rows go (see `import_file`).
+    mode
+        ``"add"`` (add and update, default) or ``"replace"`` (see `geo.merge`).
+    """
+    schema = schema_for(kind)
+    incoming = report.valid.drop(columns="_row")
+    merged, changes = merge_table(_stored(workspace, kind, campaign), incoming, schema,
+                                  check_mode(mode))
+    return complete(merged, schema), changes
+
+
+def preview_import(path: Source, kind: str, workspace: Workspace,
+                   mapping: Mapping[str, str] | None = None, *, mode: str = "add",
+                   name: str | None = None, campaign: str | None = None,
+                   progress: Progress | None = None, geocoder: GeocoderSettings | None = None,
+                   lookup: Lookup | None = None,
+                   chunksize: int = CHUNK_ROWS) -> ValidationReport:
+    """Validate a file and count what importing it would change, writing nothing.
+
+    Parameters and return value as `import_file`; ``report.changes`` holds the
+    counts (`geo.merge.ImportChanges`), None when no row is good.
+    """
+    report = check_file(path, kind, name=name, mapping=mapping, progress=progress,
+                        geocoder=geocoder, lookup=lookup, chunksize=chunksize)
+    if not report.valid.empty:
+        report.changes = planned_changes(report, kind, workspace, mode=mode,
+                                         campaign=campaign)[1]
+    return report
+
+
 def import_file(path: Source, kind: str, workspace: Workspace,
-                mapping: Mapping[str, str] | None = None, *, name: str | None = None,
-                campaign: str | None = None, progress: Progress | None = None,
-                geocoder: GeocoderSettings | None = None, lookup: Lookup | None = None,
-                chunksize: int = CHUNK_ROWS) -> ValidationReport:
+                mapping: Mapping[str, str] | None = None, *, mode: str = "add",
+                name: str | None = None, campaign: str | None = None,
+                progress: Progress | None = None, geocoder: GeocoderSettings | None = None,
+                lookup: Lookup | None = None, chunksize: int = CHUNK_ROWS) -> ValidationReport:
     """Validate a file and store its good rows in ``workspace``.
 
     Parameters
@@ -157,6 +208,11 @@ def import_file(path: Source, kind: str, workspace: Workspace,
         Where to store the rows (it must exist).
     mapping
         ``{canonical: source column}``; None uses the suggested mapping.
+    mode
+        ``"add"`` (default): add new records and update the ones the file
+        matches, remove nothing; ``"replace"``: the file becomes the table
+        (see `geo.merge`). Either way the table it replaces is kept for
+        `undo_import` (workspace tables; not campaign files).
     campaign
         For events and redemptions: the campaign to attach them to (must
         exist); None stores them as the workspace's ``events`` /
@@ -167,9 +223,10 @@ def import_file(path: Source, kind: str, workspace: Workspace,
     Returns
     -------
     ValidationReport
-        As `check_file`. Nothing is stored when no row is good.
+        As `check_file`, with ``changes`` (`geo.merge.ImportChanges`). Nothing
+        is stored when no row is good.
     """
-    schema = schema_for(kind)
+    check_mode(mode)
     if campaign is not None:
         if kind not in ("events", "redemptions"):
             raise DataError(kind, "only events and redemptions can be imported into a campaign")
@@ -178,19 +235,52 @@ def import_file(path: Source, kind: str, workspace: Workspace,
                         geocoder=geocoder, lookup=lookup, chunksize=chunksize)
     if report.valid.empty:
         return report
-    table = complete(report.valid.drop(columns="_row"), schema)
+    table, report.changes = planned_changes(report, kind, workspace, mode=mode,
+                                            campaign=campaign)
     if campaign is not None:
         stored = workspace.save_campaign_file(campaign, kind, table)
     else:
-        stored = workspace.save_table(kind, table)
+        stored = workspace.save_table(kind, table, keep_previous=True)
     del table
     imports = dict(workspace.settings().get("imports", {}))
     imports[kind] = {"file": report.file, "rows": report.rows, "valid": len(report.valid),
                      "errors": len(report.errors), "mapping": report.mapping,
                      "campaign": campaign, "stored": stored.name,
+                     **report.changes.as_dict(), "undone": False,
                      "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     workspace.update_settings(imports=imports)
     return report
+
+
+def can_undo_import(workspace: Workspace, kind: str) -> bool:
+    """True when the last import of ``kind`` into the workspace's table can be undone."""
+    last = workspace.settings().get("imports", {}).get(kind, {})
+    return (bool(last) and not last.get("undone") and last.get("campaign") is None
+            and workspace.has_previous(kind))
+
+
+def undo_import(workspace: Workspace, kind: str) -> dict:
+    """Put back the ``kind`` table as it was before the last import.
+
+    Returns
+    -------
+    dict
+        The undone import's record (file, counts, time).
+
+    Raises
+    ------
+    DataError
+        When there is no import of ``kind`` to undo (already undone, or the
+        previous version is gone).
+    """
+    if not can_undo_import(workspace, kind):
+        raise DataError(kind, f"there is no import of {kind} to undo in workspace "
+                              f"{workspace.name!r}")
+    workspace.restore_previous(kind)
+    imports = dict(workspace.settings().get("imports", {}))
+    imports[kind] = {**imports[kind], "undone": True}
+    workspace.update_settings(imports=imports)
+    return imports[kind]
 
 
 def shared_addresses_csv(report: ValidationReport) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -44,6 +45,9 @@ class ValidationReport:
         (the same person signed up twice, a household account). One row per
         record (see `shared_addresses`). Every such record is kept; the consent
         rule (`geo.consent`) then judges the address as a whole.
+    changes
+        For an import or its preview: what it changes in the stored table
+        (`geo.merge.ImportChanges`); None for a plain check.
     """
 
     file: str
@@ -53,6 +57,7 @@ class ValidationReport:
     mapping: dict[str, str] | None = None
     message: str | None = None
     shared: pd.DataFrame | None = None
+    changes: Any = None
 
     @property
     def ok(self) -> bool:
@@ -73,8 +78,10 @@ class ValidationReport:
         shared = ({} if self.shared is None else
                   {"shared_addresses": {"groups": self.shared_groups,
                                         "records": int(len(self.shared))}})
+        changes = {} if self.changes is None else self.changes.as_dict()
         return {
             **extra,
+            **changes,
             "file": self.file,
             "rows": int(self.rows),
             "valid": int(len(self.valid)),

@@ -87,12 +87,61 @@ class Workspace:
         """Path of the Parquet file that holds table ``kind``."""
         return self.path / f"{kind}.parquet"
 
-    def save_table(self, kind: str, df: pd.DataFrame) -> Path:
-        """Store a table (replacing any previous one of that kind)."""
+    def save_table(self, kind: str, df: pd.DataFrame, *, keep_previous: bool = False) -> Path:
+        """Store a table, replacing any previous one of that kind.
+
+        Parameters
+        ----------
+        kind
+            The table (``customers``, ``stores``...).
+        df
+            Its rows.
+        keep_previous
+            Keep the table it replaces (or the fact that there was none) so
+            that `restore_previous` can undo this save. One level is kept.
+        """
         path = self.table_path(kind)
-        _atomic_write(path, lambda p: df.to_parquet(p, index=False))
+        if not keep_previous:
+            _atomic_write(path, lambda p: df.to_parquet(p, index=False))
+            self._touch()
+            return path
+        previous, none = self._previous_paths(kind)
+        def write(tmp: Path) -> None:
+            df.to_parquet(tmp, index=False)
+            previous.unlink(missing_ok=True)
+            none.unlink(missing_ok=True)
+            if path.exists():
+                os.replace(path, previous)
+            else:
+                none.touch()
+        _atomic_write(path, write)
         self._touch()
         return path
+
+    def _previous_paths(self, kind: str) -> tuple[Path, Path]:
+        """The kept previous version of table ``kind``, and the marker of "there was none"."""
+        return self.path / f"{kind}.previous.parquet", self.path / f"{kind}.previous.none"
+
+    def has_previous(self, kind: str) -> bool:
+        """True when a save of ``kind`` with ``keep_previous`` can be undone."""
+        return any(p.exists() for p in self._previous_paths(kind))
+
+    def restore_previous(self, kind: str) -> bool:
+        """Put back the table that the last ``keep_previous`` save of ``kind`` replaced.
+
+        Returns False when there is nothing to restore. When there was no table
+        before, the table is removed.
+        """
+        previous, none = self._previous_paths(kind)
+        if previous.exists():
+            os.replace(previous, self.table_path(kind))
+        elif none.exists():
+            self.table_path(kind).unlink(missing_ok=True)
+            none.unlink()
+        else:
+            return False
+        self._touch()
+        return True
 
     def delete_table(self, kind: str) -> None:
         """Remove table ``kind`` (nothing happens when there is none)."""
@@ -200,6 +249,11 @@ class Workspace:
         shutil.rmtree(self.campaign_path(campaign_id), ignore_errors=True)
 
 
+def _fold(name: str) -> str:
+    """A workspace name compared without case or repeated spaces."""
+    return " ".join(name.split()).casefold()
+
+
 def list_workspaces(root: Path | None = None) -> list[str]:
     """Names of the workspaces under ``root``, sorted."""
     base = Path(root or default_root()) / "workspaces"
@@ -209,12 +263,19 @@ def list_workspaces(root: Path | None = None) -> list[str]:
 
 
 def create_workspace(name: str, root: Path | None = None, *, exist_ok: bool = False) -> Workspace:
-    """Create a workspace called ``name`` and return it."""
+    """Create a workspace called ``name`` and return it.
+
+    Names differing only in case or spacing (``"Andorra test"``, ``"andorra  TEST"``) are
+    the same workspace: a second one is refused (or, with ``exist_ok``, the
+    existing one is returned).
+    """
     ws = Workspace(check_name(name), Path(root or default_root()))
-    if ws.exists():
+    same = [n for n in list_workspaces(ws.root) if _fold(n) == _fold(ws.name)]
+    if same:
         if exist_ok:
-            return ws
-        raise WorkspaceError(f"workspace {ws.name!r} already exists")
+            return Workspace(same[0], ws.root)
+        raise WorkspaceError(f"a workspace called {same[0]!r} already exists; choose another "
+                             "name or switch to it")
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     ws._write_meta({"name": ws.name, "created": now, "updated": now, "settings": {}})
     return ws

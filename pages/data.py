@@ -4,8 +4,9 @@ import streamlit as st
 
 from geo.columns import mappable_fields, recall_mapping
 from geo.demo import install_demo
-from geo.ingest import (KIND_SCHEMAS, bad_rows_csv, check_file, import_file, import_history,
-                        problem_counts, report_summary, schema_for, shared_addresses_csv)
+from geo.ingest import (KIND_SCHEMAS, bad_rows_csv, can_undo_import, import_file, import_history,
+                        preview_import, problem_counts, report_summary, schema_for,
+                        shared_addresses_csv)
 from geo.inventory import workspace_inventory
 from geo.workspace import DEMO, list_workspaces
 from ui import data as ui
@@ -63,6 +64,11 @@ history = import_history(ws)
 if not history.empty:
     st.caption(f"Last imports into “{ws.name}”")
     st.dataframe(history, hide_index=True)
+    for undo_kind in [k for k in KIND_SCHEMAS if can_undo_import(ws, k)]:
+        last = ws.settings()["imports"][undo_kind]
+        st.button(f"Undo the last import of {undo_kind} ({last['file']}, {last['at']})",
+                  key=f"data_undo_{undo_kind}", on_click=ui.undo, args=(ws, undo_kind),
+                  help=f"Puts back the {undo_kind} table as it was before that import.")
 
 # --- import ---------------------------------------------------------------------------
 st.subheader(f"Import a file into “{ws.name}”")
@@ -108,25 +114,32 @@ if "lat" in schema.names:
                    key=ui.GEOCODE):
         geocoder = ui.geocoder_settings(ws)
 
+mode = st.radio("Records already stored", ["add", "replace"], key=ui.MODE, horizontal=True,
+                format_func=ui.MODE_LABELS[kind].get,
+                help=ui.MODE_HELP[kind])
+confirmed = True
+if mode == "replace":
+    confirmed = st.checkbox(f"Yes, replace: every stored {kind} record that the file does "
+                            "not hold is removed (the last import can be undone)",
+                            key=ui.REPLACE_CONFIRM)
 check_col, import_col, _ = st.columns([1, 1, 3])
-checking = check_col.button("Check only", key="data_check", disabled=problem is not None)
+checking = check_col.button("Check only", key="data_check", disabled=problem is not None,
+                            help="Validates the file and counts what an import would change; "
+                                 "stores nothing.")
 importing = import_col.button(f"Import into “{ws.name}”", key="data_import", type="primary",
-                              disabled=problem is not None)
+                              disabled=problem is not None or not confirmed)
 if checking or importing:
     bar = st.progress(0.0, text=f"Reading {upload.name}…")
     with shown_as_message(f"Could not use {upload.name}; nothing was stored"):
-        if importing:
-            report = import_file(data, kind, ws, mapping, name=upload.name, campaign=campaign,
-                                 progress=ui.progress_reporter(bar, upload.name),
-                                 geocoder=geocoder)
-        else:
-            report = check_file(data, kind, name=upload.name, mapping=mapping,
-                                progress=ui.progress_reporter(bar, upload.name),
-                                geocoder=geocoder)
+        run = import_file if importing else preview_import
+        report = run(data, kind, ws, mapping, mode=mode, name=upload.name, campaign=campaign,
+                     progress=ui.progress_reporter(bar, upload.name), geocoder=geocoder)
     bar.empty()
     summary = report_summary(report)
     ui.keep_report(report, summary, kind=kind, file_id=upload.file_id, workspace=ws.name,
                    stored=importing and summary["valid"] > 0, campaign=campaign)
+    if importing:
+        st.rerun()  # the import history above (and its undo button) shows the new import
 
 kept = ui.kept_report(kind, upload.file_id, ws.name)
 if kept is None:
@@ -143,13 +156,15 @@ if report.message:
     st.warning(report.message)
 where = f"campaign “{kept['campaign']}”" if kept["campaign"] else f"workspace “{ws.name}”"
 if kept["stored"]:
-    st.success(f"Stored {summary['valid']:,} {kind} in {where} (replacing the previous ones).")
+    st.success(f"Stored {summary['valid']:,} {kind} in {where}: "
+               f"{ui.changes_text(report.changes, kind)}.")
     if kind in ("customers", "stores"):
         st.page_link("pages/map.py", label="See them on the map", icon="🗺️")
 elif summary["valid"] == 0:
     st.error(f"No usable row in {report.file}: nothing was stored, {where} keeps its data.")
 else:
-    st.info("Checked only: nothing was stored. Import to keep the good rows.")
+    st.info(f"Checked only: nothing was stored. Importing would "
+            f"{ui.changes_text(report.changes, kind, planned=True)}.")
 
 if summary.get("shared_addresses"):
     n_records = len(report.shared)

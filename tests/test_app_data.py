@@ -97,6 +97,34 @@ def test_page_lists_workspaces_from_geo(data_root):
 
 
 # --- upload, mapping, import -------------------------------------------------------------
+def test_replace_asks_first_shows_the_diff_and_can_be_undone(data_root):
+    demo = pd.read_csv(data_root / "demo" / "customers.csv", dtype=str)
+    small = demo.head(30).copy()
+    small.loc[0, "first_name"] = "Renamed"
+    extra = small.head(3).assign(customer_id=["N1", "N2", "N3"],
+                                 email=["n1@example.com", "n2@example.com", "n3@example.com"])
+    payload = pd.concat([small, extra]).to_csv(index=False).encode()
+    at = upload(open_data_page(), "small.csv", payload)
+    at.radio(key="data_mode").set_value("replace").run()
+    assert at.button(key="data_import").disabled          # not before the user confirms
+    at.button(key="data_check").click().run()
+    planned = next(i.value for i in at.info if i.value.startswith("Checked only"))
+    assert "3 new, 1 updated, 29 unchanged, 19,970 removed" in planned
+    assert len(open_workspace("demo", data_root).load_table("customers")) == 20_000
+    at.checkbox(key="data_replace_confirm").check().run()
+    at.button(key="data_import").click().run()
+    assert not at.exception, at.exception
+    ws = open_workspace("demo", data_root)
+    assert len(ws.load_table("customers")) == 33
+    at.button(key="data_undo_customers").click().run()
+    assert not at.exception, at.exception
+    restored = ws.load_table("customers")
+    assert len(restored) == 20_000 and restored["first_name"].iloc[0] == demo["first_name"].iloc[0]
+    assert any("Undid the import of small.csv" in s.value for s in at.success)
+    assert not [b for b in at.button if b.key == "data_undo_customers"]  # one level of undo
+
+
+
 def test_upload_shows_detected_mapping_and_a_hand_mapping_imports(data_root):
     payload = crm_customers(data_root)
     at = upload(open_data_page(), "crm.csv", payload)
@@ -127,8 +155,9 @@ def test_upload_shows_detected_mapping_and_a_hand_mapping_imports(data_root):
     assert summary["valid"] == 37 and summary["problems"] == 3
     expect_summary(at, summary)
     stored = open_workspace("demo", data_root).load_table("customers")
-    assert len(stored) == summary["valid"]
-    assert any("Stored 37 customers" in s.value for s in at.success)
+    assert len(stored) == 20_000  # add and update (the default): the 37 were already stored
+    done = next(s.value for s in at.success if "Stored 37 customers" in s.value)
+    assert "0 new" in done and "0 removed" in done and "20,000 customers are stored" in done
     errors = at.dataframe[-1].value
     assert errors["row"].tolist() == expected.errors["row"].tolist() == [2, 3, 4]
     assert set(errors["column"]) == {"email"}
@@ -195,11 +224,17 @@ def test_events_import_into_the_demo_campaign(data_root):
     small = ("\n".join(lines[:201]) + "\n").encode()
     at = upload(open_data_page(), "events.csv", small, kind="events")
     at.selectbox(key="data_campaign").set_value(campaign).run()
+    before = len(ws.load_campaign_file(campaign, "events"))
     at.button(key="data_import").click().run()
     assert not at.exception, at.exception
     assert metrics(at)["Good rows"] == "200"
+    assert len(ws.load_campaign_file(campaign, "events")) == before  # all 200 already stored
+    assert any(campaign in s.value and "0 new" in s.value and "200 unchanged" in s.value
+               for s in at.success)
+    at.radio(key="data_mode").set_value("replace").run()
+    at.checkbox(key="data_replace_confirm").check().run()
+    at.button(key="data_import").click().run()
     assert len(ws.load_campaign_file(campaign, "events")) == 200
-    assert any(campaign in s.value for s in at.success)
 
 
 def test_geocoding_offline_gives_a_clear_message(data_root, monkeypatch):

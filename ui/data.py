@@ -31,11 +31,31 @@ UPLOAD = "data_upload"
 GEOCODE = "data_geocode"
 FLASH = "data_flash"
 REPORT = "data_report"
+MODE = "data_mode"
+REPLACE_CONFIRM = "data_replace_confirm"
 
 #: Extensions the uploader accepts (the importer detects the format from the content).
 UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "geojson", "json", "gpkg", "parquet", "geoparquet"]
 KIND_LABELS = {"customers": "Customers", "stores": "Stores",
                "events": "E-mail events", "redemptions": "In-store redemptions"}
+MODE_LABELS = {
+    "customers": {"add": "Add new and update matching (on customer_id, else e-mail)",
+                  "replace": "Replace all customers"},
+    "stores": {"add": "Add new and update matching (on store_id)", "replace": "Replace all stores"},
+    "events": {"add": "Add to the stored events", "replace": "Replace the stored events"},
+    "redemptions": {"add": "Add to the stored redemptions",
+                    "replace": "Replace the stored redemptions"},
+}
+MODE_HELP = {
+    "customers": "Add and update keeps every stored customer: the file's customers that are "
+                 "already stored (same customer_id, or else the same e-mail address) take the "
+                 "file's values for the columns it has; the others are added.",
+    "stores": "Add and update keeps every stored store: stores with the same store_id take the "
+              "file's values; the others are added.",
+    "events": "Add keeps the stored events and adds the file's rows that are not stored yet.",
+    "redemptions": "Add keeps the stored redemptions and adds the file's rows that are not "
+                   "stored yet.",
+}
 NOT_MAPPED = "— not in the file —"
 ERRORS_SHOWN = 1_000  # rows of the problem table sent to the browser; the download has all
 
@@ -98,6 +118,30 @@ def delete(root: str, name: str | None) -> None:
     st.session_state[DELETE_WHICH] = None
     st.session_state[DELETE_CONFIRM] = False
     flash("success", f"Deleted workspace “{name}” and its {n_files} file(s).")
+
+
+def undo(ws: Workspace, kind: str) -> None:
+    """Put back the ``kind`` table as it was before the last import (button callback)."""
+    from geo.ingest import undo_import
+
+    try:
+        last = undo_import(ws, kind)
+    except GeoError as exc:
+        flash("error", f"Could not undo: {exc}")
+        return
+    st.session_state.pop(REPORT, None)
+    flash("success", f"Undid the import of {last['file']}: the {kind} are as they were before.")
+
+
+def changes_text(changes, kind: str, *, planned: bool = False) -> str:
+    """An import's counts as a sentence: ``"12 new, 3 updated, 980 unchanged, 0 removed"``."""
+    if changes is None:
+        return "change nothing" if planned else "nothing changed"
+    parts = [f"{changes.new:,} new", f"{changes.updated:,} updated",
+             f"{changes.unchanged:,} unchanged", f"{changes.removed:,} removed"]
+    verb = "add and update: " if planned else ""
+    total = f"; {changes.after:,} {kind} {'would be' if planned else 'are'} stored"
+    return verb + ", ".join(parts) + total
 
 
 # --- uploads and column mapping -----------------------------------------------------------

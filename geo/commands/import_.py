@@ -22,12 +22,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"(default: {DEFAULT_WORKSPACE!r})")
     parser.add_argument("--campaign", metavar="ID",
                         help="for events/redemptions: the existing campaign to attach them to")
+    parser.add_argument("--replace", action="store_true",
+                        help="replace the stored table with the file's rows (default: add new "
+                             "records and update the ones the file matches: customers on "
+                             "customer_id, else e-mail; stores on store_id; nothing removed)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Import the file; exit 0 when rows were stored, 1 when none was good, 2 when unusable."""
     ws = create_workspace(args.workspace, default_root(), exist_ok=True)
     report = import_file(args.file, args.kind, ws, mapping=resolve_mapping(args),
+                         mode="replace" if args.replace else "add",
                          campaign=args.campaign, geocoder=geocoder_settings(args))
     stored = store_path(ws, args.kind, args.campaign) if len(report.valid) else None
     return finish(args, report, workspace=ws.name, stored=stored)
