@@ -3,8 +3,7 @@
 import streamlit as st
 
 from geo.mapdeck import OSM_ATTRIBUTION
-from geo.workspace import list_workspaces
-from ui.state import WS_KEY, active_workspace, data_root, mark_shell
+from ui.state import mark_shell, workspace_picker
 
 # No page_icon: an icon name makes the browser fetch it from a font CDN; the default is local.
 st.set_page_config(page_title="O2O geo-targeting", layout="wide")
@@ -22,12 +21,7 @@ PAGES = [
 nav = st.navigation(PAGES)
 
 with st.sidebar:
-    ws = active_workspace()
-    names = list_workspaces(data_root())
-    if WS_KEY not in st.session_state or st.session_state[WS_KEY] not in names:
-        st.session_state[WS_KEY] = ws.name
-    st.selectbox("Workspace", names, key=WS_KEY,
-                 help="Each workspace keeps its own customers, stores, settings and campaigns on disk.")
+    workspace_picker()
     st.caption(f"Map data {OSM_ATTRIBUTION}")
 
 nav.run()
