@@ -21,6 +21,7 @@ from geo.errors import DataError, WorkspaceError
 from geo.funnel import DEFAULT_BANDS, FunnelResult, analyse_funnel
 from geo.importers import Source, iter_tables
 from geo.io import complete
+from geo.modes import Mode
 from geo.schema import EVENTS, REDEMPTIONS, Schema
 from geo.workspace import Workspace
 
@@ -29,7 +30,7 @@ UPLOAD_SCHEMAS: dict[str, Schema] = {"events": EVENTS, "redemptions": REDEMPTION
 
 
 @dataclass(frozen=True)
-class CampaignSettings:
+class SavedCampaign:
     """What the funnel needs from a campaign's ``campaign.json``.
 
     Attributes
@@ -44,9 +45,14 @@ class CampaignSettings:
     store_wide_codes
         Generic codes anyone may use (``params.store_wide_codes``).
     bands
-        Travel-time band edges in minutes (``params.bands``).
+        Band edges (``params.bands``) in ``mode``'s unit: minutes, or km for radius.
     sent_at
         Send time (ISO text), used for Mailchimp recipient lists without a time.
+    mode
+        The catchment mode the campaign was built with (``params.mode``).
+    cost_per_email, currency
+        The cost per e-mail and currency it was planned with (``params``), or
+        None when it does not say (older campaigns).
     """
 
     name: str
@@ -55,10 +61,13 @@ class CampaignSettings:
     store_wide_codes: tuple[str, ...]
     bands: tuple[float, ...]
     sent_at: str | None
+    mode: Mode = Mode.WALK
+    cost_per_email: float | None = None
+    currency: str | None = None
 
 
-def campaign_settings(workspace: Workspace, name: str) -> CampaignSettings:
-    """Read a saved campaign's window, codes, bands and send time.
+def saved_campaign(workspace: Workspace, name: str) -> SavedCampaign:
+    """Read a saved campaign's window, codes, bands, send time, mode, cost and currency.
 
     Raises
     ------
@@ -76,9 +85,27 @@ def campaign_settings(workspace: Workspace, name: str) -> CampaignSettings:
     if isinstance(codes, str):
         codes = [c for c in codes.split(",") if c.strip()]
     bands = tuple(float(b) for b in (params.get("bands") or DEFAULT_BANDS))
-    return CampaignSettings(name=name, campaign_id=str(params.get("campaign_id") or name),
-                            window=window, store_wide_codes=tuple(str(c) for c in codes),
-                            bands=bands, sent_at=params.get("sent_at"))
+    cost = params.get("cost_per_email")
+    return SavedCampaign(name=name, campaign_id=str(params.get("campaign_id") or name),
+                         window=window, store_wide_codes=tuple(str(c) for c in codes),
+                         bands=bands, sent_at=params.get("sent_at"),
+                         mode=Mode.parse(params.get("mode") or Mode.WALK),
+                         cost_per_email=None if cost is None else float(cost),
+                         currency=params.get("currency"))
+
+
+def update_saved_params(workspace: Workspace, name: str, **values: object) -> dict:
+    """Change some of a saved campaign's parameters (e.g. its cost per e-mail); return them all.
+
+    Raises
+    ------
+    WorkspaceError
+        The campaign does not exist.
+    """
+    meta = workspace.campaign_meta(name)
+    meta["params"] = {**(meta.get("params") or {}), **values}
+    workspace.save_campaign_meta(name, meta)
+    return meta["params"]
 
 
 def campaign_versions(workspace: Workspace, name: str) -> tuple[str, ...]:
@@ -119,7 +146,7 @@ def analyse_campaign(workspace: Workspace, name: str, *, cost_per_email: float =
     WorkspaceError
         The campaign does not exist or has no target list.
     """
-    settings = campaign_settings(workspace, name)
+    settings = saved_campaign(workspace, name)
     targets = workspace.load_campaign_file(name, "targets")
     if targets is None or targets.empty:
         raise WorkspaceError(f"campaign {name!r} of workspace {workspace.name!r} has no target list")

@@ -300,7 +300,12 @@ def install_demo(root: Path | None = None, *, n_customers: int = DEFAULT_CUSTOME
     ws.update_settings(network="demo", mode="walk", minutes=[5, 10, 15],
                        longest_min={"walk": 15, "bike": 6, "drive": 3},
                        description="Central Helsinki demo: real OSM shops and buildings, "
-                                   "synthetic customers")
+                                   "synthetic customers", demo=True)
+    from geo.campaign_settings import save_settings
+    from geo.demo_campaign import DEMO_COST_PER_EMAIL, DEMO_CURRENCY
+
+    save_settings(ws, mode="walk", minutes=(5, 10, 15), currency=DEMO_CURRENCY,
+                  cost_per_email=DEMO_COST_PER_EMAIL)
     install_demo_campaign(ws, seed=seed, out_dir=(out_dir or root / "demo") / "campaign",
                           cache_dir=root / "cache" / "networks")
     return ws

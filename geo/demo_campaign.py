@@ -33,6 +33,9 @@ SENT_AT = pd.Timestamp("2026-10-07 09:00")
 OFFER_START = pd.Timestamp("2026-10-09 00:00")
 OFFER_END = pd.Timestamp("2026-10-11 23:59")
 BANDS = (5, 10, 15)
+DEMO_COST_PER_EMAIL = 0.002
+"""Cost of one e-mail in the demo (euros), as the Reach page assumes."""
+DEMO_CURRENCY = "EUR"
 
 
 @dataclass(frozen=True)
@@ -237,5 +240,6 @@ def make_campaign(customers: pd.DataFrame, stores: pd.DataFrame, assignment: pd.
     params = {"campaign_id": campaign_id, "mode": "walk", "bands": list(BANDS),
               "holdout": rates.holdout, "seed": seed, "sent_at": SENT_AT.isoformat(),
               "store_wide_codes": [STORE_WIDE_CODE], "rates": asdict(rates),
+              "cost_per_email": DEMO_COST_PER_EMAIL, "currency": DEMO_CURRENCY,
               "source": "synthetic demo campaign (geo.demo_campaign)"}
     return {"targets": targets, "events": events, "redemptions": redemptions, "params": params}

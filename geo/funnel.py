@@ -592,8 +592,8 @@ def analyse_funnel(targets: pd.DataFrame, events: pd.DataFrame | None,
     lift["basis"] = "all attributed redemptions (unique code or loyalty card)"
     if lift["holdout_n"]:
         notes.append("Holdout visits are seen only through a loyalty card at the till, treatment "
-                     "visits through their code too: the like-for-like lift "
-                     "(lift_like_for_like) counts card-observed redemptions in both groups.")
+                     "visits through their code too: the like-for-like basis counts "
+                     "card-observed redemptions in both groups.")
     return FunnelResult(
         journeys=journeys, attributed=attributed,
         stages=funnel_stages(journeys, "treatment"), stage_table=stage_table(journeys),

@@ -11,11 +11,15 @@ import streamlit as st
 from geo import charts
 from geo.activity import LAYOUTS
 from geo.attribution import anomaly_table
-from geo.campaign_funnel import (campaign_settings, campaign_versions, store_campaign_rows,
-                                 suggested_redemption_mapping, with_store_names)
+from geo.campaign_funnel import (campaign_versions, saved_campaign, store_campaign_rows,
+                                 suggested_redemption_mapping, update_saved_params,
+                                 with_store_names)
+from geo.campaign_settings import load_settings, save_settings
 from geo.columns import merge_mapping
 from geo.funnel import STAGES, lift_table
+from geo.modes import Mode
 from geo.ingest import errors_csv
+from geo.money import format_money
 from geo.schema import REDEMPTIONS
 from ui import funnel as cached
 from ui.errors import shown_as_message
@@ -24,7 +28,6 @@ from ui.state import active_workspace, data_root, ensure_app_shell
 ensure_app_shell()
 ws = active_workspace()
 root = str(data_root())
-saved = ws.settings()
 
 st.title("O2O funnel")
 st.caption("From e-mail to till: who was sent, opened, clicked and then bought in store with "
@@ -43,13 +46,17 @@ campaign = st.selectbox("Campaign", campaigns, index=len(campaigns) - 1, key="fu
                         help="A campaign saved in this workspace: its target list, e-mail "
                              "activity and till redemptions.")
 with shown_as_message(f"Could not read campaign {campaign!r}"):
-    settings = campaign_settings(ws, campaign)
+    settings = saved_campaign(ws, campaign)
 
 window = (f"{settings.window.start:%Y-%m-%d %H:%M} to {settings.window.end:%Y-%m-%d %H:%M}"
           if settings.window else "none (no redemption is flagged as late)")
+plan = load_settings(ws)
+currency = settings.currency or plan.currency
+bands_kind = "distance bands" if settings.mode is Mode.RADIUS else "travel-time bands"
 st.caption(f"Offer window: {window} · store-wide codes: "
-           f"{', '.join(settings.store_wide_codes) or 'none'} · travel-time bands: "
-           f"{', '.join(f'{b:g}' for b in settings.bands)} min")
+           f"{', '.join(settings.store_wide_codes) or 'none'} · {bands_kind}: "
+           f"{', '.join(f'{b:g}' for b in settings.bands)} {settings.mode.unit} · "
+           f"{settings.mode.label} · currency {currency}")
 
 # uploads ---------------------------------------------------------------------------------
 with st.expander("Add e-mail activity or till redemptions to this campaign"):
@@ -143,11 +150,14 @@ LIKE = "Like-for-like: loyalty-card redemptions in both groups"
 ALL = "All attributed redemptions (code or card)"
 
 
-COST_KEY = f"funnel_cost_per_email_{ws.name}"   # one per workspace: the value is kept in it
+COST_KEY = f"funnel_cost_per_email_{ws.name}_{campaign}"
 
 
 def _save_cost() -> None:
-    ws.update_settings(funnel_cost_per_email=float(st.session_state[COST_KEY]))
+    """The cost set here is the campaign's, and becomes the workspace's (Reach shows it too)."""
+    value = float(st.session_state[COST_KEY])
+    update_saved_params(ws, campaign, cost_per_email=value)
+    save_settings(ws, cost_per_email=value)
 
 
 c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
@@ -157,10 +167,14 @@ basis = c1.radio("Treatment vs holdout measured on", [LIKE, ALL], key="funnel_li
                       "till records their loyalty card; treatment visits are seen through the "
                       "code as well. Like-for-like counts card-observed redemptions in both "
                       "groups; the other basis overstates the lift.")
-cost = c2.number_input("Cost per e-mail", min_value=0.0, step=0.001, format="%.4f",
-                       value=float(saved.get("funnel_cost_per_email", 0.0)),
+cost = c2.number_input(f"Cost per e-mail ({currency})", min_value=0.0, step=0.001,
+                       format="%.4f",
+                       value=float(settings.cost_per_email if settings.cost_per_email is not None
+                                   else plan.cost_per_email),
                        key=COST_KEY, on_change=_save_cost,
-                       help="In the revenue's currency; kept with the workspace.")
+                       help="The campaign's own cost per e-mail (else the workspace's, which "
+                            "the Reach page uses); a change here is kept with the campaign and "
+                            "becomes the workspace's.")
 bin_min = c3.number_input("Decay bin (minutes)", min_value=0.5, max_value=10.0, value=1.0,
                           step=0.5, key="funnel_bin_min", persist_state="session")
 accept_typos = c4.toggle("Count likely typos", value=False, key="funnel_accept_typos",
@@ -181,19 +195,22 @@ for col, stage in zip(cols, STAGES):
     step, cum = conv.loc[stage, "step_rate"], conv.loc[stage, "cumulative_rate"]
     col.metric(stage.capitalize(), f"{result.stages[stage]:,}",
                help=f"{step:.1%} of the previous stage, {cum:.1%} of targeted")
-cols[-1].metric("Revenue", f"{result.stages['revenue']:,.0f}",
-                help=f"{result.stages['revenue']:,.2f}: the sum of counted redemptions' amounts, "
+cols[-1].metric("Revenue", format_money(result.stages["revenue"], currency),
+                help=f"{format_money(result.stages['revenue'], currency, decimals=2)}: the sum "
+                     "of counted redemptions' amounts, "
                      "in the till's currency.")
 for note in result.notes:
     st.caption(f"ℹ️ {note}")
 
 lift = result.lift_like_for_like if basis == LIKE else result.lift
 st.subheader("Treatment vs holdout")
+card_share = lift.get("treatment_card_share")
 st.caption(f"Shown: **{lift['basis']}**. " + (
-    f"The till recorded the loyalty card on {lift['treatment_card_share']:.0%} of the "
-    "treatment's redemptions; this basis assumes both groups show their card equally often, "
-    "and its incremental figures count card-observed visits only (a lower bound)."
-    if basis == LIKE and lift.get("treatment_card_share") is not None else
+    ("" if card_share is None else f"The till recorded the loyalty card on {card_share:.0%} "
+                                   "of the treatment's redemptions. ")
+    + "This basis assumes both groups show their card equally often, and its incremental "
+      "figures count card-observed visits only (a lower bound)."
+    if basis == LIKE else
     "Holdout visits are only seen through a loyalty card, so this basis overstates the lift."))
 
 
@@ -220,15 +237,14 @@ m[4].metric("Incremental redemptions",
             "n/a" if lift["incremental_redemptions"] is None
             else f"{lift['incremental_redemptions']:,.0f}",
             help="Lift times the treatment group's size.")
-m[5].metric("Incremental revenue",
-            "n/a" if lift["incremental_revenue"] is None else f"{lift['incremental_revenue']:,.2f}")
+m[5].metric("Incremental revenue", format_money(lift["incremental_revenue"], currency, decimals=2))
 m[6].metric("Cost per incremental visit",
             "n/a" if lift["cost_per_incremental_visit"] is None or not lift["cost"]
-            else f"{lift['cost_per_incremental_visit']:,.4f}",
+            else format_money(lift["cost_per_incremental_visit"], currency, decimals=4),
             help="Campaign cost (cost per e-mail x e-mails sent) / incremental redemptions; n/a "
                  "without a positive lift or a cost per e-mail.")
 st.caption(f"95% confidence interval of the lift: {_pp(low)} to {_pp(high)} · "
-           f"campaign cost {lift['cost']:,.2f}")
+           f"campaign cost {format_money(lift['cost'], currency, decimals=2)}")
 
 # details ------------------------------------------------------------------------------
 tabs = st.tabs(["Funnel", "By store", "By band", "By segment", "Daily", "Holdout", "Anomalies"])
@@ -278,7 +294,8 @@ with tabs[6]:
     for col, (k, label) in zip(a, labels.items()):
         col.metric(label, f"{result.anomalies[k]:,}")
     sw = result.store_wide
-    st.caption(f"Store-wide codes: {sw['redemptions']:,} redemptions ({sw['revenue']:,.2f}), "
+    st.caption(f"Store-wide codes: {sw['redemptions']:,} redemptions "
+               f"({format_money(sw['revenue'], currency, decimals=2)}), "
                f"{sw['by_recipients']:,} by known recipients, {sw['by_holdout']:,} by the holdout.")
     flagged = anomaly_table(result.attributed)
     st.dataframe(flagged, hide_index=True, key="funnel_anomaly_table")

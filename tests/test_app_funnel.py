@@ -8,6 +8,7 @@ import pyarrow as pa
 import pytest
 
 from geo.campaign_funnel import analyse_campaign
+from geo.campaign_settings import load_settings
 from geo.demo_campaign import CAMPAIGN_NAME
 from geo.workspace import create_workspace, open_workspace
 from tests.conftest import run_app
@@ -46,7 +47,7 @@ def test_page_shows_the_campaigns_funnel_and_like_for_like_lift(demo_env):
     shown = metrics(at)
     for stage in ("targeted", "sent", "delivered", "opened", "clicked", "redeemed"):
         assert shown[stage.capitalize()] == f"{result.stages[stage]:,}"
-    assert shown["Revenue"] == f"{result.stages['revenue']:,.0f}"
+    assert shown["Revenue"] == f"€{result.stages['revenue']:,.0f}"  # the demo's currency
     like = result.lift_like_for_like
     assert shown["Treatment rate"] == f"{like['treatment_rate']:.2%}"
     assert shown["Holdout rate"] == f"{like['holdout_rate']:.2%}"
@@ -67,20 +68,21 @@ def test_basis_and_cost_inputs_change_the_numbers_and_cost_is_kept(scratch_root)
     at = run_app(PAGE)
     assert not at.exception, at.exception
     like_lift = metrics(at)["Lift"]
-    assert metrics(at)["Cost per incremental visit"] == "n/a"
+    key = f"funnel_cost_per_email_demo_{CAMPAIGN_NAME}"
+    assert at.number_input(key=key).value == pytest.approx(0.002)  # as the campaign was planned
     at.radio(key="funnel_lift_basis").set_value(
         "All attributed redemptions (code or card)").run()
-    at.number_input(key="funnel_cost_per_email_demo").set_value(0.01).run()
+    at.number_input(key=key).set_value(0.01).run()
     assert not at.exception, at.exception
     ws = open_workspace("demo", scratch_root)
     result = analyse_campaign(ws, CAMPAIGN_NAME, cost_per_email=0.01)
     shown = metrics(at)
     assert shown["Lift"] == pp(result.lift["lift_abs"]) != like_lift
-    assert shown["Cost per incremental visit"] == f"{result.lift['cost_per_incremental_visit']:,.4f}"
+    assert shown["Cost per incremental visit"] == f"€{result.lift['cost_per_incremental_visit']:,.4f}"
     assert any("all attributed redemptions" in c.value for c in at.caption)
-    assert ws.settings()["funnel_cost_per_email"] == pytest.approx(0.01)
-    again = run_app(PAGE)   # a new session starts from the saved cost
-    assert again.number_input(key="funnel_cost_per_email_demo").value == pytest.approx(0.01)
+    assert load_settings(ws).cost_per_email == pytest.approx(0.01)  # Reach sees it too
+    again = run_app(PAGE)   # a new session starts from the campaign's saved cost
+    assert again.number_input(key=key).value == pytest.approx(0.01)
 
 
 def test_uploads_are_validated_mapped_and_stored_in_the_campaign(scratch_root):

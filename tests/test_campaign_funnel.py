@@ -11,7 +11,7 @@ import pytest
 from geo import charts
 from geo.activity import read_activity
 from geo.attribution import attribute_redemptions
-from geo.campaign_funnel import (analyse_campaign, campaign_settings, campaign_versions,
+from geo.campaign_funnel import (analyse_campaign, saved_campaign, campaign_versions,
                                  store_campaign_rows, suggested_redemption_mapping,
                                  upload_columns, with_store_names)
 from geo.errors import DataError, WorkspaceError
@@ -129,7 +129,7 @@ def saved(tmp_path):
 
 
 def test_campaign_settings_and_analysis_follow_campaign_json(saved):
-    s = campaign_settings(saved, "Camp")
+    s = saved_campaign(saved, "Camp")
     assert s.campaign_id == "camp-1" and s.store_wide_codes == ("WELCOME",)
     assert s.bands == (3.0, 8.0) and s.sent_at == "2026-10-07T09:00:00"
     assert s.window.end == pd.Timestamp("2026-10-09 12:00")

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from geo import demo_campaign
-from geo.campaign_funnel import analyse_campaign, campaign_settings
+from geo.campaign_funnel import analyse_campaign, saved_campaign
 from geo.demo_campaign import CAMPAIGN_NAME, OFFER_END, OFFER_START, STORE_WIDE_CODE
 from geo.workspace import open_workspace
 
@@ -45,7 +45,7 @@ def direct_redemptions(targets: pd.DataFrame, red: pd.DataFrame) -> pd.DataFrame
 
 def test_the_page_reads_the_campaigns_own_settings(demo):
     ws, _, _ = demo
-    s = campaign_settings(ws, CAMPAIGN_NAME)
+    s = saved_campaign(ws, CAMPAIGN_NAME)
     assert s.store_wide_codes == (STORE_WIDE_CODE,)
     assert s.bands == tuple(float(b) for b in demo_campaign.BANDS)
     assert (s.window.start, s.window.end) == (OFFER_START, OFFER_END)
