@@ -93,7 +93,46 @@ def detect_format(head: bytes, name: str) -> str:
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if suffix in (".geojson", ".json") or (stripped.startswith(b"{") and b'"type"' in head):
         return "geojson"
+    check_text(head, name)
     return "csv"
+
+
+NOT_TEXT = ("not a text file: it holds binary data (an image, a PDF or an archive renamed "
+            "{suffix}?); export the table as CSV, XLSX, GeoJSON or Parquet")
+
+
+def looks_binary(head: bytes) -> bool:
+    """True when the first bytes of a file are not text in any encoding this package reads.
+
+    Text holds few control characters (NUL included) besides tab, line feed,
+    carriage return and form feed: more than 5 % of the bytes is binary data.
+    UTF-16 text is recognised by its byte-order mark. A stray NUL in a cell
+    does not make a file binary (the row is reported instead).
+    """
+    if not head or head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return False
+    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
+    return controls > 0.05 * len(head)
+
+
+def check_text(head: bytes, name: str) -> None:
+    """Raise `DataError` ("not a text file") when ``head`` looks binary (see `looks_binary`)."""
+    if looks_binary(head):
+        suffix = Path(name).suffix or "as text"
+        raise DataError(name, NOT_TEXT.format(suffix=suffix))
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """Decode a small text file (BOM, else UTF-8, cp1252, Latin-1); refuse binary data.
+
+    Raises
+    ------
+    DataError
+        "not a text file" when the bytes look binary.
+    """
+    check_text(data[:_BLOCK], name)
+    handle = io.BytesIO(data)
+    return data.decode(detect_encoding(handle))
 
 
 # --- text detection ---------------------------------------------------------

@@ -32,15 +32,15 @@ def describe_workspace(workspace: Workspace) -> dict:
     Returns
     -------
     dict
-        ``workspace`` (name), ``customers`` and ``stores`` (rows, None when the
+        ``workspace`` (name), ``customers`` and ``stores`` (rows; 0 when the
         table is missing), ``campaigns`` (count), ``files`` (count), ``size_mb``
         (megabytes on disk, 10^6 bytes) and ``updated`` (UTC, ISO 8601).
     """
     files = owned_files(workspace)
     return {
         "workspace": workspace.name,
-        "customers": table_rows(workspace.table_path("customers")),
-        "stores": table_rows(workspace.table_path("stores")),
+        "customers": table_rows(workspace.table_path("customers")) or 0,
+        "stores": table_rows(workspace.table_path("stores")) or 0,
         "campaigns": len(workspace.list_campaigns()),
         "files": len(files),
         "size_mb": round(sum(p.stat().st_size for p in files) / 1e6, 2),
@@ -51,11 +51,11 @@ def describe_workspace(workspace: Workspace) -> dict:
 def workspace_inventory(root: Path | None = None) -> pd.DataFrame:
     """One row per workspace under ``root`` (default `geo.workspace.default_root`), by name.
 
-    Columns are `COLUMNS` (see `describe_workspace`); row counts are nullable
-    integers (``<NA>`` when the workspace has no such table).
+    Columns are `COLUMNS` (see `describe_workspace`); row counts are integers
+    (0 when the workspace has no such table).
     """
     root = Path(root or default_root())
     rows = [describe_workspace(open_workspace(name, root)) for name in list_workspaces(root)]
     df = pd.DataFrame(rows, columns=list(COLUMNS))
-    return df.astype({"customers": "Int64", "stores": "Int64", "campaigns": "int64",
+    return df.astype({"customers": "int64", "stores": "int64", "campaigns": "int64",
                       "files": "int64", "size_mb": "float64"})

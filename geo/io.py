@@ -9,20 +9,9 @@ from pathlib import Path
 import pandas as pd
 
 from geo.errors import DataError
+from geo.importers import decode_text
 from geo.schema import CUSTOMERS, EVENTS, REDEMPTIONS, SCHEMAS, STORES, TARGETS, Schema
 from geo.validate import ValidationReport, validate_table
-
-ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
-
-
-def _decode(data: bytes, file: str) -> str:
-    for enc in ENCODINGS:
-        try:
-            return data.decode(enc)
-        except UnicodeDecodeError:
-            continue
-    raise DataError(file, "cannot decode the file as UTF-8 or Latin-1 text")
-
 
 def read_csv_text(text: str, file: str) -> pd.DataFrame:
     """Parse CSV text into a frame of strings, sniffing the delimiter (comma, semicolon, tab).
@@ -68,7 +57,7 @@ def read_raw(path: str | Path, *, name: str | None = None) -> pd.DataFrame:
             return pd.read_parquet(path)
         except Exception as exc:  # pyarrow raises many types for a bad file
             raise DataError(label, f"not a readable Parquet file ({exc})") from None
-    return read_csv_text(_decode(path.read_bytes(), label), label)
+    return read_csv_text(decode_text(path.read_bytes(), label), label)
 
 
 def check_table(path: str | Path, schema: Schema) -> ValidationReport:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from geo.errors import DataError
+from geo.importers import decode_text
 from geo.keys import email_keys
 
 _EMAIL_TOKEN = re.compile(r"[^\s,;\"'<>]+@[^\s,;\"'<>]+")
@@ -38,18 +39,26 @@ def parse_suppression(text: str) -> pd.Index:
                     dtype="string")
 
 
+def suppression_from_bytes(data: bytes, name: str) -> pd.Index:
+    """The e-mail keys of an uploaded suppression file (CSV or text, UTF-8 or Latin-1).
+
+    Raises
+    ------
+    DataError
+        "not a text file" for binary data; "no e-mail address" when none is found.
+    """
+    keys = parse_suppression(decode_text(data, name))
+    if len(keys) == 0:
+        raise DataError(name, "no e-mail address found in the suppression list")
+    return keys
+
+
 def read_suppression(path) -> pd.Index:
     """Read a suppression file (CSV or text, UTF-8 or Latin-1) and return its e-mail keys."""
     path = Path(path)
     if not path.exists():
         raise DataError(path.name, f"suppression file not found: {path}")
-    data = path.read_bytes()
-    for enc in ("utf-8-sig", "cp1252", "latin-1"):
-        try:
-            return parse_suppression(data.decode(enc))
-        except UnicodeDecodeError:
-            continue
-    raise DataError(path.name, "cannot decode the suppression list as text")  # pragma: no cover
+    return suppression_from_bytes(path.read_bytes(), path.name)
 
 
 SUPPRESSION_TABLE = "suppression"

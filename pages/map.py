@@ -53,4 +53,5 @@ with right:
         view=cache.dataset_view(root, ws.name, cv, sv),
         colour_by=colour_by, show=show, basemap="light" if online else "none")
     st.pydeck_chart(deck, height=620, key="overview_map")
-    st.caption("Map data © OpenStreetMap contributors (ODbL). Customers are synthetic in the demo.")
+    st.caption("Map data © OpenStreetMap contributors (ODbL)."
+               + (" The demo's customers are synthetic." if settings.get("demo") else ""))

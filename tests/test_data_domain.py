@@ -101,7 +101,7 @@ def test_import_history_and_inventory_follow_imports(tmp_path):
     ws = create_workspace("Inv", tmp_path)
     assert import_history(ws).empty
     row = describe_workspace(ws)
-    assert row["customers"] is None and row["stores"] is None and row["files"] == 1
+    assert row["customers"] == 0 and row["stores"] == 0 and row["files"] == 1
     report = import_file(DATA / "every_problem.csv", "customers", ws)
     hist = import_history(ws)
     assert hist.loc[0, "kind"] == "customers" and hist.loc[0, "file"] == "every_problem.csv"
@@ -110,7 +110,7 @@ def test_import_history_and_inventory_follow_imports(tmp_path):
     inv = workspace_inventory(tmp_path)
     assert list(inv["workspace"]) == ["Inv"]
     assert inv.loc[0, "customers"] == len(report.valid) == table_rows(ws.table_path("customers"))
-    assert pd.isna(inv.loc[0, "stores"])
+    assert inv.loc[0, "stores"] == 0  # no stores yet: 0, not a blank
     files = owned_files(ws)
     assert ws.table_path("customers") in files and inv.loc[0, "files"] == len(files)
     assert inv.loc[0, "size_mb"] == round(sum(p.stat().st_size for p in files) / 1e6, 2)

@@ -106,7 +106,7 @@ def write_tables(expected: dict) -> None:
     (HERE / "whitespace_only.csv").write_bytes(b"\n\n  \r\n\t\n")
     expected["whitespace_only.csv"] = {"kind": "customers", "error": "empty"}
     (HERE / "binary_garbage.csv").write_bytes(bytes(range(256)) * 4)
-    expected["binary_garbage.csv"] = {"kind": "customers", "error": "missing required column"}
+    expected["binary_garbage.csv"] = {"kind": "customers", "error": "not a text file"}
     (HERE / "nul_bytes.csv").write_bytes(
         b"customer_id,email,first_name,lat,lon,opted_in\n1,a\x00@example.com,A\x00nn,48.85,2.35,yes\n"
         b"2,b@example.com,Bob,48.86,2.36,no\n")
