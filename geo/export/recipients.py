@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import DataError
+from geo.keys import email_keys
 from geo.validate import EMAIL_RE, TRUE_WORDS
 
 REQUIRED = ("customer_id", "email", "group")
@@ -103,7 +104,7 @@ def prepare_targets(targets: pd.DataFrame, *, file: str = "targets") -> Prepared
                         f"{', '.join(REQUIRED)}", column=missing[0])
     df = targets.reset_index(drop=True)
     out = pd.DataFrame({"customer_id": _text(df, "customer_id"),
-                        "email": _text(df, "email").str.lower()})
+                        "email": email_keys(df["email"])})
     for col in FIELD_COLUMNS:
         out[col] = _text(df, col)
     minutes = pd.to_numeric(df["travel_min"], errors="coerce") if "travel_min" in df else np.nan
