@@ -106,7 +106,8 @@ st.markdown(f"**Dry run** · {label} {word} *{names[list_id]}* · nothing was se
 m = st.columns(5)
 m[0].metric("Recipients to upload", f"{plan['recipients']:,}")
 m[1].metric("Held out (never exported)", f"{plan['excluded']:,}")
-m[2].metric("Refused", f"{plan['refused']:,}", help="No consent, or an email repeated.")
+m[2].metric("Refused", f"{plan['refused']:,}",
+            help="No consent on some record of the address, or a second record of an address.")
 m[3].metric("Invalid addresses", f"{plan['failed']:,}")
 m[4].metric("Batches", f"{plan['batches']:,}",
             help=f"Up to {plan['batch_size']:,} recipients per {label} request.")

@@ -203,8 +203,8 @@ def test_reach_download_and_export_fallback_are_the_same_file(tmp_path, provider
     # the Export page: the saved campaign, consent re-checked against today's customers
     ws = create_workspace("w", tmp_path)
     save_campaign(ws, "Offer", targets, {"mode": mode})
-    customers = pd.DataFrame({"customer_id": targets["customer_id"], "opted_in": True,
-                              "unsubscribed": False})
+    customers = pd.DataFrame({"customer_id": targets["customer_id"], "email": targets["email"],
+                              "opted_in": True, "unsubscribed": False})
     saved = with_current_consent(load_campaign(ws, "Offer").targets, customers)
     page_csv = manual_import_csv(saved, provider).encode("utf-8")
     # ``geo export --manual-csv``: the list read back from a CSV file, every cell text (CRLF,

@@ -200,9 +200,7 @@ def dry_run(targets: pd.DataFrame | PreparedTargets, adapter: Adapter, list_id: 
         "export_id": export_id, "travel_mode": mode, "recipients": int(len(eligible)),
         "batches": math.ceil(len(eligible) / adapter.batch_size), "batch_size": adapter.batch_size,
         **{s: int((skipped["state"] == s).sum()) for s in ("excluded", "refused", "failed")},
-        "skip_reasons": {k: int(v) for k, v in
-                         skipped["reason"].str.replace(r" '.*'$| \(.*\)$", "", regex=True)
-                         .value_counts().items()},
+        "skip_reasons": {k: int(v) for k, v in skipped["rule"].value_counts().items()},
         "fields": fields.to_dict("records"),
         "sample_payload": adapter.payload(str(list_id), sample) if len(sample) else None,
         "notes": adapter.notes(), "already_in_journal": already,
