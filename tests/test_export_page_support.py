@@ -90,15 +90,17 @@ def test_journal_state_follows_an_export_and_creates_no_file(tmp_path):
                                policy=fast_policy())
         t = make_targets(5)
         plan = dry_run(t, adapter, lid, journal=path)
-        export_id = plan.summary["export_id"]
-        assert journal_state(path, export_id, "brevo", lid) == {}
+        export_id, where = plan.summary["export_id"], adapter.destination(lid)
+        assert (plan.summary["api_root"], plan.summary["account"]) == where[1:3]
+        assert journal_state(path, export_id, where) == {}
         assert not path.exists()
         result = run_export(t, adapter, lid, journal=path)
-        assert result.export_id == export_id
-        assert journal_state(path, export_id, "brevo", lid) == {"accepted": 5}
+        assert result.export_id == export_id and result.destination == where
+        assert journal_state(path, export_id, where) == {"accepted": 5}
         with ExportJournal(path) as jr:
-            assert journal_state(jr, export_id, "brevo", lid) == {"accepted": 5}
-        assert journal_state(path, "other", "brevo", lid) == {}
+            assert journal_state(jr, export_id, where) == {"accepted": 5}
+        assert journal_state(path, "other", where) == {}
+        assert journal_state(path, export_id, where._replace(account="key:other")) == {}
         again = dry_run(t, adapter, lid, journal=path).summary
         assert again["already_in_journal"] == {"accepted": 5}
         report = pd.read_csv(io.BytesIO(result.report_csv()))

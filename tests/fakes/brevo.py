@@ -43,8 +43,9 @@ class FakeBrevo(FakeServer):
         self.max_bytes = 10_000_000
         self._ids = itertools.count(1)
 
-    def add_list(self, name: str = "List") -> int:
-        lid = next(self._ids)
+    def add_list(self, name: str = "List", lid: int | None = None) -> int:
+        """Create a list (the next id unless ``lid`` is set); return its id."""
+        lid = next(self._ids) if lid is None else lid
         self.lists[lid] = name
         return lid
 

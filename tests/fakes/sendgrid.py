@@ -50,8 +50,9 @@ class FakeSendGrid(FakeServer):
         self.reset_in = 2
         self._n = itertools.count(1)
 
-    def add_list(self, name: str = "List") -> str:
-        lid = str(uuid.uuid4())
+    def add_list(self, name: str = "List", lid: str | None = None) -> str:
+        """Create a list (a random UUID, as SendGrid gives, unless ``lid`` is set); return its id."""
+        lid = lid or str(uuid.uuid4())
         self.lists[lid] = name
         return lid
 
