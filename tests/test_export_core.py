@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import openpyxl
 import pandas as pd
 import pytest
 
@@ -16,9 +17,11 @@ from geo.cli import main
 from geo.errors import DataError, GeoError
 from geo.export import (ExportError, ExportJournal, ExportKey, JournalError, Secret, dry_run,
                         journal_state, make_adapter, manual_import_csv, manual_import_frame,
-                        prepare_targets, resolve_api_key, run_export)
+                        prepare_targets, resolve_api_key, run_export, write_manual_import)
 from geo.export.base import HttpClient, RetryPolicy, retry_after
+from geo.export.csv_layouts import manual_import_bytes
 from geo.export.journal import LEGACY
+from geo.targets import download
 from geo.workspace import create_workspace
 from tests.fakes import Sleeps, fast_policy, make_targets
 from tests.fakes.brevo import FakeBrevo
@@ -286,20 +289,36 @@ def test_cli_exports_and_exits_non_zero_on_failures(tmp_path, monkeypatch, capsy
         assert "401" in err and "BREVO_API_KEY" in err and "123XYZ" not in err
 
 
-def test_manual_import_csv_neutralises_formulas():
-    import io
+DASHES = ["-dash@example.com", "+plus@example.com", "=eq@example.com"]   # valid addresses
 
-    import pandas as pd
 
-    from geo.export import manual_import_csv
-    from tests.fakes import make_targets
-
+@pytest.mark.parametrize("provider", ["mailchimp", "klaviyo", "sendgrid", "brevo"])
+def test_provider_files_keep_addresses_verbatim_and_excel_files_neutralise(tmp_path, provider):
     targets = make_targets(5)
-    targets.loc[targets.index[0], "first_name"] = "=HYPERLINK(\"http://x\")"
-    text = manual_import_csv(targets, "mailchimp")
-    back = pd.read_csv(io.StringIO(text), dtype=str)
-    assert not back["First Name"].str.startswith("=").any()
-    assert back["First Name"].str.startswith("'=").any()
+    targets.loc[:2, "email"] = DASHES
+    targets.loc[3, "first_name"] = '=HYPERLINK("http://x")'
+    sep = ";" if provider == "brevo" else ","
+    files = {"text": manual_import_csv(targets, provider).encode(),
+             "written": write_manual_import(targets, provider, tmp_path / "i.csv").read_bytes()}
+    if provider in ("mailchimp", "klaviyo"):        # the Reach page's downloads of this layout
+        files["download"] = download(targets, layout=provider, fmt="csv")
+    for how, data in files.items():                 # for the provider's importer: verbatim
+        back = pd.read_csv(io.BytesIO(data), dtype=str, sep=sep)
+        assert back.iloc[:3, 0].tolist() == DASHES, how
+        assert '=HYPERLINK("http://x")' in back.iloc[:, 1].tolist(), how
+        assert b"'" not in data, how
+    excel = manual_import_bytes(targets, provider, bom=True)      # the CSV for Excel
+    assert excel.startswith(b"\xef\xbb\xbf")
+    back = pd.read_csv(io.BytesIO(excel), dtype=str, sep=sep, encoding="utf-8-sig")
+    assert back.iloc[:3, 0].tolist() == ["'" + e for e in DASHES]
+    assert "'=HYPERLINK(\"http://x\")" in back.iloc[:, 1].tolist()
+    if provider in ("mailchimp", "klaviyo"):
+        assert download(targets, layout=provider, fmt="csv", bom=True) == excel
+        sheet = openpyxl.load_workbook(io.BytesIO(download(targets, layout=provider,
+                                                           fmt="xlsx"))).active
+        cells = [row[0] for row in sheet.iter_rows(min_row=2, max_row=4)]
+        assert [c.value for c in cells] == ["'" + e for e in DASHES]
+        assert {(c.data_type, c.number_format) for c in cells} == {("s", "@")}   # text cells
 
 
 @pytest.mark.parametrize("mode,header", [("walk", "Walk Minutes"), ("radius", "Distance km")])
