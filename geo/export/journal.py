@@ -150,6 +150,8 @@ class ExportJournal:
     def _upgrade(self) -> None:
         """Create the tables, or migrate a schema-1 journal, in one transaction."""
         db = self._db
+        if db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return                                    # the usual case: no write lock taken
         with db:
             db.execute("BEGIN IMMEDIATE")             # one process migrates, the others wait
             version = db.execute("PRAGMA user_version").fetchone()[0]
