@@ -6,13 +6,16 @@ from `geo.reach.compute_reach`) with the merge fields a template needs:
 offer_start, offer_end, tags``. Holdout rows are listed and marked but get
 no coupon code and are left out of every provider file (`treatment_only`).
 
-The Mailchimp and Klaviyo downloads are the Export page's manual-import files
-(`geo.export.csv_layouts`, the one definition of each provider's columns):
-the same recipients and the same bytes.
+The Mailchimp and Klaviyo CSV downloads are the Export page's manual-import
+files (`geo.export.csv_layouts`, the one definition of each provider's columns):
+the same recipients and the same bytes, every cell verbatim, since they go to the
+provider's importer (an address such as ``-dash@example.com`` stays deliverable).
 
-Every download passes through `neutralise_formulas`: a text cell that begins
-with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading single
-quote, so a spreadsheet shows it as text and never evaluates it.
+Every file meant for a spreadsheet passes through `neutralise_formulas`: the
+target list as CSV, any CSV for Excel (``bom``) and every XLSX. A text cell that
+begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading
+single quote, so a spreadsheet shows it as text and never evaluates it; XLSX text
+cells are also typed and formatted as text.
 """
 
 from __future__ import annotations
@@ -188,12 +191,22 @@ def to_csv_bytes(df: pd.DataFrame, *, bom: bool = False) -> bytes:
 
 
 def to_xlsx_bytes(df: pd.DataFrame, *, sheet_name: str = "targets") -> bytes:
-    """XLSX bytes of one sheet, neutralised; text is never turned into formulas or links."""
+    """XLSX bytes of one sheet, neutralised.
+
+    Text is written as string cells, never turned into formulas, links or
+    numbers, and text columns carry Excel's text format (``@``), so a value
+    typed into them later stays text too.
+    """
     buf = io.BytesIO()
     options = {"strings_to_formulas": False, "strings_to_urls": False,
                "strings_to_numbers": False}
+    safe = neutralise_formulas(df)
     with pd.ExcelWriter(buf, engine="xlsxwriter", engine_kwargs={"options": options}) as xl:
-        neutralise_formulas(df).to_excel(xl, sheet_name=sheet_name, index=False)
+        safe.to_excel(xl, sheet_name=sheet_name, index=False)
+        text = xl.book.add_format({"num_format": "@"})
+        for i, col in enumerate(safe.columns):
+            if not pd.api.types.is_numeric_dtype(safe[col]):
+                xl.sheets[sheet_name].set_column(i, i, None, text)
     return buf.getvalue()
 
 
@@ -209,11 +222,13 @@ def download(targets: pd.DataFrame, *, layout: str = "targets", fmt: str = "csv"
         ``targets`` (every row, holdout marked), ``mailchimp`` or ``klaviyo``
         (the provider's manual-import file, `geo.export.csv_layouts`: treatment
         members only, never the holdout; the travel column is ``Drive/Walk/Bike
-        Minutes`` or ``Distance km`` in radius mode).
+        Minutes`` or ``Distance km`` in radius mode; as CSV without ``bom`` its
+        cells are verbatim, for the provider's importer).
     fmt
         ``csv`` or ``xlsx``.
     bom
-        For CSV: start with a UTF-8 byte-order mark so Excel reads accents right.
+        For CSV: the CSV for Excel, starting with a UTF-8 byte-order mark so Excel
+        reads accents right (and neutralised, also in a provider layout).
     """
     if layout not in LAYOUTS:
         raise GeoError(f"unknown download layout {layout!r}; use one of {', '.join(LAYOUTS)}")

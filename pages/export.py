@@ -67,9 +67,11 @@ with st.expander("No API access? Download the manual-import CSV"):
                        mime="text/csv", on_click="ignore", key="export_manual_csv")
 
 if journal.exists():
-    with st.expander("Export history of this workspace"):
-        with ExportJournal(journal) as jr:
-            st.dataframe(jr.exports(), hide_index=True)
+    with st.expander("Export history of this workspace"), \
+            shown_as_message("Could not read the export journal"), ExportJournal(journal) as jr:
+        st.caption("One row per export and destination: provider, API root, account (a "
+                   "fingerprint of its API key) and list.")
+        st.dataframe(jr.exports(), hide_index=True)
 
 st.subheader(f"Upload to {label}")
 if not access.ready:
@@ -91,8 +93,10 @@ if refresh.button(f"Refresh {word}s", key="export_refresh_lists"):
     ux.provider_lists.clear()
     st.rerun()
 
-selection = (ws.name, campaign, version, ws.table_version("customers"), provider,
-             access.base_url, list_id, tuple(sorted(options.items())))
+with shown_as_message(f"{label} settings"):
+    destination = adapter.destination(list_id)     # the journal's key: API root, account, list
+selection = (ws.name, campaign, version, ws.table_version("customers"), destination,
+             tuple(sorted(options.items())))
 if st.button("Dry run", key="export_dry_run", help="Shows what would be sent; sends nothing."):
     with shown_as_message("Dry run failed"):
         ux.remember("plan", selection, dry_run(targets, adapter, list_id, journal=journal).summary)
@@ -106,7 +110,8 @@ st.markdown(f"**Dry run** · {label} {word} *{names[list_id]}* · nothing was se
 m = st.columns(5)
 m[0].metric("Recipients to upload", f"{plan['recipients']:,}")
 m[1].metric("Held out (never exported)", f"{plan['excluded']:,}")
-m[2].metric("Refused", f"{plan['refused']:,}", help="No consent, or an email repeated.")
+m[2].metric("Refused", f"{plan['refused']:,}",
+            help="No consent on some record of the address, or a second record of an address.")
 m[3].metric("Invalid addresses", f"{plan['failed']:,}")
 m[4].metric("Batches", f"{plan['batches']:,}",
             help=f"Up to {plan['batch_size']:,} recipients per {label} request.")
@@ -120,7 +125,7 @@ with st.expander("Sample payload (emails masked)"):
 for note in plan["notes"]:
     st.caption(note)
 
-state = journal_state(journal, plan["export_id"], provider, list_id)
+state = journal_state(journal, plan["export_id"], destination)
 still_open = state.get("pending", 0) + state.get("sent", 0)
 if still_open:
     st.warning(f"An earlier run of this export stopped with {still_open:,} recipients still "

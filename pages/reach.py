@@ -253,7 +253,10 @@ def live_panel() -> None:
                           key="reach_offer", persist_state="session")
     name = o2.text_input("Campaign name", key="reach_campaign_name", persist_state="session",
                          placeholder="e.g. Spring weekend")
-    bom = o3.checkbox("CSV for Excel (BOM)", key="reach_bom", persist_state="session")
+    bom = o3.checkbox("CSV for Excel (BOM)", key="reach_bom", persist_state="session",
+                      help="For opening in a spreadsheet: a byte-order mark, and cells that would "
+                           "run as formulas get a leading '. Leave it off for the Mailchimp and "
+                           "Klaviyo files you upload: they keep every address as it is.")
     if not isinstance(offer, (tuple, list)) or len(offer) != 2:
         st.warning("Pick the last day of the offer window to enable downloads and saving.")
         return

@@ -145,7 +145,8 @@ def test_interrupted_export_resumes_without_duplicates(export_root, monkeypatch)
         assert not at.exception, at.exception
         assert "injected failure" in at.error[0].value and "Resume" in at.error[0].value
         journal = journal_path(open_workspace("demo", export_root))
-        state = journal_state(journal, plan["export_id"], "klaviyo", "Xy12")
+        where = make_adapter("klaviyo", fake.api_key, base_url=fake.url).destination("Xy12")
+        state = journal_state(journal, plan["export_id"], where)
         done = state["accepted"]
         assert 0 < done < len(eligible) and len(fake.profiles) == done
         assert at.button(key="export_run").label == "Resume export"

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 import time
+from pathlib import Path
 
 import httpx
+import openpyxl
 import pandas as pd
 import pytest
 
 from geo.cli import main
 from geo.errors import DataError, GeoError
-from geo.export import (ExportError, ExportJournal, Secret, dry_run, make_adapter,
-                        manual_import_csv, manual_import_frame, prepare_targets, resolve_api_key)
+from geo.export import (ExportError, ExportJournal, ExportKey, JournalError, Secret, dry_run,
+                        journal_state, make_adapter, manual_import_csv, manual_import_frame,
+                        prepare_targets, resolve_api_key, run_export, write_manual_import)
 from geo.export.base import HttpClient, RetryPolicy, retry_after
+from geo.export.csv_layouts import manual_import_bytes
+from geo.export.journal import LEGACY
+from geo.targets import download
 from geo.workspace import create_workspace
 from tests.fakes import Sleeps, fast_policy, make_targets
 from tests.fakes.brevo import FakeBrevo
@@ -103,7 +110,7 @@ def test_secret_and_missing_key(monkeypatch):
 
 
 def test_journal_resets_and_counts(tmp_path):
-    key = ("e1", "brevo", "7")
+    key = ExportKey("e1", "brevo", "https://api.brevo.com/v3", "key:0123456789abcdef", "7")
     rows = pd.DataFrame({"email": ["a@x.io", "b@x.io"], "customer_id": ["1", "2"]})
     with ExportJournal(tmp_path / "j.sqlite") as jr:
         assert jr.start(key, rows) == 2 and jr.start(key, rows) == 0
@@ -118,6 +125,67 @@ def test_journal_resets_and_counts(tmp_path):
         assert jr.exports()["open"].iloc[0] == 2
 
 
+#: the journal as the app wrote it before destinations were recorded (schema 1)
+V1_SCHEMA = """
+CREATE TABLE exports (export_id TEXT, provider TEXT, list_id TEXT, created_at TEXT,
+    finished_at TEXT, PRIMARY KEY (export_id, provider, list_id));
+CREATE TABLE recipients (export_id TEXT, provider TEXT, list_id TEXT, email TEXT,
+    customer_id TEXT, state TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',
+    outcome TEXT NOT NULL DEFAULT '', job_id TEXT, updated_at TEXT,
+    PRIMARY KEY (export_id, provider, list_id, email));
+CREATE TABLE jobs (export_id TEXT, provider TEXT, list_id TEXT, job_id TEXT, kind TEXT,
+    parent_id TEXT, status TEXT NOT NULL, submitted_at TEXT, finished_at TEXT,
+    PRIMARY KEY (export_id, provider, list_id, job_id));
+"""
+
+
+def _v1_journal(path, export_id: str, list_id: str, emails: list[str]) -> None:
+    """A schema-1 journal holding one finished Brevo export of ``emails``."""
+    with sqlite3.connect(path) as db:
+        db.executescript(V1_SCHEMA)
+        db.execute("INSERT INTO exports VALUES (?,'brevo',?,'2026-01-01','2026-01-01')",
+                   (export_id, list_id))
+        db.executemany("INSERT INTO recipients VALUES (?,'brevo',?,?,?,'accepted','','','7',NULL)",
+                       [(export_id, list_id, e, f"C{i:03d}") for i, e in enumerate(emails)])
+        db.execute("INSERT INTO jobs VALUES (?,'brevo',?,'7','upsert',NULL,'done',NULL,NULL)",
+                   (export_id, list_id))
+    db.close()
+
+
+def test_old_journals_are_migrated_and_their_exports_left_aside(tmp_path):
+    path = tmp_path / "journal.sqlite"
+    with FakeBrevo() as fake:
+        lid = str(fake.add_list())
+        adapter = make_adapter("brevo", fake.api_key, base_url=fake.url + "/v3",
+                               policy=fast_policy())
+        export_id = dry_run(make_targets(), adapter, lid).summary["export_id"]
+        _v1_journal(path, export_id, lid, [f"person{i}@example.com" for i in range(10)])
+        with ExportJournal(path) as jr:
+            old = jr.exports()
+            legacy = ExportKey(export_id, "brevo", LEGACY, LEGACY, lid)
+            assert old[list(ExportKey._fields)].apply(tuple, axis=1).tolist() == [legacy]
+            assert old["accepted"].tolist() == [10]
+            assert jr.recipients(legacy)["customer_id"].tolist()[:2] == ["C000", "C001"]
+            assert jr.jobs(legacy)["status"].tolist() == ["done"]
+        # left aside: the run does not take the old rows for its own destination
+        assert journal_state(path, export_id, adapter.destination(lid)) == {}
+        result = run_export(make_targets(), adapter, lid, journal=path)
+        assert result.sent_requests and result.counts()["accepted"] == 10
+        assert len(fake.contacts) == 10
+        with ExportJournal(path) as jr:                      # opening again changes nothing
+            assert len(jr.exports()) == 2
+        adapter.close()
+
+
+def test_a_journal_from_a_newer_app_is_refused_by_name(tmp_path):
+    path = tmp_path / "journal.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version = 9")
+    db.close()
+    with pytest.raises(JournalError, match=r"journal\.sqlite has schema 9, newer than this app's 2"):
+        ExportJournal(path)
+
+
 def test_dry_run_sends_nothing_and_masks_emails():
     with FakeBrevo() as fake:
         adapter = make_adapter("brevo", base_url=fake.url + "/v3", policy=fast_policy())
@@ -128,6 +196,7 @@ def test_dry_run_sends_nothing_and_masks_emails():
     assert summary["recipients"] == 10 and summary["excluded"] == 1 and summary["refused"] == 2
     assert {f["provider_field"] for f in summary["fields"]} >= {"NEAREST_STORE", "COUPON_CODE"}
     assert summary["notes"]
+    assert summary["account"] is None and summary["already_in_journal"] == {}   # no key, no account
 
 
 @pytest.mark.parametrize("provider,first,sep", [("mailchimp", "Email Address", ","),
@@ -201,6 +270,16 @@ def test_cli_exports_and_exits_non_zero_on_failures(tmp_path, monkeypatch, capsy
         seen = len(fake.log)
         assert main(base) == 1 and len(fake.log) == seen     # repeat: no request
         capsys.readouterr()
+        with FakeBrevo() as other:                           # the same list id on another server
+            other.add_list(lid=lid)
+            monkeypatch.setenv("BREVO_API_KEY", other.api_key)
+            again = [other.url + "/v3" if a == fake.url + "/v3" else a for a in base]
+            assert main(again) == 1 and len(fake.log) == seen
+            second = json.loads(capsys.readouterr().out)
+            assert second["accepted"] == 10 and len(other.contacts) == 10
+            assert second["api_root"] == other.url + "/v3" and second["report"] != out["report"]
+            assert Path(out["report"]).exists() and Path(second["report"]).exists()
+        monkeypatch.setenv("BREVO_API_KEY", fake.api_key)
         assert main(["export", "--provider", "brevo", "--targets", str(tmp_path / "targets.csv"),
                      "--list-lists", "--base-url", fake.url + "/v3"]) == 0
         assert json.loads(capsys.readouterr().out)["lists"][0]["id"] == str(lid)
@@ -210,20 +289,36 @@ def test_cli_exports_and_exits_non_zero_on_failures(tmp_path, monkeypatch, capsy
         assert "401" in err and "BREVO_API_KEY" in err and "123XYZ" not in err
 
 
-def test_manual_import_csv_neutralises_formulas():
-    import io
+DASHES = ["-dash@example.com", "+plus@example.com", "=eq@example.com"]   # valid addresses
 
-    import pandas as pd
 
-    from geo.export import manual_import_csv
-    from tests.fakes import make_targets
-
+@pytest.mark.parametrize("provider", ["mailchimp", "klaviyo", "sendgrid", "brevo"])
+def test_provider_files_keep_addresses_verbatim_and_excel_files_neutralise(tmp_path, provider):
     targets = make_targets(5)
-    targets.loc[targets.index[0], "first_name"] = "=HYPERLINK(\"http://x\")"
-    text = manual_import_csv(targets, "mailchimp")
-    back = pd.read_csv(io.StringIO(text), dtype=str)
-    assert not back["First Name"].str.startswith("=").any()
-    assert back["First Name"].str.startswith("'=").any()
+    targets.loc[:2, "email"] = DASHES
+    targets.loc[3, "first_name"] = '=HYPERLINK("http://x")'
+    sep = ";" if provider == "brevo" else ","
+    files = {"text": manual_import_csv(targets, provider).encode(),
+             "written": write_manual_import(targets, provider, tmp_path / "i.csv").read_bytes()}
+    if provider in ("mailchimp", "klaviyo"):        # the Reach page's downloads of this layout
+        files["download"] = download(targets, layout=provider, fmt="csv")
+    for how, data in files.items():                 # for the provider's importer: verbatim
+        back = pd.read_csv(io.BytesIO(data), dtype=str, sep=sep)
+        assert back.iloc[:3, 0].tolist() == DASHES, how
+        assert '=HYPERLINK("http://x")' in back.iloc[:, 1].tolist(), how
+        assert b"'" not in data, how
+    excel = manual_import_bytes(targets, provider, bom=True)      # the CSV for Excel
+    assert excel.startswith(b"\xef\xbb\xbf")
+    back = pd.read_csv(io.BytesIO(excel), dtype=str, sep=sep, encoding="utf-8-sig")
+    assert back.iloc[:3, 0].tolist() == ["'" + e for e in DASHES]
+    assert "'=HYPERLINK(\"http://x\")" in back.iloc[:, 1].tolist()
+    if provider in ("mailchimp", "klaviyo"):
+        assert download(targets, layout=provider, fmt="csv", bom=True) == excel
+        sheet = openpyxl.load_workbook(io.BytesIO(download(targets, layout=provider,
+                                                           fmt="xlsx"))).active
+        cells = [row[0] for row in sheet.iter_rows(min_row=2, max_row=4)]
+        assert [c.value for c in cells] == ["'" + e for e in DASHES]
+        assert {(c.data_type, c.number_format) for c in cells} == {("s", "@")}   # text cells
 
 
 @pytest.mark.parametrize("mode,header", [("walk", "Walk Minutes"), ("radius", "Distance km")])

@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 
 import pandas as pd
+import pytest
 
+from geo.errors import DataError
 from geo.export import (ExportJournal, dry_run, journal_state, make_adapter, prepare_targets,
                         run_export, with_current_consent)
 from tests.fakes import fast_policy, make_targets
@@ -13,8 +15,8 @@ from tests.fakes.brevo import FakeBrevo
 
 
 def _customers(targets: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({"customer_id": targets["customer_id"], "opted_in": True,
-                         "unsubscribed": False})
+    return pd.DataFrame({"customer_id": targets["customer_id"], "email": targets["email"],
+                         "opted_in": True, "unsubscribed": False})
 
 
 def test_current_consent_refuses_who_withdrew_since_the_list_was_built():
@@ -26,10 +28,49 @@ def test_current_consent_refuses_who_withdrew_since_the_list_was_built():
     p = prepare_targets(with_current_consent(t, customers))
     assert sorted(p.eligible["customer_id"]) == ["C000", "N1", "U1"]      # list had no flags
     why = p.skipped.set_index("customer_id")["reason"]
-    assert why["C001"] == "no consent: unsubscribed"
-    assert why["C002"] == "no consent: opted_in is not true"
-    assert why["C003"] == "no consent: opted_in is not true"
+    assert why["C001"] == "no consent now: customer C001 has unsubscribed"
+    assert why["C002"] == "no consent now: customer C002 is not opted in"
+    assert why["C003"] == "no consent now: customer C003 is no longer in the customers table"
     assert why["H1"] == "holdout group: never exported"
+
+
+def test_current_consent_is_decided_by_every_record_of_an_address():
+    t = make_targets(4).drop(columns=["opted_in", "unsubscribed"])
+    customers = pd.concat([_customers(t), pd.DataFrame({
+        "customer_id": ["X1", "X2", "X3"],          # other records of C000's and C001's addresses
+        "email": [" PERSON0@example.COM", "person1@EXAMPLE.com ", "person1@example.com"],
+        "opted_in": [True, False, True], "unsubscribed": [True, False, False]})])
+    customers.loc[customers["customer_id"] == "C002", "email"] = "moved@example.com"
+    p = prepare_targets(with_current_consent(t, customers))
+    assert sorted(p.eligible["customer_id"]) == ["C003", "N1", "U1"]
+    why = p.skipped.set_index("customer_id")["reason"]
+    assert why["C000"] == "no consent now: customer X1, same address, has unsubscribed"
+    assert why["C001"] == "no consent now: customer X2, same address, is not opted in"
+    assert why["C002"] == "no consent now: the address is no longer in the customers table"
+    # a customer with consent whose address has a record without it: still refused
+    assert not with_current_consent(t, customers).set_index("customer_id").loc["C000", "opted_in"]
+    with pytest.raises(DataError, match="customers, column 'email'.*every customer record"):
+        with_current_consent(t, customers.drop(columns="email"))
+
+
+def test_the_list_decides_per_address_too():
+    t = make_targets(3)
+    extra = t.iloc[[0, 1, 2, 2]].assign(
+        customer_id=["D0", "D1", "D2", "D3"],
+        email=["person0@EXAMPLE.com", " Person1@example.com", "PERSON2@example.com",
+               "person2@example.com "],
+        group=["treatment", "holdout", "treatment", "treatment"],
+        opted_in=[False, True, True, True])
+    p = prepare_targets(pd.concat([t, extra], ignore_index=True))
+    assert p.eligible["customer_id"].tolist() == ["C002"]
+    why = p.skipped.set_index("customer_id")
+    assert why.loc["C000", "reason"] == \
+        "no consent: another record of the address (customer D0) has none"
+    assert why.loc["C001", "state"] == "excluded"
+    assert why.loc["C001", "reason"] == \
+        "address in the holdout: customer D1 with the same address is held out"
+    assert why.loc["D2", "reason"] == "second record of an address: customer C002 represents it"
+    assert why.loc["D3", "rule"] == "second record of an address"
 
 
 def test_current_consent_never_grants_what_the_list_refused():
@@ -49,15 +90,17 @@ def test_journal_state_follows_an_export_and_creates_no_file(tmp_path):
                                policy=fast_policy())
         t = make_targets(5)
         plan = dry_run(t, adapter, lid, journal=path)
-        export_id = plan.summary["export_id"]
-        assert journal_state(path, export_id, "brevo", lid) == {}
+        export_id, where = plan.summary["export_id"], adapter.destination(lid)
+        assert (plan.summary["api_root"], plan.summary["account"]) == where[1:3]
+        assert journal_state(path, export_id, where) == {}
         assert not path.exists()
         result = run_export(t, adapter, lid, journal=path)
-        assert result.export_id == export_id
-        assert journal_state(path, export_id, "brevo", lid) == {"accepted": 5}
+        assert result.export_id == export_id and result.destination == where
+        assert journal_state(path, export_id, where) == {"accepted": 5}
         with ExportJournal(path) as jr:
-            assert journal_state(jr, export_id, "brevo", lid) == {"accepted": 5}
-        assert journal_state(path, "other", "brevo", lid) == {}
+            assert journal_state(jr, export_id, where) == {"accepted": 5}
+        assert journal_state(path, "other", where) == {}
+        assert journal_state(path, export_id, where._replace(account="key:other")) == {}
         again = dry_run(t, adapter, lid, journal=path).summary
         assert again["already_in_journal"] == {"accepted": 5}
         report = pd.read_csv(io.BytesIO(result.report_csv()))

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.export import (BrevoAdapter, ExportError, ExportJournal, KlaviyoAdapter, MailchimpAdapter,
-                        SendGridAdapter, run_export)
+from geo.export import (BrevoAdapter, ExportError, ExportJournal, ExportKey, KlaviyoAdapter,
+                        MailchimpAdapter, SendGridAdapter, run_export)
 from tests.fakes import Sleeps, fast_policy, make_targets
 from tests.fakes.brevo import FakeBrevo
 from tests.fakes.klaviyo import FakeKlaviyo
@@ -46,36 +46,36 @@ class Harness:
         return len(self.fake.requests(*self.submit))
 
 
-def _mailchimp() -> Harness:
+def _mailchimp(list_id: str = "aud1") -> Harness:
     fake = FakeMailchimp().start()
-    fake.add_list("aud1")
+    fake.add_list(list_id)
 
     def record(email):
-        m = fake.member("aud1", email)
+        m = fake.member(list_id, email)
         return m and {"first_name": m["merge_fields"].get("FNAME"), "store": m["merge_fields"].get("STORE"),
                       "minutes": m["merge_fields"].get("TRAVELMIN"),
                       "coupon": m["merge_fields"].get("COUPON"), "in_list": True, "tags": m["tags"]}
-    return Harness("mailchimp", fake, "aud1", MailchimpAdapter, record, ("POST", r"/batches$"),
+    return Harness("mailchimp", fake, list_id, MailchimpAdapter, record, ("POST", r"/batches$"),
                    r"/batches/", submits_per_batch=2)
 
 
-def _klaviyo() -> Harness:
+def _klaviyo(list_id: str = "Xy12") -> Harness:
     fake = FakeKlaviyo().start()
-    fake.add_list("Xy12")
+    fake.add_list(list_id)
 
     def record(email):
         p = fake.profiles.get(email)
         return p and {"first_name": p["first_name"], "store": p["properties"].get("nearest_store"),
                       "minutes": p["properties"].get("travel_minutes"),
-                      "coupon": p["properties"].get("coupon_code"), "in_list": "Xy12" in p["lists"],
+                      "coupon": p["properties"].get("coupon_code"), "in_list": list_id in p["lists"],
                       "tags": p["properties"].get("esp_tags")}
-    return Harness("klaviyo", fake, "Xy12", KlaviyoAdapter, record,
+    return Harness("klaviyo", fake, list_id, KlaviyoAdapter, record,
                    ("POST", r"/profile-bulk-import-jobs$"), r"/profile-bulk-import-jobs/[^/]+$")
 
 
-def _sendgrid() -> Harness:
+def _sendgrid(list_id: str | None = None) -> Harness:
     fake = FakeSendGrid().start()
-    lid = fake.add_list("O2O")
+    lid = fake.add_list("O2O", list_id)
 
     def record(email):
         c = fake.contacts.get(email)
@@ -87,9 +87,9 @@ def _sendgrid() -> Harness:
                    r"/contacts/imports/")
 
 
-def _brevo() -> Harness:
+def _brevo(list_id: str | None = None) -> Harness:
     fake = FakeBrevo().start()
-    lid = fake.add_list("O2O")
+    lid = fake.add_list("O2O", None if list_id is None else int(list_id))
 
     def record(email):
         c = fake.contacts.get(email)
@@ -173,8 +173,8 @@ def test_interrupted_export_resumes_without_resubmitting(h, tmp_path):
     with pytest.raises(ExportError, match="HTTP 500"):
         run_export(make_targets(), h.adapter(fast_policy(max_attempts=1)), h.list_id, journal=journal)
     with ExportJournal(journal) as jr:
-        key = jr.exports().iloc[0][["export_id", "provider", "list_id"]].tolist()
-        states = jr.recipients(tuple(key))["state"].value_counts().to_dict()
+        key = ExportKey(*jr.exports().iloc[0][list(ExportKey._fields)])
+        states = jr.recipients(key)["state"].value_counts().to_dict()
         assert states == {"sent": BATCH, "pending": N - BATCH}
     assert h.submissions() == 1
     result = run_export(make_targets(), h.adapter(), h.list_id, journal=journal)
@@ -229,3 +229,51 @@ def test_lists_are_listed_for_the_chooser(h):
     lists = h.adapter().list_lists()
     assert list(lists.columns) == ["id", "name", "members"]
     assert h.list_id in lists["id"].tolist()
+
+
+def test_each_destination_gets_the_campaign_and_a_rerun_is_a_no_op(h, tmp_path):
+    journal = tmp_path / "j.sqlite"
+    other = HARNESSES[h.name](h.list_id)       # another server (API root), a list of the same id
+    try:
+        assert other.base() != h.base() and other.list_id == h.list_id
+        first = run_export(make_targets(), h.adapter(), h.list_id, journal=journal)
+        second = run_export(make_targets(), other.adapter(), other.list_id, journal=journal)
+        assert first.export_id == second.export_id                  # one campaign ...
+        assert first.destination.api_root != second.destination.api_root   # ... two places
+        assert second.sent_requests and second.complete and second.counts()["accepted"] == N
+        assert_end_state(h)
+        assert_end_state(other)
+        assert other.submissions() == h.submissions() == 3 * h.submits_per_batch
+        seen = len(h.fake.log), len(other.fake.log)
+        again = run_export(make_targets(), h.adapter(), h.list_id, journal=journal)
+        assert not again.sent_requests and again.complete
+        assert (len(h.fake.log), len(other.fake.log)) == seen     # resumed: nothing to send
+        with ExportJournal(journal) as jr:
+            exports = jr.exports()
+        assert len(exports) == 2 and set(exports["accepted"]) == {N}
+        assert h.fake.api_key not in exports.to_csv()
+    finally:
+        other.fake.stop()
+
+
+def test_another_account_on_the_same_server_is_another_destination(tmp_path):
+    journal = tmp_path / "exports" / "j.sqlite"
+    with FakeBrevo() as fake:
+        lid = str(fake.add_list("O2O"))
+        first_key, second_key = fake.api_key, "xkeysib-second-account-fedcba9876543210"
+
+        def export(key):
+            adapter = BrevoAdapter(key, base_url=fake.url + "/v3", policy=fast_policy())
+            return run_export(make_targets(), adapter, lid, journal=journal)
+        first = export(first_key)
+        fake.api_key = second_key          # the same server now answers for another account,
+        fake.contacts.clear()              # whose list of the same id is empty
+        second = export(second_key)
+        assert first.destination.account != second.destination.account
+        assert first.destination.api_root == second.destination.api_root
+        assert second.sent_requests and second.counts()["accepted"] == N
+        assert {f"person{i}@example.com" for i in range(N)} <= set(fake.contacts)
+        writes = len(fake.writes())
+        assert not export(second_key).sent_requests and len(fake.writes()) == writes
+        stored = journal.read_bytes() + b"".join(p.read_bytes() for p in journal.parent.iterdir())
+        assert first_key.encode() not in stored and second_key.encode() not in stored

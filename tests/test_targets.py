@@ -118,10 +118,13 @@ def _no_formula(value) -> bool:
     return not (isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"))
 
 
-@pytest.mark.parametrize("layout", ["targets", "mailchimp", "klaviyo"])
-def test_csv_round_trip_has_no_live_formula(targets, layout):
-    data = download(targets, layout=layout, fmt="csv")
-    rows = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+@pytest.mark.parametrize("layout,bom", [("targets", False), ("targets", True),
+                                        ("mailchimp", True), ("klaviyo", True)])
+def test_csv_round_trip_has_no_live_formula(targets, layout, bom):
+    """Every CSV meant for a spreadsheet: the target list, and any CSV for Excel."""
+    data = download(targets, layout=layout, fmt="csv", bom=bom)
+    assert data.startswith(b"\xef\xbb\xbf") == bom
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
     cells = [c for r in rows[1:] for c in r]
     assert cells and all(_no_formula(c) for c in cells)
     assert "'=1+2" in cells and "'-2+3" in cells
@@ -203,8 +206,8 @@ def test_reach_download_and_export_fallback_are_the_same_file(tmp_path, provider
     # the Export page: the saved campaign, consent re-checked against today's customers
     ws = create_workspace("w", tmp_path)
     save_campaign(ws, "Offer", targets, {"mode": mode})
-    customers = pd.DataFrame({"customer_id": targets["customer_id"], "opted_in": True,
-                              "unsubscribed": False})
+    customers = pd.DataFrame({"customer_id": targets["customer_id"], "email": targets["email"],
+                              "opted_in": True, "unsubscribed": False})
     saved = with_current_consent(load_campaign(ws, "Offer").targets, customers)
     page_csv = manual_import_csv(saved, provider).encode("utf-8")
     # ``geo export --manual-csv``: the list read back from a CSV file, every cell text (CRLF,
@@ -213,7 +216,10 @@ def test_reach_download_and_export_fallback_are_the_same_file(tmp_path, provider
     cli_csv = write_manual_import(prepare_targets(read_raw(tmp_path / "targets.csv")), provider,
                                   tmp_path / "import.csv").read_bytes()
     assert reach_csv == page_csv == cli_csv
-    assert download(targets, layout=provider, bom=True) == b"\xef\xbb\xbf" + reach_csv
+    assert b"@2 South St" in reach_csv                     # verbatim, for the provider's importer
+    excel = download(targets, layout=provider, bom=True)  # the CSV for Excel: neutralised
+    assert excel == b"\xef\xbb\xbf" + manual_import_csv(saved, provider, spreadsheet=True).encode()
+    assert b"'@2 South St" in excel and b"'@2 South St" not in reach_csv
 
     back = pd.read_csv(io.BytesIO(reach_csv), dtype=str, keep_default_na=False)
     treat = treatment_only(targets).set_index("coupon_code")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,9 +68,7 @@ class ProviderAccess:
 
     def key_digest(self) -> str:
         """A short one-way digest of the key, so caches refresh when the key changes."""
-        if self.key is None:
-            return ""
-        return hashlib.sha256(self.key.reveal().encode()).hexdigest()[:12]
+        return "" if self.key is None else self.key.fingerprint()
 
     def missing_message(self) -> str:
         """What to set when the key is missing (names the setting, never a value)."""

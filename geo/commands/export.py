@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "and the report")
     parser.add_argument("--journal", type=Path, help="journal SQLite file (overrides --workspace)")
     parser.add_argument("--export-id", help="resume or repeat this export id "
-                        "(default: a fingerprint of recipients, provider and list)")
+                        "(default: a fingerprint of recipients, provider and list); the journal "
+                        "keeps it apart per API root, account (key fingerprint) and list")
     parser.add_argument("--report", type=Path, help="write the per-recipient report CSV here")
     parser.add_argument("--batch-size", type=int, help="recipients per job (at most the provider's limit)")
     parser.add_argument("--poll-interval", type=float, default=2.0,
@@ -73,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
             return 0
         result = run_export(prepared, adapter, args.list_id, journal=journal,
                             export_id=args.export_id)
-        report = args.report or Path(journal).parent / f"{result.export_id}-{args.provider}-report.csv"
+        # one report per destination: the same export may go to several servers or accounts
+        name = f"{result.export_id}-{args.provider}-{result.destination.slug()}-report.csv"
+        report = args.report or Path(journal).parent / name
         result.to_csv(report)
         print_json({**result.summary, "journal": str(journal), "report": str(report)})
         return 0 if result.complete and result.failed == 0 else 1

@@ -68,7 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layout", choices=LAYOUTS, default="targets",
                         help="column layout: the full list, or a provider's import layout "
                              "(treatment only)")
-    parser.add_argument("--bom", action="store_true", help="CSV with a UTF-8 byte-order mark (Excel)")
+    parser.add_argument("--bom", action="store_true",
+                        help="CSV for Excel: a UTF-8 byte-order mark and formulas neutralised "
+                             "(provider layouts are otherwise written verbatim for the importer)")
 
 
 def _numbers(text: str, flag: str, unit: str) -> list[float]:

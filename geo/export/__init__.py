@@ -14,7 +14,7 @@ from geo.export.base import (ENV_KEYS, Adapter, ExportError, JobLost, ProviderEr
                              RetryPolicy, Secret, mask_email, resolve_api_key)
 from geo.export.brevo import BrevoAdapter
 from geo.export.csv_layouts import manual_import_csv, manual_import_frame, write_manual_import
-from geo.export.journal import ExportJournal
+from geo.export.journal import Destination, ExportJournal, ExportKey, JournalError
 from geo.export.klaviyo import KlaviyoAdapter
 from geo.export.mailchimp import MailchimpAdapter
 from geo.export.recipients import PreparedTargets, prepare_targets, with_current_consent
@@ -51,10 +51,10 @@ def make_adapter(provider: str, api_key: str | Secret | None = None, **kwargs) -
 
 
 __all__ = [
-    "ENV_KEYS", "PROVIDERS", "Adapter", "BrevoAdapter", "DryRun", "ExportError", "ExportJournal",
-    "ExportResult", "JobLost", "KlaviyoAdapter", "MailchimpAdapter", "PreparedTargets",
-    "ProviderError", "RetryPolicy", "Secret", "SendGridAdapter", "dry_run", "journal_path",
-    "journal_state", "list_mode", "make_adapter", "manual_import_csv", "manual_import_frame",
-    "mask_email", "prepare_targets", "resolve_api_key", "run_export", "with_current_consent",
-    "write_manual_import",
+    "ENV_KEYS", "PROVIDERS", "Adapter", "BrevoAdapter", "Destination", "DryRun", "ExportError",
+    "ExportJournal", "ExportKey", "ExportResult", "JobLost", "JournalError", "KlaviyoAdapter",
+    "MailchimpAdapter", "PreparedTargets", "ProviderError", "RetryPolicy", "Secret",
+    "SendGridAdapter", "dry_run", "journal_path", "journal_state", "list_mode", "make_adapter",
+    "manual_import_csv", "manual_import_frame", "mask_email", "prepare_targets",
+    "resolve_api_key", "run_export", "with_current_consent", "write_manual_import",
 ]

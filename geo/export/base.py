@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import logging
 import os
 import time
@@ -16,6 +17,7 @@ import pandas as pd
 
 from geo.errors import GeoError
 from geo.export.csv_layouts import ApiField, api_travel, api_travel_field
+from geo.export.journal import Destination
 from geo.export.recipients import FILE_COLUMNS, records
 
 log = logging.getLogger("geo.export")
@@ -71,6 +73,13 @@ class Secret:
     def reveal(self) -> str:
         """Return the key itself (only to build a request header)."""
         return self._value
+
+    def fingerprint(self) -> str:
+        """A one-way digest of the key (16 hex digits): tells two keys apart, reveals neither.
+
+        Used to tell accounts apart in the export journal and to key caches.
+        """
+        return hashlib.sha256(b"geo.export api key\0" + self._value.encode()).hexdigest()[:16]
 
     def __repr__(self) -> str:
         return "Secret('***')"
@@ -395,6 +404,28 @@ class Adapter(ABC):
     def base_url(self) -> str:
         """The API root in use."""
         return self._base_override or self.default_base_url
+
+    def account(self) -> str:
+        """The account this adapter's key opens, as ``key:`` and the key's `Secret.fingerprint`.
+
+        None of the four providers' documented endpoints that we use names the
+        account, so the key stands for it: another key is another account (a
+        rotated key of the same account too, which at worst uploads again).
+        """
+        return f"key:{self.secret().fingerprint()}"
+
+    def destination(self, list_id: str) -> Destination:
+        """Where an upload to ``list_id`` goes: provider, API root, account, list.
+
+        Raises
+        ------
+        ExportError
+            When no API key is set (the account is unknown without one).
+        """
+        url = httpx.URL(self.base_url())
+        port = f":{url.port}" if url.port else ""
+        root = f"{url.scheme}://{url.host}{port}{url.path.rstrip('/')}"
+        return Destination(self.provider, root, self.account(), str(list_id))
 
     @property
     def http(self) -> HttpClient:

@@ -18,6 +18,13 @@ The travel column follows the campaign's mode: whole minutes named after the
 mode (``Drive/Walk/Bike Minutes``) for travel-time catchments, crow-flies
 kilometres with one decimal (``Distance km``) for radius catchments.
 
+Who reads a file decides how its text is written, per file, never per column:
+a provider import file goes to the provider's importer, which reads every cell
+as text and validates it, so its cells are written verbatim (an address such as
+``-dash@example.com`` must arrive as it is); a file for a spreadsheet (the CSV
+for Excel, with a byte-order mark) has every text cell that a spreadsheet would
+evaluate neutralised (`neutralise_formulas`).
+
 The API uploads carry the same values (`distance_values`) in one provider field
 per unit, `API_TRAVEL_FIELDS` (see `api_travel_field`):
 
@@ -191,9 +198,18 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def csv_text(df: pd.DataFrame, *, sep: str = ",") -> str:
-    """The frame as neutralised CSV text with a header row and CRLF line ends."""
-    return neutralise_formulas(df).to_csv(index=False, sep=sep, lineterminator=LINE_TERMINATOR)
+def csv_text(df: pd.DataFrame, *, sep: str = ",", spreadsheet: bool = True) -> str:
+    """The frame as CSV text with a header row and CRLF line ends.
+
+    Parameters
+    ----------
+    spreadsheet
+        True for a file a spreadsheet opens: text cells are neutralised
+        (`neutralise_formulas`). False for a provider import file: every cell
+        verbatim.
+    """
+    data = neutralise_formulas(df) if spreadsheet else df
+    return data.to_csv(index=False, sep=sep, lineterminator=LINE_TERMINATOR)
 
 
 # --- layouts ----------------------------------------------------------------------------------
@@ -304,20 +320,34 @@ def manual_import_frame(targets: pd.DataFrame | PreparedTargets, provider: str) 
     return frame.reset_index(drop=True)
 
 
-def manual_import_csv(targets: pd.DataFrame | PreparedTargets, provider: str) -> str:
-    """The manual-import file as text: neutralised, CRLF line ends, Brevo's separated by ``;``."""
-    return csv_text(manual_import_frame(targets, provider), sep=get_layout(provider).sep)
+def manual_import_csv(targets: pd.DataFrame | PreparedTargets, provider: str, *,
+                      spreadsheet: bool = False) -> str:
+    """The manual-import file as text: CRLF line ends, Brevo's separated by ``;``.
+
+    Cells are verbatim, as the provider's importer takes them (an address that
+    begins with ``-``, ``+`` or ``=`` stays deliverable), unless ``spreadsheet``:
+    then text a spreadsheet would evaluate is neutralised (see `csv_text`).
+    """
+    return csv_text(manual_import_frame(targets, provider), sep=get_layout(provider).sep,
+                    spreadsheet=spreadsheet)
 
 
 def manual_import_bytes(targets: pd.DataFrame | PreparedTargets, provider: str, *,
                         bom: bool = False) -> bytes:
-    """The manual-import file as UTF-8 bytes, with a byte-order mark when ``bom`` (for Excel)."""
-    return manual_import_csv(targets, provider).encode("utf-8-sig" if bom else "utf-8")
+    """The manual-import file as UTF-8 bytes.
+
+    With ``bom`` it is the CSV for Excel: a byte-order mark (so Excel reads
+    accents right) and formulas neutralised; without, the provider import file,
+    every cell verbatim.
+    """
+    text = manual_import_csv(targets, provider, spreadsheet=bom)
+    return text.encode("utf-8-sig" if bom else "utf-8")
 
 
 def write_manual_import(targets: pd.DataFrame | PreparedTargets, provider: str,
                         path: str | Path, *, bom: bool = False) -> Path:
-    """Write the manual-import file for ``provider`` to ``path`` and return the path."""
+    """Write the manual-import file for ``provider`` to ``path`` and return the path
+    (the CSV for Excel when ``bom``, see `manual_import_bytes`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(manual_import_bytes(targets, provider, bom=bom))

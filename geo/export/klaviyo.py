@@ -9,6 +9,7 @@ from geo.export.base import (Adapter, Collected, Job, JobLost, JobState, outcome
                              with_travel)
 from geo.export.csv_layouts import ApiField
 from geo.export.recipients import tag_list
+from geo.keys import email_key
 
 #: our field -> Klaviyo profile property (free-form, nothing to create); the travel property
 #: (``travel_minutes`` or ``distance_km``) comes from `geo.export.csv_layouts.API_TRAVEL_FIELDS`
@@ -135,8 +136,8 @@ class KlaviyoAdapter(Adapter):
             for item in body.get("data", []):
                 a = item.get("attributes", {})
                 original = a.get("original_payload") or {}
-                email = str(original.get("email") or (original.get("attributes") or {}).get(
-                    "email", "")).strip().lower()
+                email = email_key(original.get("email")
+                                  or (original.get("attributes") or {}).get("email")) or ""
                 errors[email] = f"{a.get('code', 'error')}: {a.get('detail') or a.get('title', '')}"
             url, params = (body.get("links") or {}).get("next"), None
         emails = batch["email"]

@@ -15,6 +15,7 @@ from geo.export.base import (Adapter, Collected, ExportError, Job, JobLost, JobS
                              outcomes_frame, with_travel)
 from geo.export.csv_layouts import ApiField
 from geo.export.recipients import tag_list
+from geo.keys import email_key
 
 #: our field -> (merge tag, merge-field type, name shown in Mailchimp); the travel field
 #: (``TRAVELMIN`` or ``DISTKM``) comes from `geo.export.csv_layouts.API_TRAVEL_FIELDS`
@@ -29,8 +30,8 @@ MERGE_FIELDS = {
 
 
 def subscriber_hash(email: str) -> str:
-    """Mailchimp's member id: hex MD5 of the lower-cased address."""
-    return hashlib.md5(email.strip().lower().encode()).hexdigest()
+    """Mailchimp's member id: hex MD5 of the address's identity key (`geo.keys.email_key`)."""
+    return hashlib.md5((email_key(email) or "").encode()).hexdigest()
 
 
 class MailchimpAdapter(Adapter):

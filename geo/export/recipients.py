@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import DataError
+from geo.keys import email_keys
 from geo.validate import EMAIL_RE, TRUE_WORDS
 
 REQUIRED = ("customer_id", "email", "group")
@@ -18,7 +19,9 @@ RECIPIENT_COLUMNS = ["customer_id", "email", *FIELD_COLUMNS]
 #: also in `PreparedTargets.eligible`: the crow-flies km that import files and adapters send in
 #: radius mode only (in place of the minutes); part of the export `fingerprint` only then
 FILE_COLUMNS = ["crow_km"]
-SKIPPED_COLUMNS = ["customer_id", "email", "state", "reason"]
+SKIPPED_COLUMNS = ["customer_id", "email", "state", "reason", "rule"]
+#: the note `with_current_consent` adds where today's customers table withholds consent
+CONSENT_NOW = "consent_now"
 
 
 @dataclass
@@ -34,9 +37,11 @@ class PreparedTargets:
         (``YYYY-MM-DD``, or ``YYYY-MM-DD HH:MM`` when a bound is not a whole
         day), ``tags`` as comma-separated text.
     skipped
-        Rows that are never uploaded, with ``state`` ``excluded`` (holdout),
-        ``refused`` (no consent, duplicate email) or ``failed`` (invalid email) and
-        the ``reason``.
+        Rows that are never uploaded, with ``state`` ``excluded`` (holdout, or
+        an address in the holdout), ``refused`` (no consent on any record of
+        the address, second record of an address) or ``failed`` (invalid
+        email), the ``reason`` (naming the customer concerned) and the
+        ``rule`` (the reason without row details, for counting).
     """
 
     eligible: pd.DataFrame
@@ -76,13 +81,26 @@ def _tags(s: pd.Series) -> pd.Series:
     return s.mask(s == "")
 
 
+def _first_record(key: pd.Series, ids: pd.Series, mask: pd.Series) -> pd.Series:
+    """Per row: the customer id of the first row with the same address where ``mask`` holds.
+
+    ``<NA>`` where no row of the address qualifies (or the address is blank).
+    """
+    hit = pd.DataFrame({"key": key, "id": ids})[mask.to_numpy(bool) & key.notna().to_numpy(bool)]
+    return key.map(hit.drop_duplicates("key").set_index("key")["id"]).astype("string")
+
+
 def prepare_targets(targets: pd.DataFrame, *, file: str = "targets") -> PreparedTargets:
     """Split a target list into eligible recipients and skipped rows with reasons.
 
-    Holdout members are never exported. Rows without consent (``opted_in`` false
-    or blank, or ``unsubscribed`` true, when those columns exist) are refused.
-    Addresses that are not syntactically valid fail before anything is sent, and a
-    repeated address is refused after its first occurrence.
+    Consent is decided per address (`geo.keys.email_key`), never per row: an
+    address is exported only when every row of it in the list is consented
+    (``opted_in`` true, ``unsubscribed`` not true, when those columns exist; no
+    `CONSENT_NOW` note from `with_current_consent`) and none is in the holdout.
+    Holdout members are never exported, and neither is any other record of
+    their address. Addresses that are not syntactically valid fail before
+    anything is sent. One recipient per address: the first eligible row
+    represents it, later rows are refused as its second records.
 
     Parameters
     ----------
@@ -103,7 +121,7 @@ def prepare_targets(targets: pd.DataFrame, *, file: str = "targets") -> Prepared
                         f"{', '.join(REQUIRED)}", column=missing[0])
     df = targets.reset_index(drop=True)
     out = pd.DataFrame({"customer_id": _text(df, "customer_id"),
-                        "email": _text(df, "email").str.lower()})
+                        "email": email_keys(df["email"])})
     for col in FIELD_COLUMNS:
         out[col] = _text(df, col)
     minutes = pd.to_numeric(df["travel_min"], errors="coerce") if "travel_min" in df else np.nan
@@ -115,75 +133,121 @@ def prepare_targets(targets: pd.DataFrame, *, file: str = "targets") -> Prepared
             out[col] = _offer_bound(out[col])
     out["tags"] = _tags(out["tags"])
 
-    reason = pd.Series("", index=df.index, dtype="string")
-    state = pd.Series("", index=df.index, dtype="string")
+    state, rule, reason = (pd.Series("", index=df.index, dtype="string") for _ in range(3))
 
-    def flag(mask: pd.Series, st: str, why: str | pd.Series) -> None:
-        new = mask & (state == "")
-        state[new] = st
-        reason[new] = why[new] if isinstance(why, pd.Series) else why
+    def flag(mask: pd.Series, st: str, why: str, detail: pd.Series | None = None) -> None:
+        new = (mask & (state == "")).to_numpy(bool)
+        state[new], rule[new] = st, why
+        reason[new] = why if detail is None else detail[new]
 
+    key, ids = out["email"], out["customer_id"].fillna("(blank id)")
     group = _text(df, "group").str.lower().fillna("")
-    flag(group == "holdout", "excluded", "holdout group: never exported")
-    flag(group != "treatment", "refused", "group is '" + group + "', expected treatment or holdout")
-    if "opted_in" in df.columns:
-        flag(~_flag(df, "opted_in"), "refused", "no consent: opted_in is not true")
-    if "unsubscribed" in df.columns:
-        flag(_flag(df, "unsubscribed"), "refused", "no consent: unsubscribed")
-    valid = out["email"].str.match(EMAIL_RE).fillna(False).astype(bool)
-    flag(~valid, "failed", "invalid email address '" + out["email"].fillna("") + "'")
+    held = group == "holdout"
+    opted = _flag(df, "opted_in") if "opted_in" in df.columns else pd.Series(True, index=df.index)
+    unsub = (_flag(df, "unsubscribed") if "unsubscribed" in df.columns
+             else pd.Series(False, index=df.index))
+    now = _text(df, CONSENT_NOW)
+    flag(held, "excluded", "holdout group: never exported")
+    flag(group != "treatment", "refused", "group is neither treatment nor holdout",
+         "group is '" + group + "', expected treatment or holdout")
+    flag(now.notna(), "refused", "no consent in today's customers table", "no consent now: " + now)
+    flag(~opted, "refused", "no consent: opted_in is not true")
+    flag(unsub, "refused", "no consent: unsubscribed")
+    # every record of an address decides for all of them
+    holder = _first_record(key, ids, held)
+    flag(holder.notna(), "excluded", "address in the holdout: never exported",
+         "address in the holdout: customer " + holder + " with the same address is held out")
+    objector = _first_record(key, ids, ~opted | unsub | now.notna())
+    flag(objector.notna(), "refused", "no consent: another record of the address has none",
+         "no consent: another record of the address (customer " + objector + ") has none")
+    valid = key.str.match(EMAIL_RE).fillna(False).astype(bool)
+    flag(~valid, "failed", "invalid email address",
+         "invalid email address '" + key.fillna("") + "'")
     live = state == ""
-    first_id = out.loc[live].drop_duplicates("email").set_index("email")["customer_id"]
-    first = out["email"].where(live).map(first_id).astype("string")
-    dup = live & out["email"].where(live).duplicated(keep="first")
-    flag(dup, "refused", "duplicate email (first row: customer " + first.fillna("?") + ")")
+    representative = _first_record(key, ids, live)
+    flag(live & key.where(live).duplicated(keep="first"), "refused", "second record of an address",
+         "second record of an address: customer " + representative + " represents it")
 
-    keep = state == ""
-    skipped = out.loc[~keep, ["customer_id", "email"]].assign(state=state[~keep],
-                                                               reason=reason[~keep])
+    keep = (state == "").to_numpy(bool)
+    skipped = out.loc[~keep, ["customer_id", "email"]].assign(
+        state=state[~keep], reason=reason[~keep], rule=rule[~keep])
     eligible = out.loc[keep, RECIPIENT_COLUMNS + FILE_COLUMNS].reset_index(drop=True)
     return PreparedTargets(eligible, skipped[SKIPPED_COLUMNS].reset_index(drop=True))
 
 
 def with_current_consent(targets: pd.DataFrame, customers: pd.DataFrame | None) -> pd.DataFrame:
-    """The target list with consent as it stands now in the customers table.
+    """The target list with consent as it stands now in the customers table, per address.
 
     A saved campaign may be exported days after it was built; anyone who has
-    withdrawn consent since must not be uploaded. A row keeps consent only when
-    both the list and the customers table say so: ``opted_in`` becomes the AND of
-    the two, ``unsubscribed`` the OR. Customers no longer in the table count as
-    not opted in, since their consent cannot be confirmed. `prepare_targets` then
-    refuses those rows with the reason.
+    withdrawn consent since must not be uploaded, under any of their records.
+    A row keeps consent only when the list says so and, in the customers table
+    now, its own customer record and every record with the same address
+    (`geo.keys.email_key`, any ``customer_id``) are opted in and not
+    unsubscribed. A customer or an address no longer in the table counts as
+    not opted in, since its consent cannot be confirmed. Such rows get
+    ``opted_in`` false and a `CONSENT_NOW` note saying why, which
+    `prepare_targets` reports.
 
     Parameters
     ----------
     targets
-        Target list with ``customer_id``.
+        Target list with ``customer_id`` and ``email``.
     customers
-        The workspace's customers (``customer_id`` and ``opted_in`` and/or
-        ``unsubscribed``); None or a table without either column leaves
-        ``targets`` unchanged.
+        The workspace's customers (``customer_id``, ``email`` and ``opted_in``
+        and/or ``unsubscribed``; a missing ``opted_in`` means nobody is opted
+        in); None or a table without either consent column leaves ``targets``
+        unchanged.
+
+    Raises
+    ------
+    DataError
+        When the customers table has consent columns but no ``customer_id`` or
+        ``email`` column to match the list on.
     """
     have = [c for c in ("opted_in", "unsubscribed") if customers is not None and c in customers]
     if not have or "customer_id" not in targets.columns:
         return targets
-    ids = customers["customer_id"].astype("string").str.strip()
-    current = pd.DataFrame({c: _flag(customers, c) for c in have}).set_index(ids)
-    current = current[~current.index.duplicated(keep="first")]
-    key = targets["customer_id"].astype("string").str.strip()
-    known = key.isin(current.index).to_numpy()
+    missing = [c for c in ("customer_id", "email") if c not in customers.columns]
+    if missing:
+        raise DataError("customers", f"missing column(s) {', '.join(missing)}: consent is "
+                        "checked for every customer record of an address", column=missing[0])
+    index = customers.index
+    opted = _flag(customers, "opted_in") if "opted_in" in have else pd.Series(False, index=index)
+    unsub = (_flag(customers, "unsubscribed") if "unsubscribed" in have
+             else pd.Series(False, index=index))
+    why = pd.Series(pd.NA, index=index, dtype="string")
+    why[~opted.to_numpy(bool)] = "is not opted in"
+    why[unsub.to_numpy(bool)] = "has unsubscribed"
+    records = pd.DataFrame({"id": customers["customer_id"].astype("string").str.strip(),
+                            "key": email_keys(customers["email"]), "why": why})
+    refusing = records.dropna(subset=["why"])
+    by_id = refusing.drop_duplicates("id").set_index("id")["why"]
+    by_key = refusing.dropna(subset=["key"]).drop_duplicates("key").set_index("key")
+
+    ids = targets["customer_id"].astype("string").str.strip()
+    keys = (email_keys(targets["email"]) if "email" in targets.columns
+            else pd.Series(pd.NA, index=targets.index, dtype="string"))
+    shown = ids.fillna("(blank id)")
+    note = pd.Series(pd.NA, index=targets.index, dtype="string")
+
+    def explain(mask: pd.Series, text: pd.Series | str) -> None:
+        new = (mask.fillna(False) & note.isna()).to_numpy(bool)
+        note[new] = text[new] if isinstance(text, pd.Series) else text
+
+    explain(~ids.isin(records["id"]), "customer " + shown + " is no longer in the customers table")
+    explain(ids.isin(by_id.index), "customer " + shown + " " + ids.map(by_id).astype("string"))
+    explain(keys.notna() & ~keys.isin(records["key"].dropna()),
+            "the address is no longer in the customers table")
+    explain(keys.isin(by_key.index), "customer " + keys.map(by_key["id"]).astype("string")
+            + ", same address, " + keys.map(by_key["why"]).astype("string"))
+
+    def saved(column: str, missing: bool) -> pd.Series:
+        return _flag(targets, column) if column in targets else pd.Series(missing, index=ids.index)
+
+    listed = saved("opted_in", True) & ~saved("unsubscribed", False)
     out = targets.copy()
-
-    def now(column: str, missing: bool) -> np.ndarray | bool:
-        if column not in have:
-            return missing
-        return key.map(current[column]).astype("boolean").fillna(missing).to_numpy(bool)
-
-    def saved(column: str, missing: bool) -> np.ndarray | bool:
-        return _flag(targets, column).to_numpy() if column in targets else missing
-
-    out["opted_in"] = now("opted_in", False) & saved("opted_in", True) & known
-    out["unsubscribed"] = now("unsubscribed", False) | saved("unsubscribed", False)
+    out["opted_in"] = (saved("opted_in", True) & note.isna()).to_numpy(bool)
+    out[CONSENT_NOW] = note.where(listed)
     return out
 
 

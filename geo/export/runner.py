@@ -13,7 +13,7 @@ import pandas as pd
 from geo.errors import GeoError
 from geo.export.base import Adapter, ExportError, Job, JobLost, JobState, log, mask_email
 from geo.export.csv_layouts import RADIUS, distance_values, layout_mode
-from geo.export.journal import FINAL, ExportJournal
+from geo.export.journal import FINAL, Destination, ExportJournal, ExportKey
 from geo.export.recipients import PreparedTargets, fingerprint, prepare_targets
 
 REPORT_COLUMNS = ["customer_id", "email", "status", "reason", "outcome", "job_id"]
@@ -46,7 +46,7 @@ class ExportResult:
     Attributes
     ----------
     export_id, provider, list_id
-        Which export this is (the journal's key).
+        Which export this is.
     report
         One row per target-list row: ``customer_id, email, status, reason,
         outcome, job_id``; status is ``accepted``, ``failed``, ``refused``,
@@ -57,6 +57,11 @@ class ExportResult:
         Field mapping with ``created`` (None when nothing was sent).
     sent_requests
         False when the run found the export already finished and made no request.
+    notes
+        The provider's consent notes.
+    destination
+        Where it went (with ``export_id``, the journal's key): provider, API
+        root, account fingerprint and list.
     """
 
     export_id: str
@@ -67,6 +72,7 @@ class ExportResult:
     fields: pd.DataFrame | None = None
     sent_requests: bool = True
     notes: list[str] = field(default_factory=list)
+    destination: Destination | None = None
 
     def counts(self) -> dict[str, int]:
         """Number of rows per status."""
@@ -91,6 +97,7 @@ class ExportResult:
             self.fields.loc[self.fields["created"], "provider_field"].tolist()
         return {
             "export_id": self.export_id, "provider": self.provider, "list_id": self.list_id,
+            **_where(self.destination),
             "complete": self.complete, "sent_requests": self.sent_requests,
             **{s: counts.get(s, 0) for s in ("accepted", "failed", "refused", "excluded")},
             "open": counts.get("pending", 0) + counts.get("sent", 0),
@@ -124,10 +131,28 @@ def _open_journal(journal: ExportJournal | str | Path) -> tuple[ExportJournal, b
     return ExportJournal(journal), True
 
 
-def journal_state(journal: ExportJournal | str | Path, export_id: str, provider: str,
-                  list_id: str) -> dict[str, int]:
+def _where(destination: Destination | None) -> dict[str, str | None]:
+    """The API root and account of a destination, for summaries (None when unknown)."""
+    return {"api_root": destination and destination.api_root,
+            "account": destination and destination.account}
+
+
+def journal_state(journal: ExportJournal | str | Path, export_id: str,
+                  destination: Destination) -> dict[str, int]:
     """Recipients per journal state (``pending``, ``sent``, ``accepted``, ``failed``) of one export.
 
+    Parameters
+    ----------
+    journal
+        An `ExportJournal` or the path of its file.
+    export_id
+        The export's id (see `dry_run`).
+    destination
+        Where it goes (`geo.export.base.Adapter.destination`): the same export id
+        sent to another API root, account or list is another export.
+
+    Returns
+    -------
     Empty when the journal file does not exist or has no such export (nothing is
     created). ``pending`` or ``sent`` recipients mean an interrupted export that
     `run_export` resumes; only ``accepted``/``failed`` means it finished.
@@ -136,7 +161,7 @@ def journal_state(journal: ExportJournal | str | Path, export_id: str, provider:
         return {}
     jr, own = _open_journal(journal)
     try:
-        key = (export_id, provider, str(list_id))
+        key = ExportKey.of(export_id, destination)
         if not jr.exists(key):
             return {}
         return {k: int(v) for k, v in jr.recipients(key)["state"].value_counts().items()}
@@ -181,7 +206,9 @@ def dry_run(targets: pd.DataFrame | PreparedTargets, adapter: Adapter, list_id: 
     list_id
         Audience/list the export would upload to.
     journal
-        Optional journal, to report what an earlier run of this export already did.
+        Optional journal, to report what an earlier run of this export to the same
+        destination already did (left empty without an API key: the account is
+        then unknown).
     export_id
         Export id; by default the fingerprint of the recipients, provider and list.
     sample_size
@@ -193,16 +220,19 @@ def dry_run(targets: pd.DataFrame | PreparedTargets, adapter: Adapter, list_id: 
     export_id = export_id or export_id_of(eligible, adapter.provider, str(list_id))
     sample = eligible.head(sample_size).assign(email=lambda d: d["email"].map(mask_email))
     fields = adapter.planned_fields(mode)
-    already = {} if journal is None else journal_state(journal, export_id, adapter.provider,
-                                                       str(list_id))
+    try:
+        destination = adapter.destination(str(list_id))
+    except ExportError:   # no key: a dry run needs none, but then the account is unknown
+        destination = None
+    already = {} if journal is None or destination is None else \
+        journal_state(journal, export_id, destination)
     summary = {
         "dry_run": True, "provider": adapter.provider, "list_id": str(list_id),
+        **_where(destination),
         "export_id": export_id, "travel_mode": mode, "recipients": int(len(eligible)),
         "batches": math.ceil(len(eligible) / adapter.batch_size), "batch_size": adapter.batch_size,
         **{s: int((skipped["state"] == s).sum()) for s in ("excluded", "refused", "failed")},
-        "skip_reasons": {k: int(v) for k, v in
-                         skipped["reason"].str.replace(r" '.*'$| \(.*\)$", "", regex=True)
-                         .value_counts().items()},
+        "skip_reasons": {k: int(v) for k, v in skipped["rule"].value_counts().items()},
         "fields": fields.to_dict("records"),
         "sample_payload": adapter.payload(str(list_id), sample) if len(sample) else None,
         "notes": adapter.notes(), "already_in_journal": already,
@@ -249,7 +279,7 @@ def _merge_follow_up(outcomes: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFram
     return outcomes
 
 
-def _complete_job(adapter: Adapter, jr: ExportJournal, key: tuple[str, str, str], list_id: str,
+def _complete_job(adapter: Adapter, jr: ExportJournal, key: ExportKey, list_id: str,
                   job: Job, batch: pd.DataFrame) -> bool:
     """Poll a job, read its results (and its follow-up's), journal them; False if unfinished."""
     try:
@@ -284,7 +314,7 @@ def _complete_job(adapter: Adapter, jr: ExportJournal, key: tuple[str, str, str]
     return True
 
 
-def _report(jr: ExportJournal, key: tuple[str, str, str], skipped: pd.DataFrame) -> pd.DataFrame:
+def _report(jr: ExportJournal, key: ExportKey, skipped: pd.DataFrame) -> pd.DataFrame:
     journaled = jr.recipients(key).rename(columns={"state": "status"})
     rest = skipped.rename(columns={"state": "status"}).assign(outcome="", job_id=None)
     parts = [p for p in (journaled, rest) if len(p)]
@@ -302,6 +332,10 @@ def run_export(targets: pd.DataFrame | PreparedTargets, adapter: Adapter, list_i
     each with the travel field of the list's mode: whole minutes for drive, walk
     and bike, crow-flies km with one decimal in radius mode (see
     `geo.export.csv_layouts.api_travel_field`).
+    The journal keys the export by its id and its destination (provider, API
+    root, account, list: `geo.export.base.Adapter.destination`), so the same
+    campaign sent to a list of the same id on another server or account is
+    uploaded there too.
     Steps: journal every recipient as pending; if the journal shows this export
     finished, return at once without any request; else make sure the custom
     fields of that mode exist, poll jobs an interrupted run had submitted, then submit the
@@ -321,23 +355,25 @@ def run_export(targets: pd.DataFrame | PreparedTargets, adapter: Adapter, list_i
         (see `journal_path` for the workspace's one).
     export_id
         Export id; by default a fingerprint of recipients, provider and list, so
-        running the same export again resumes it or, when finished, does nothing.
+        running the same export to the same destination again resumes it or,
+        when finished, does nothing.
     progress
         Called with ``(recipients done, recipients to do)`` after each batch.
 
     Raises
     ------
     ExportError
-        When the list mixes travel modes (nothing is sent), or the provider
-        refuses a request (bad key, unknown list) or stays unreachable; what was
-        done so far is journaled and a re-run resumes.
+        When no API key is set or the list mixes travel modes (nothing is
+        sent), or the provider refuses a request (bad key, unknown list) or
+        stays unreachable; what was done so far is journaled and a re-run resumes.
     """
     prepared = targets if isinstance(targets, PreparedTargets) else prepare_targets(targets)
     eligible, skipped = prepared.eligible, prepared.skipped
     list_id = str(list_id)
     mode = list_mode(eligible)
     export_id = export_id or export_id_of(eligible, adapter.provider, list_id)
-    key = (export_id, adapter.provider, list_id)
+    destination = adapter.destination(list_id)
+    key = ExportKey.of(export_id, destination)
     jr, own = _open_journal(journal)
     try:
         jr.start(key, eligible)
@@ -345,7 +381,8 @@ def run_export(targets: pd.DataFrame | PreparedTargets, adapter: Adapter, list_i
         if states["state"].isin(FINAL).all():
             jr.finish(key)
             return ExportResult(export_id, adapter.provider, list_id, _report(jr, key, skipped),
-                                True, sent_requests=False, notes=adapter.notes())
+                                True, sent_requests=False, notes=adapter.notes(),
+                                destination=destination)
         fields = adapter.ensure_fields(list_id, mode)
         rows = eligible.set_index("email", drop=False)
         total, done = len(states), int(states["state"].isin(FINAL).sum())
@@ -382,7 +419,8 @@ def run_export(targets: pd.DataFrame | PreparedTargets, adapter: Adapter, list_i
         if complete:
             jr.finish(key)
         return ExportResult(export_id, adapter.provider, list_id, _report(jr, key, skipped),
-                            bool(complete), fields=fields, notes=adapter.notes())
+                            bool(complete), fields=fields, notes=adapter.notes(),
+                            destination=destination)
     finally:
         if own:
             jr.close()

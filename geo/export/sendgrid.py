@@ -11,6 +11,7 @@ import pandas as pd
 from geo.export.base import (Adapter, Collected, ExportError, Job, JobLost, JobState,
                              ProviderError, outcomes_frame, with_travel)
 from geo.export.csv_layouts import ApiField
+from geo.keys import email_key
 
 #: our field -> (custom field name, SendGrid field type); the travel field (``travel_minutes``
 #: or ``distance_km``, Number) comes from `geo.export.csv_layouts.API_TRAVEL_FIELDS`
@@ -170,7 +171,7 @@ class SendGridAdapter(Adapter):
         out = {}
         for row in reader:
             low = {k.lower().strip(): v for k, v in row.items() if k}
-            email = (low.get("email") or low.get("identifier") or "").strip().lower()
+            email = email_key(low.get("email") or low.get("identifier")) or ""
             out[email] = low.get("error") or low.get("message") or "rejected by sendgrid"
         return out
 

@@ -11,7 +11,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from geo.keys import email_key
+
 EMAIL_OK = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def key(email: object) -> str:
+    """The identity a provider files a contact under: `geo.keys.email_key`, "" when blank."""
+    return email_key(email) or ""
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from tests.fakes._server import EMAIL_OK, FakeServer, Request, Response
+from tests.fakes._server import EMAIL_OK, FakeServer, Request, Response, key
 
 PROCESS_STATES = ("queued", "in_process", "completed")
 
@@ -43,13 +43,14 @@ class FakeBrevo(FakeServer):
         self.max_bytes = 10_000_000
         self._ids = itertools.count(1)
 
-    def add_list(self, name: str = "List") -> int:
-        lid = next(self._ids)
+    def add_list(self, name: str = "List", lid: int | None = None) -> int:
+        """Create a list (the next id unless ``lid`` is set); return its id."""
+        lid = next(self._ids) if lid is None else lid
         self.lists[lid] = name
         return lid
 
     def seed_contact(self, email: str, blocklisted: bool = False, **attrs) -> None:
-        self.contacts[email.lower()] = {"id": next(self._ids), "email": email.lower(),
+        self.contacts[key(email)] = {"id": next(self._ids), "email": key(email),
                                         "attributes": dict(attrs), "listIds": set(),
                                         "emailBlacklisted": blocklisted}
 
@@ -126,7 +127,7 @@ class FakeBrevo(FakeServer):
         body = proc["body"]
         invalid = 0
         for row in body["jsonBody"]:
-            email = str(row.get("email", "")).lower()
+            email = key(row.get("email"))
             if not EMAIL_OK.match(email) or email in self.invalid:
                 invalid += 1
                 continue
@@ -152,14 +153,14 @@ class FakeBrevo(FakeServer):
         return True
 
     def get_contact(self, req: Request) -> Response:
-        contact = self.contacts.get(req.params["email"].lower())
+        contact = self.contacts.get(key(req.params["email"]))
         if contact is None:
             return self.error(404, "document_not_found", "Contact does not exist")
         return Response(200, {**contact, "listIds": sorted(contact["listIds"])})
 
     def post_contact(self, req: Request) -> Response:
         body = req.json or {}
-        email = str(body.get("email", "")).lower()
+        email = key(body.get("email"))
         if not EMAIL_OK.match(email):
             return self.error(400, "invalid_parameter", "Invalid email address")
         contact = self.contacts.get(email)

@@ -7,7 +7,7 @@ import json
 import time
 import uuid
 
-from tests.fakes._server import EMAIL_OK, FakeServer, Request, Response
+from tests.fakes._server import EMAIL_OK, FakeServer, Request, Response, key
 
 JOB_STATES = ("queued", "processing", "complete")
 
@@ -45,7 +45,7 @@ class FakeKlaviyo(FakeServer):
 
     def seed_profile(self, email: str, consent: str = "SUBSCRIBED", suppressed: bool = False,
                      **props) -> None:
-        self.profiles[email.lower()] = {"id": f"P{next(self._ids)}", "email": email.lower(),
+        self.profiles[key(email)] = {"id": f"P{next(self._ids)}", "email": key(email),
                                         "first_name": None, "properties": dict(props),
                                         "lists": set(), "consent": consent,
                                         "suppressed": suppressed}
@@ -123,7 +123,7 @@ class FakeKlaviyo(FakeServer):
     def _apply(self, job: dict) -> None:
         for i, p in enumerate(job["profiles"]):
             attrs = p.get("attributes", {})
-            email = str(attrs.get("email", "")).lower()
+            email = key(attrs.get("email"))
             if not EMAIL_OK.match(email) or email in self.invalid:
                 job["errors"].append({"type": "import-error", "id": str(uuid.uuid4()), "attributes": {
                     "code": "invalid", "title": "Invalid input.",
@@ -159,7 +159,7 @@ class FakeKlaviyo(FakeServer):
     def post_subscribe(self, req: Request) -> Response:
         attrs = req.json["data"]["attributes"]
         for p in attrs["profiles"]["data"]:
-            email = p["attributes"]["email"].lower()
+            email = key(p["attributes"]["email"])
             prof = self.profiles.setdefault(email, {"id": f"P{next(self._ids)}", "email": email,
                                                     "properties": {}, "lists": set()})
             prof["consent"], prof["suppressed"] = "SUBSCRIBED", False

@@ -11,7 +11,7 @@ import re
 import tarfile
 import uuid
 
-from tests.fakes._server import EMAIL_OK, FakeServer, Request, Response
+from tests.fakes._server import EMAIL_OK, FakeServer, Request, Response, key
 
 MERGE_TYPES = {"text", "number", "address", "phone", "date", "url", "imageurl", "radio",
                "dropdown", "birthday", "zip"}
@@ -22,7 +22,12 @@ MERGE_TAG = re.compile(r"^[A-Z][A-Z0-9_]{0,9}$")
 
 
 def md5(email: str) -> str:
-    return hashlib.md5(email.strip().lower().encode()).hexdigest()
+    return hashlib.md5(key(email).encode()).hexdigest()
+
+
+def member_id(segment: str) -> str:
+    """The member a path segment names: its subscriber hash (hex), or a raw address hashed."""
+    return md5(segment) if "@" in segment else segment.lower()
 
 
 class FakeMailchimp(FakeServer):
@@ -69,7 +74,7 @@ class FakeMailchimp(FakeServer):
 
     def seed_member(self, lid: str, email: str, status: str = "subscribed", **merge) -> None:
         self.lists[lid]["members"][md5(email)] = {
-            "id": md5(email), "email_address": email.lower(), "status": status,
+            "id": md5(email), "email_address": key(email), "status": status,
             "merge_fields": dict(merge), "tags": []}
 
     def forget(self, lid: str, email: str) -> None:
@@ -164,7 +169,7 @@ class FakeMailchimp(FakeServer):
 
     def get_member(self, req: Request) -> Response:
         lst = self._list(req.params["lid"])
-        m = lst and lst["members"].get(req.params["h"].lower())
+        m = lst and lst["members"].get(member_id(req.params["h"]))
         return Response(200, m) if m else self.error(404, "", "The requested resource could not "
                                                      "be found.", "Resource Not Found")
 
@@ -189,7 +194,7 @@ class FakeMailchimp(FakeServer):
         return errors
 
     def put_member(self, req: Request) -> Response:
-        lid, h = req.params["lid"], req.params["h"].lower()
+        lid, h = req.params["lid"], member_id(req.params["h"])
         lst = self._list(lid)
         if lst is None:
             return self.error(404, "", "The requested resource could not be found.")
@@ -199,12 +204,11 @@ class FakeMailchimp(FakeServer):
             return self.error(400, "", "The resource submitted could not be validated. For "
                               "field-specific details, see the 'errors' array.",
                               errors=[{"field": "email_address", "message": "This value should not be blank."}])
-        if h not in (md5(email), email.lower()):
+        if h != md5(email):
             return self.error(400, "", "The email address in the path does not match the body.")
-        if email.lower() in self.invalid or not EMAIL_OK.match(email):
+        if key(email) in self.invalid or not EMAIL_OK.match(email):
             return self.error(400, "", f"{email} looks fake or invalid, please enter a real email "
                               "address.")
-        h = md5(email)
         if (lid, h) in self.forgotten:
             return self.error(400, "", f"{email} was permanently deleted and cannot be "
                               "re-imported. The contact must re-subscribe to get back on the list.",
@@ -219,7 +223,7 @@ class FakeMailchimp(FakeServer):
             if not status:
                 return self.error(400, "", "The resource submitted could not be validated.",
                                   errors=[{"field": "status_if_new", "message": "required for new members"}])
-            member = {"id": h, "email_address": email.lower(), "status": status,
+            member = {"id": h, "email_address": key(email), "status": status,
                       "merge_fields": {}, "tags": list(body.get("tags") or [])}
             lst["members"][h] = member
         else:
@@ -229,7 +233,7 @@ class FakeMailchimp(FakeServer):
                     return self.error(400, "", f"{email} is in a compliance state due to "
                                       "unsubscribe, bounce, or compliance review and cannot be "
                                       "subscribed.", "Member In Compliance State")
-                self.status_changes.append((lid, email.lower(), new))
+                self.status_changes.append((lid, key(email), new))
                 member["status"] = new
             if self.tags_on_put_for_existing:
                 member["tags"] = sorted(set(member["tags"]) | set(body.get("tags") or []))
@@ -238,7 +242,7 @@ class FakeMailchimp(FakeServer):
 
     def post_tags(self, req: Request) -> Response:
         lst = self._list(req.params["lid"])
-        member = lst and lst["members"].get(req.params["h"].lower())
+        member = lst and lst["members"].get(member_id(req.params["h"]))
         if not member:
             return self.error(404, "", "The requested resource could not be found.",
                               "Resource Not Found")

@@ -7,7 +7,7 @@ import re
 import time
 import uuid
 
-from tests.fakes._server import EMAIL_OK, FakeServer, Request, Response
+from tests.fakes._server import EMAIL_OK, FakeServer, Request, Response, key
 
 #: custom field names: letters, digits, underscore, not starting with a digit (email-providers.md 3.3)
 FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
@@ -50,8 +50,9 @@ class FakeSendGrid(FakeServer):
         self.reset_in = 2
         self._n = itertools.count(1)
 
-    def add_list(self, name: str = "List") -> str:
-        lid = str(uuid.uuid4())
+    def add_list(self, name: str = "List", lid: str | None = None) -> str:
+        """Create a list (a random UUID, as SendGrid gives, unless ``lid`` is set); return its id."""
+        lid = lid or str(uuid.uuid4())
         self.lists[lid] = name
         return lid
 
@@ -152,7 +153,7 @@ class FakeSendGrid(FakeServer):
             job["counts"] = (0, 0)
             return
         for c in job["contacts"]:
-            email = c["email"].lower()
+            email = key(c["email"])
             if not EMAIL_OK.match(email) or email in self.invalid:
                 job["errors"].append((email, "email is invalid"))
                 continue
@@ -190,10 +191,10 @@ class FakeSendGrid(FakeServer):
         return Response(200, raw=("\n".join(lines) + "\n").encode(), content_type="text/csv")
 
     def get_suppression(self, req: Request) -> Response:
-        email = req.params["email"].lower()
+        email = key(req.params["email"])
         return Response(200, {"recipient_email": email} if email in self.suppressed else {})
 
     def field_value(self, email: str, name: str):
         """A contact's custom field value looked up by field name."""
         fid = next(fid for fid, f in self.fields.items() if f["name"] == name)
-        return self.contacts[email.lower()]["custom_fields"].get(fid)
+        return self.contacts[key(email)]["custom_fields"].get(fid)
