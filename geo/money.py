@@ -32,11 +32,11 @@ def default_currency() -> str:
     return _TERRITORY_CURRENCY.get(territory, DEFAULT_CURRENCY)
 
 
-def check_currency(code: str) -> str:
-    """Return ``code`` upper-cased if it looks like an ISO 4217 code, else raise `ValueError`."""
-    text = str(code or "").strip().upper()
+def check_currency(value: str) -> str:
+    """Return ``value`` upper-cased if it looks like an ISO 4217 code, else raise `ValueError`."""
+    text = str(value or "").strip().upper()
     if not _CODE.match(text):
-        raise ValueError(f"currency {code!r} is not a three-letter ISO 4217 code such as EUR, "
+        raise ValueError(f"currency {value!r} is not a three-letter ISO 4217 code such as EUR, "
                          "USD or CHF")
     return text
 
