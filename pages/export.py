@@ -74,30 +74,31 @@ if journal.exists():
         st.dataframe(jr.exports(), hide_index=True)
 
 st.subheader(f"Upload to {label}")
-if not access.ready:
+if access.ready:
+    if access.base_url:
+        st.caption(f"Using the API root set in `{ux.base_url_setting(provider)}`.")
+    with shown_as_message(f"Could not read the {label} {word}s"):
+        lists = ux.provider_lists(provider, access.base_url, access.key_digest(), access)
+    if lists.empty:
+        st.warning(f"{label} has no {word} for this API key: create one in {label} first.")
+        st.stop()
+    names, labels = dict(zip(lists["id"], lists["name"])), ux.list_labels(lists)
+    pick, refresh = st.columns([4, 1], vertical_alignment="bottom")
+    list_id = pick.selectbox(f"{label} {word}", list(labels), key=f"export_list_{provider}",
+                             format_func=labels.get)
+    if refresh.button(f"Refresh {word}s", key="export_refresh_lists"):
+        ux.provider_lists.clear()
+        st.rerun()
+    with shown_as_message(f"{label} settings"):
+        destination = adapter.destination(list_id)  # the journal's key: API root, account, list
+else:
     st.warning(access.missing_message(), icon="🔑")
-    st.stop()
-if access.base_url:
-    st.caption(f"Using the API root set in `{ux.base_url_setting(provider)}`.")
-
-with shown_as_message(f"Could not read the {label} {word}s"):
-    lists = ux.provider_lists(provider, access.base_url, access.key_digest(), access)
-if lists.empty:
-    st.warning(f"{label} has no {word} for this API key: create one in {label} first.")
-    st.stop()
-names, labels = dict(zip(lists["id"], lists["name"])), ux.list_labels(lists)
-pick, refresh = st.columns([4, 1], vertical_alignment="bottom")
-list_id = pick.selectbox(f"{label} {word}", list(labels), key=f"export_list_{provider}",
-                         format_func=labels.get)
-if refresh.button(f"Refresh {word}s", key="export_refresh_lists"):
-    ux.provider_lists.clear()
-    st.rerun()
-
-with shown_as_message(f"{label} settings"):
-    destination = adapter.destination(list_id)     # the journal's key: API root, account, list
+    list_id, destination = ux.NO_LIST, None
+    names = {list_id: f"(your {label} {word})"}
 selection = (ws.name, campaign, version, ws.table_version("customers"), destination,
              tuple(sorted(options.items())))
-if st.button("Dry run", key="export_dry_run", help="Shows what would be sent; sends nothing."):
+if st.button("Dry run", key="export_dry_run", help="Shows what would be sent; sends nothing "
+                                                   "and needs no API key."):
     with shown_as_message("Dry run failed"):
         ux.remember("plan", selection, dry_run(targets, adapter, list_id, journal=journal).summary)
 plan = ux.recall("plan", selection)
@@ -118,12 +119,19 @@ m[4].metric("Batches", f"{plan['batches']:,}",
 if plan["skip_reasons"]:
     st.markdown("Not uploaded:\n" + "\n".join(f"- {why}: {n:,}"
                                               for why, n in plan["skip_reasons"].items()))
+with st.expander("Recipients per store"):
+    st.dataframe(ux.per_store_table(plan["per_store"], targets), hide_index=True)
 st.markdown(f"Custom fields created in {label} if missing: " + ", ".join(
     f"`{f['provider_field']}`" for f in plan["fields"] if not f["native"]))
 with st.expander("Sample payload (emails masked)"):
     st.json(plan["sample_payload"], expanded=True)
 for note in plan["notes"]:
     st.caption(note)
+if not access.ready:
+    st.info(f"**Next step:** {ux.next_step(provider)} Then reload this page to choose the "
+            f"{word} and upload. Or download the manual-import CSV above and import it in "
+            f"{label} yourself.")
+    st.stop()
 
 state = journal_state(journal, plan["export_id"], destination)
 still_open = state.get("pending", 0) + state.get("sent", 0)

@@ -71,7 +71,17 @@ def test_missing_key_names_the_setting_and_keeps_the_csv_fallback(export_root):
     assert [d.label for d in at.get("download_button")] == ["Download the Mailchimp import CSV"]
     mapping = at.dataframe[0].value
     assert "COUPON" in mapping["Mailchimp field"].tolist()
-    assert not [b for b in at.button if b.key == "export_dry_run"]     # nothing to upload to
+    at.button(key="export_dry_run").click().run()      # a dry run needs no key
+    assert not at.exception, at.exception
+    plan, eligible = expected(export_root, "mailchimp", "your-list")
+    shown = dict(metrics(at))
+    assert shown["Recipients to upload"] == f"{plan['recipients']:,}" == f"{len(eligible):,}"
+    per_store = at.dataframe[1].value
+    assert per_store["recipients"].sum() == plan["recipients"] > 0
+    assert dict(zip(per_store["store"], per_store["recipients"])) == plan["per_store"]
+    assert "@" not in str(plan["sample_payload"]).replace("***@", "")  # addresses masked
+    assert any("Next step" in i.value and "MAILCHIMP_API_KEY" in i.value for i in at.info)
+    assert not [b for b in at.button if b.key == "export_run"]           # nothing is sent
     at.selectbox(key="export_provider").set_value("brevo").run()
     assert "BREVO_API_KEY" in " ".join(w.value for w in at.warning)
     assert [d.label for d in at.get("download_button")] == ["Download the Brevo import CSV"]

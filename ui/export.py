@@ -38,6 +38,28 @@ def setting(name: str) -> str | None:
     return value or None
 
 
+NO_LIST = "your-list"
+"""The list id a dry run without an API key shows in its sample payload."""
+
+
+def next_step(provider: str) -> str:
+    """What to do to upload for real: where the key goes (names the setting, never a value)."""
+    return (f"add `{ENV_KEYS[provider]} = \"…\"` to `.streamlit/secrets.toml` (next to "
+            f"`config.toml`; git ignores it) or set the environment variable "
+            f"`{ENV_KEYS[provider]}` before `make run`.")
+
+
+def per_store_table(per_store: dict[str, int], targets: pd.DataFrame) -> pd.DataFrame:
+    """Recipients per store of a dry run, with the store names of the target list."""
+    names = {}
+    if "store_name" in targets:
+        names = (targets[["store_id", "store_name"]].dropna().astype(str)
+                 .drop_duplicates("store_id").set_index("store_id")["store_name"].to_dict())
+    return pd.DataFrame({"store": list(per_store),
+                         "name": [names.get(s, "") for s in per_store],
+                         "recipients": list(per_store.values())})
+
+
 def base_url_setting(provider: str) -> str:
     """Name of the setting that overrides a provider's API root, e.g. ``MAILCHIMP_BASE_URL``."""
     return f"{provider.upper()}_BASE_URL"

@@ -26,8 +26,9 @@ class DryRun:
     Attributes
     ----------
     summary
-        JSON-ready dict: counts, batches, fields, a sample payload with masked
-        emails, the provider's consent notes, and what the journal already holds.
+        JSON-ready dict: counts (in all and ``per_store``), batches, fields, a
+        sample payload with masked emails, the provider's consent notes, and
+        what the journal already holds.
     fields
         Our fields and the provider fields they map to.
     skipped
@@ -233,6 +234,9 @@ def dry_run(targets: pd.DataFrame | PreparedTargets, adapter: Adapter, list_id: 
         "batches": math.ceil(len(eligible) / adapter.batch_size), "batch_size": adapter.batch_size,
         **{s: int((skipped["state"] == s).sum()) for s in ("excluded", "refused", "failed")},
         "skip_reasons": {k: int(v) for k, v in skipped["rule"].value_counts().items()},
+        "per_store": {str(k): int(v) for k, v in
+                      eligible["store_id"].astype("string").fillna("(none)").value_counts()
+                      .sort_index().items()},
         "fields": fields.to_dict("records"),
         "sample_payload": adapter.payload(str(list_id), sample) if len(sample) else None,
         "notes": adapter.notes(), "already_in_journal": already,
