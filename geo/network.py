@@ -321,17 +321,17 @@ def load_notes(report: dict[str, Any]) -> list[str]:
     notes = []
     clipped = report.get("clipped_ways") or []
     if clipped:
-        notes.append(f"The extract is clipped: {len(clipped):,} ways lost {report.get('missing_node_refs', 0):,} "
-                     "nodes missing from the file; their parts in the file were kept.")
+        notes.append(f"The extract is clipped: {len(clipped):,} ways reference {report.get('missing_node_refs', 0):,} "
+                     "nodes missing from the file; they were cut there and their parts in the file kept.")
     sizes = report.get("piece_nodes") or []
     if len(sizes) > 1:
         notes.append(f"The network is in {len(sizes):,} separate pieces ({sum(sizes):,} nodes: the largest "
                      f"{sizes[0]:,}, the other {len(sizes) - 1:,} together {sum(sizes[1:]):,}); each customer is "
-                     "routed within the nearest piece that holds a store.")
+                     "routed within the piece holding a store whose roads are nearest to them.")
     dropped = report.get("dropped_pieces") or []
     if dropped:
-        notes.append(f"{len(dropped):,} tiny pieces of fewer than {MIN_PIECE_EDGES} edges ({sum(dropped):,} "
-                     "nodes) were dropped.")
+        notes.append(f"{len(dropped):,} tiny piece{'s' if len(dropped) > 1 else ''} of fewer than "
+                     f"{MIN_PIECE_EDGES} edges ({sum(dropped):,} nodes) dropped.")
     if report.get("speeds"):
         notes.append(f"Drive speeds: {report['speeds']}.")
     return notes

@@ -403,7 +403,7 @@ class Router:
 
     @cached_property
     def area(self) -> shapely.Geometry:
-        """The network's area in `crs` metres: the declared bounds, else the hull of the nodes grown by ``snap_max_m``."""
+        """The network's area in `crs` metres: the declared bounds, else the node hull grown by ``snap_max_m``."""
         if self.bounds is not None:
             dense = shapely.segmentize(self.bounds, _BOUNDS_STEP_DEG)
             geom = shapely.transform(dense, lambda c: self.to_xy(c[:, 1], c[:, 0]))

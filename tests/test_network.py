@@ -301,7 +301,7 @@ def test_only_pieces_of_one_edge_are_dropped(tmp_path):
     assert set(G.nodes) == {1, 2, 3, 4, 5, 8, 9}
     assert G.graph["load_report"]["dropped_pieces"] == [2]
     assert G.graph["load_report"]["piece_nodes"] == [5, 2]
-    assert any("1 tiny pieces of fewer than 2 edges (2 nodes) were dropped" in n
+    assert any("1 tiny piece of fewer than 2 edges (2 nodes) dropped" in n
                for n in load_notes(G.graph["load_report"]))
 
 

@@ -179,7 +179,7 @@ def test_points_near_the_edge_of_a_clipped_extract_get_exact_times(clipped_krems
 
 
 def _one_way_town(tmp_path: Path) -> Path:
-    """A two-way square (200 m sides), a one-way street leaving it eastwards for 1.2 km, one entering it from the west."""
+    """A two-way square (200 m sides), a one-way street leaving it eastwards for 1.2 km, one entering from the west."""
     nodes = {1: (0, 0), 2: (0, 200), 3: (200, 200), 4: (200, 0)}
     nodes.update({10 + k: (200 + 200 * (k + 1), 200) for k in range(6)})    # 10..15, leaving from 3
     nodes.update({20 + k: (-200 * (k + 1), 0) for k in range(3)})           # 20..22, entering at 1

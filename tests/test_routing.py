@@ -172,8 +172,9 @@ def test_route_snap_equals_a_snap_for_the_served_pieces(krems):
 def test_stores_off_the_network_block_only_themselves(krems):
     _, R = krems
     lat, lon, road_m = _far_from_roads(R, 700, 1500)
-    stores = pd.DataFrame({"store_id": ["S3", "S1", "S2"], "lat": [R.lat.max() + 0.1, R.lat[placeable_nodes(R)[0]], lat],
-                           "lon": [R.lon[0], R.lon[placeable_nodes(R)[0]], lon]})
+    on = placeable_nodes(R)[0]
+    stores = pd.DataFrame({"store_id": ["S3", "S1", "S2"], "lat": [R.lat.max() + 0.1, R.lat[on], lat],
+                           "lon": [R.lon[0], R.lon[on], lon]})
     T = R.store_times(stores)
     assert T.store_ids.tolist() == ["S1"] and T.seconds.shape == (1, len(R.node_ids))
     un = T.unplaced.set_index("store_id")
