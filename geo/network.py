@@ -328,6 +328,8 @@ def load_notes(report: dict[str, Any]) -> list[str]:
         notes.append(f"The network is in {len(sizes):,} separate pieces ({sum(sizes):,} nodes: the largest "
                      f"{sizes[0]:,}, the other {len(sizes) - 1:,} together {sum(sizes[1:]):,}); each customer is "
                      "routed within the piece holding a store whose roads are nearest to them.")
+    elif sizes:
+        notes.append(f"The network is one connected piece of {sizes[0]:,} nodes.")
     dropped = report.get("dropped_pieces") or []
     if dropped:
         notes.append(f"{len(dropped):,} tiny piece{'s' if len(dropped) > 1 else ''} of fewer than "

@@ -88,6 +88,8 @@ _BOUNDS_STEP_DEG = 0.005
 """Bounds are densified to a vertex every 0.005 degrees (about 500 m) before projection (error: millimetres)."""
 _PARALLEL_MIN = 100_000
 """Inputs of at least this many points are projected in two threads."""
+_ROUTABLE_KEPT = 8
+"""Snapping trees kept per router, one per set of pieces holding a store."""
 
 
 def utm_epsg(lon: float, lat: float) -> int:
@@ -429,15 +431,20 @@ class Router:
         return dist, idx
 
     def _routable(self, served: np.ndarray) -> tuple[cKDTree | None, np.ndarray]:
-        """k-d tree over the core nodes of the ``served`` pieces and their node indices (cached per mask)."""
-        key = ("routable", served.tobytes())
-        if key not in self.cache:
+        """k-d tree over the core nodes of the ``served`` pieces and their node indices.
+
+        The trees of the last `_ROUTABLE_KEPT` masks are kept (a router is shared
+        by every session; each store selection may serve other pieces).
+        """
+        trees: dict[bytes, tuple[cKDTree | None, np.ndarray]] = self.cache.setdefault("routable", {})
+        key = served.tobytes()
+        if key not in trees:
             index = np.flatnonzero(self.core & served[self.piece])
-            if len(index) == len(self.node_ids):
-                self.cache[key] = (self.tree, index)
-            else:
-                self.cache[key] = (cKDTree(self.xy[index]) if len(index) else None, index)
-        return self.cache[key]
+            tree = self.tree if len(index) == len(self.node_ids) else cKDTree(self.xy[index]) if len(index) else None
+            while len(trees) >= _ROUTABLE_KEPT:
+                trees.pop(next(iter(trees)), None)
+            trees[key] = (tree, index)
+        return trees[key]
 
     def _all_pieces(self, served: np.ndarray | None) -> np.ndarray:
         if served is None:
@@ -577,8 +584,10 @@ class Router:
         details = []
         for r in rows:
             code, d = snap.reason[r], snap.dist_m[r]
-            far = "no coordinates" if not np.isfinite(d) else f"{d:,.0f} m from the nearest road"
-            if code == OUTSIDE_AREA and self.bounds is not None:
+            far = f"{d:,.0f} m from the nearest road"
+            if not np.isfinite(snap.xy[r]).all():
+                details.append("no valid coordinates")
+            elif code == OUTSIDE_AREA and self.bounds is not None:
                 details.append(f"outside the extract's bounds ({self.bounds_from or 'recorded'}), {far}")
             elif code == OUTSIDE_AREA:
                 details.append(f"more than {self.snap_max_m:,.0f} m outside the network's roads, {far}")

@@ -20,11 +20,12 @@ import shapely
 from geo.assign import assign_customers
 from geo.audience import prepare_audience
 from geo.catchments import catchment_polygons, what_if_store
+from geo.errors import NetworkError
 from geo.network import NetworkWarning, load_network
 from geo.reach import index_reach
 from geo.reach_live import overlap_index
 from geo.reach_preview import preview_map_json, reach_curve, slider_steps, targets_by_store
-from geo.routing import REASONS, Router
+from geo.routing import Router
 from tests.conftest import placeable_nodes
 
 CLIP_BOX = (15.605, 48.380, 15.640, 48.410)
@@ -196,6 +197,7 @@ def test_one_way_dead_ends_are_set_aside_and_do_not_give_no_route(tmp_path):
     assert R.set_aside_nodes == 9
     assert set(R.node_ids[~R.core].tolist()) == {10, 11, 12, 13, 14, 15, 20, 21, 22}
     assert any("9 of 13 nodes lie on one-way dead ends" in n for n in R.notes())
+    assert "The network is one connected piece of 13 nodes." in R.notes()
     stores = _store_at(R, G, 1)
     # 20 m beside the one-way street at 400 m, 600 m (both within 500 m of the square) and at 1.2 km
     pts = [(600, 220), (400, 180), (-400, 20), (1400, 220), (1200, 180)]
@@ -324,6 +326,5 @@ def test_a_store_off_the_network_blocks_only_itself(krems_walk):
     curve = reach_curve(index, overlap_index(out, stores, mode="walk"), steps, holdout=0.0)
     assert curve["targets"].iloc[-1] == out["reachable"].sum()
     assert len(preview_map_json(index, steps)) > 0
-    with pytest.raises(Exception, match=r"no store can be placed on the walk network: K9 \(outside the extract's"):
+    with pytest.raises(NetworkError, match=r"no store can be placed on the walk network: K9 \(outside the extract's"):
         catchment_polygons(R, stores.iloc[[2]], [5], mode="walk")
-    assert REASONS.index("outside_area") == 2
