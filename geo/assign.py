@@ -2,9 +2,12 @@
 
 Every customer belongs to at most one store: the nearest by travel time
 (customer to store by default). Ties go to the lower travel seconds, then to
-the lower ``store_id`` (string order). Customers that cannot be snapped to the
-network (see `geo.routing`) or that reach no store are kept, with
-``reachable=False`` and an ``unreachable_reason``; nothing is dropped.
+the lower ``store_id`` (string order). A customer is routed within the piece of
+the network nearest them that holds a store (`geo.routing.Router.route_snap`).
+Customers that cannot be snapped to the network (see `geo.routing`) or that
+reach no store are kept, with ``reachable=False`` and an
+``unreachable_reason``; nothing is dropped. Stores that cannot be placed on
+the network get no customers (`geo.routing.StoreTimes.unplaced` lists them).
 
 Output of `assign_customers` and `radius_assign`, one row per customer, in
 input order: ``customer_id, store_id, travel_min, second_store_id,
@@ -38,6 +41,11 @@ def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
+def _check_snap(times: StoreTimes, snap: Snap) -> None:
+    if not np.array_equal(snap.served, times.served):
+        raise ValueError("the snap was made for other stores: pass routed_snap(router, times, snap, customers)")
+
+
 def _check_mode(router: Router, mode: str) -> None:
     if mode != router.mode:
         raise NetworkError(f"the router was built on a {router.mode} network but mode {mode!r} was asked; "
@@ -50,18 +58,33 @@ def _need(df: pd.DataFrame, cols: tuple[str, ...], what: str) -> None:
         raise NetworkError(f"{what} table lacks column(s) {', '.join(missing)}")
 
 
-def snap_customers(router: Router, customers: pd.DataFrame) -> Snap:
-    """Snap customers (``lat``, ``lon`` in EPSG:4326) to the router's network; cache it per customer set."""
+def snap_customers(router: Router, customers: pd.DataFrame, times: StoreTimes | None = None) -> Snap:
+    """Snap customers (``lat``, ``lon`` in EPSG:4326) to the router's network.
+
+    With ``times``, customers snap into the pieces holding those stores (as
+    `routed_snap` does); without, into any piece (one snap to reuse for many
+    store sets through `routed_snap`).
+    """
     _need(customers, ("customer_id", "lat", "lon"), "customers")
-    return router.snap(customers["lat"].to_numpy(float), customers["lon"].to_numpy(float))
+    return router.snap(customers["lat"].to_numpy(float), customers["lon"].to_numpy(float),
+                       served=None if times is None else times.served)
+
+
+def routed_snap(router: Router, times: StoreTimes, snap: Snap | None, customers: pd.DataFrame) -> Snap:
+    """The customers' snap for the stores of ``times``: ``snap`` moved into their pieces, or a new snap."""
+    if snap is None:
+        return snap_customers(router, customers, times)
+    return router.route_snap(snap, times.served)
 
 
 def customer_seconds(times: StoreTimes, snap: Snap) -> np.ndarray:
     """``(n_customers, n_stores)`` seconds from each customer to each store (node time + access leg).
 
-    ``inf`` for unsnapped customers and unreachable pairs. Memory grows with
-    customers x stores: use it for modest sets (see `assign_customers` for 1M).
+    ``snap`` must be made for these stores (`routed_snap`). ``inf`` for
+    unsnapped customers and unreachable pairs. Memory grows with customers x
+    stores: use it for modest sets (see `assign_customers` for 1M).
     """
+    _check_snap(times, snap)
     sec = np.full((len(snap.node), len(times.store_ids)), np.inf)
     ok = snap.ok
     sec[ok] = times.seconds[:, snap.node[ok]].T + snap.access_s[ok, None]
@@ -91,7 +114,8 @@ def assign_customers(router: Router, stores: pd.DataFrame, customers: pd.DataFra
         second store is only given within it too. None: no limit.
     times, snap
         Precomputed `Router.store_times` / `snap_customers` results to reuse
-        (they must match ``stores``, ``customers`` and ``traffic``).
+        (they must match ``stores``, ``customers`` and ``traffic``; a snap made
+        without stores is moved into the stores' pieces here).
 
     Returns
     -------
@@ -103,8 +127,7 @@ def assign_customers(router: Router, stores: pd.DataFrame, customers: pd.DataFra
     _check_mode(router, mode)
     if times is None:
         times = router.store_times(stores, traffic=traffic, limit_min=max_minutes)
-    if snap is None:
-        snap = snap_customers(router, customers)
+    snap = routed_snap(router, times, snap, customers)
     s1, d1, s2, d2 = times.best_two()
     node = np.maximum(snap.node, 0)
     ok = snap.ok
@@ -219,6 +242,7 @@ def radius_assign(stores: pd.DataFrame, customers: pd.DataFrame, km: float) -> p
 
 def _band_membership(times: StoreTimes, snap: Snap, minutes: float) -> np.ndarray:
     """Boolean ``(n_snapped_customers, n_stores)``: customer within ``minutes`` of each store."""
+    _check_snap(times, snap)
     ok = np.flatnonzero(snap.ok)
     out = np.zeros((len(ok), len(times.store_ids)), dtype=bool)
     for start in range(0, len(ok), _CHUNK):
@@ -241,7 +265,7 @@ def overlaps(router: Router, stores: pd.DataFrame, customers: pd.DataFrame, *, m
     """
     _check_mode(router, mode)
     times = times or router.store_times(stores, traffic=traffic, limit_min=minutes)
-    snap = snap or snap_customers(router, customers)
+    snap = routed_snap(router, times, snap, customers)
     member = _band_membership(times, snap, float(minutes))
     m = member.astype(np.float32)
     shared = (m.T @ m).astype(np.int64)
@@ -270,7 +294,7 @@ def threshold_minutes(router: Router, store: pd.Series | pd.DataFrame | dict, cu
     if n < 1:
         raise NetworkError(f"the customer threshold must be at least 1, got {n}")
     times = router.store_times(row, traffic=traffic)
-    snap = snap or snap_customers(router, customers)
+    snap = routed_snap(router, times, snap, customers)
     sec = np.where(snap.ok, times.seconds[0, np.maximum(snap.node, 0)] + snap.access_s, np.inf)
     reachable = int(np.isfinite(sec).sum())
     if reachable < n:

@@ -275,7 +275,7 @@ def what_if_store(router: Router, stores: pd.DataFrame, customers: pd.DataFrame,
     if assigned is None:
         assigned = assign_customers(router, stores, customers, mode=mode, traffic=traffic)
     times = router.store_times(cand, traffic=traffic, limit_min=bands[-1])
-    snap = snap_customers(router, customers)
+    snap = snap_customers(router, customers, times)
     new = np.where(snap.ok, times.seconds[0, np.maximum(snap.node, 0)] + snap.access_s, np.inf) / 60.0
     old = assigned["travel_min"].to_numpy(float, na_value=np.inf)
     won_mask = (new <= bands[-1]) & (new < old)

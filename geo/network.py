@@ -14,9 +14,16 @@ Graphs are kept at full resolution by default (``simplify=False``: every OSM
 node of a kept way is a graph node), which makes snapping customers to the
 nearest node accurate and keeps every edge a straight segment.
 
-What a loader had to repair is recorded in ``G.graph["load_report"]`` and
-announced with a `NetworkWarning`: ways cut where an extract was clipped
-(missing nodes), and small disconnected pieces that were dropped.
+Every weakly connected piece of the network is kept (only pieces of fewer than
+two edges are dropped): `geo.routing` routes each customer within the piece
+nearest them that holds a store, so a network in several pieces (a valley road
+missing from the extract, a clipped edge) still gives exact times in each.
+
+What a loader found is recorded in ``G.graph["load_report"]`` (pieces and their
+node counts, dropped tiny pieces, ways cut where an extract was clipped, imputed
+speeds; `load_notes` words it for a page) and repairs are announced with a
+`NetworkWarning`. The area the extract declares (PBF header box, ``<bounds>``,
+download box or polygon) is kept in ``G.graph["bounds"]`` (see `geo.extent`).
 """
 
 from __future__ import annotations
@@ -34,10 +41,14 @@ from typing import Any
 import networkx as nx
 import numpy as np
 import osmnx as ox
-from osmnx import _overpass, truncate
+import scipy.sparse as sp
+import shapely
+from osmnx import _overpass
 from osmnx import graph as _oxgraph
+from scipy.sparse.csgraph import connected_components
 
 from geo.errors import NetworkError
+from geo.extent import file_bounds, graph_bounds, set_bounds
 
 MODES = ("drive", "walk", "bike")
 DEFAULT_WALK_KMH = 4.8
@@ -50,7 +61,9 @@ TYPICAL_DRIVE_KMH = {
 """Drive speeds (km/h) used only when no edge carries a ``maxspeed`` tag (OSMnx needs at least one)."""
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "geo-o2o" / "networks"
 FILE_SUFFIXES = (".osm", ".osm.gz", ".osm.bz2", ".osm.pbf", ".pbf", ".graphml")
-CACHE_VERSION = 3
+CACHE_VERSION = 4
+MIN_PIECE_EDGES = 2
+"""Pieces of the network with fewer edges than this are dropped at load time (a lone segment)."""
 _HASH_LIMIT_BYTES = 64 * 1024 * 1024
 _PART_OFFSET = 10**15
 _CLAUSE = re.compile(r'\["([^"]+)"(?:(!?~)"([^"]*)")?\]')
@@ -59,7 +72,7 @@ Progress = Callable[[str], None]
 
 
 class NetworkWarning(UserWarning):
-    """A network was loaded but something had to be repaired (clipped ways, dropped pieces)."""
+    """A network was loaded but something had to be repaired (clipped ways, imputed speeds)."""
 
 
 def demo_network_path() -> Path:
@@ -231,8 +244,7 @@ def _warn_clipped(label: str, report: dict[str, Any], on_missing_nodes: str) -> 
 
 
 def graph_from_response(response: dict[str, Any], mode: str, *, label: str = "network",
-                        simplify: bool = False, retain_all: bool = False,
-                        min_component_share: float = 0.5, walk_kmh: float = DEFAULT_WALK_KMH,
+                        simplify: bool = False, walk_kmh: float = DEFAULT_WALK_KMH,
                         bike_kmh: float = DEFAULT_BIKE_KMH) -> nx.MultiDiGraph:
     """Build the routable graph from an Overpass-like response with OSMnx's own construction.
 
@@ -246,52 +258,85 @@ def graph_from_response(response: dict[str, Any], mode: str, *, label: str = "ne
         Name of the source used in messages.
     simplify
         Whether to simplify topology with ``ox.simplify_graph`` (default False: full resolution).
-    retain_all, min_component_share
-        See `load_network`.
     walk_kmh, bike_kmh
         Constant speeds in km/h for the walk and bike modes.
     """
     bidirectional = mode in ox.settings.bidirectional_network_types
     G = _oxgraph._create_graph([response], bidirectional)
     _restore_way_ids(G)
-    G = keep_connected(G, label, retain_all=retain_all, min_component_share=min_component_share)
+    G = keep_pieces(G, label)
     if simplify:
         G = ox.simplify_graph(G)
     return add_travel_times(G, mode, walk_kmh=walk_kmh, bike_kmh=bike_kmh)
 
 
-def keep_connected(G: nx.MultiDiGraph, label: str, *, retain_all: bool = False,
-                   min_component_share: float = 0.5) -> nx.MultiDiGraph:
-    """Keep the largest weakly connected component, or refuse a badly disconnected network.
+def keep_pieces(G: nx.MultiDiGraph, label: str, *, min_edges: int = MIN_PIECE_EDGES) -> nx.MultiDiGraph:
+    """Keep every weakly connected piece of the network; drop only pieces of fewer than ``min_edges`` edges.
 
-    Raises `NetworkError` for an empty graph, and when the largest component
-    holds less than ``min_component_share`` of the nodes (the message lists the
-    component sizes). Dropped pieces are recorded in
-    ``G.graph["load_report"]["dropped_components"]`` and announced with a warning.
+    There is no refusal of a "badly disconnected" network (OSMnx keeps only the
+    largest piece, and this loader used to refuse a network whose largest piece
+    held less than half the nodes): the loader cannot know where the stores
+    are, and `geo.routing` routes every piece on its own, so a piece that holds
+    stores is as good as the largest one. A store that stands on no piece is
+    reported per store by `geo.routing.Router.place_stores`.
+
+    Records in ``G.graph["load_report"]``: ``pieces`` (kept), ``piece_nodes``
+    (their node counts, largest first), ``nodes`` and ``dropped_pieces`` (node
+    counts of the tiny pieces dropped: a lone segment holds no route).
+
+    Raises
+    ------
+    NetworkError
+        For a graph without nodes or edges, or whose pieces are all tiny.
     """
     if len(G) == 0 or G.number_of_edges() == 0:
         raise NetworkError(f"{label}: empty network: no routable edges")
-    sizes = sorted((len(c) for c in nx.weakly_connected_components(G)), reverse=True)
+    index = {n: i for i, n in enumerate(G.nodes)}
+    u = np.fromiter((index[a] for a, _ in G.edges()), dtype=np.int64, count=G.number_of_edges())
+    v = np.fromiter((index[b] for _, b in G.edges()), dtype=np.int64, count=G.number_of_edges())
+    adjacency = sp.csr_matrix((np.ones(len(u), np.int8), (u, v)), shape=(len(G), len(G)))
+    _, piece = connected_components(adjacency, directed=True, connection="weak")
+    nodes = np.bincount(piece)
+    edges = np.bincount(piece[u], minlength=len(nodes))
+    tiny = edges < min_edges
+    if tiny.all():
+        raise NetworkError(f"{label}: empty network: {len(nodes)} pieces, none with {min_edges} or more edges")
+    if tiny.any():
+        drop = np.flatnonzero(tiny[piece])
+        node_list = list(G.nodes)
+        G.remove_nodes_from([node_list[i] for i in drop])
     report = G.graph.setdefault("load_report", {})
-    report["components"] = len(sizes)
-    report["dropped_components"] = [] if retain_all else sizes[1:]
-    if retain_all or len(sizes) == 1:
-        return G
-    share = sizes[0] / sum(sizes)
-    shown = ", ".join(f"{s:,}" for s in sizes[:10]) + (" ..." if len(sizes) > 10 else "")
-    if share < min_component_share:
-        raise NetworkError(
-            f"{label}: disconnected network: {len(sizes)} separate pieces of {shown} nodes; the largest "
-            f"holds only {share:.0%} of the nodes. Load an extract that covers the area between them, "
-            "or pass retain_all=True to keep every piece")
-    G = truncate.largest_component(G, strongly=False)
-    G.graph["load_report"] = report
-    dropped = sum(sizes[1:])
-    if dropped / sum(sizes) > 0.01:
-        warnings.warn(f"{label}: kept the largest connected piece ({sizes[0]:,} nodes) and dropped "
-                      f"{len(sizes) - 1} disconnected pieces ({dropped:,} nodes; sizes {shown})",
-                      NetworkWarning, stacklevel=3)
+    report["pieces"] = int((~tiny).sum())
+    report["piece_nodes"] = sorted(nodes[~tiny].tolist(), reverse=True)
+    report["nodes"] = len(G)
+    report["dropped_pieces"] = sorted(nodes[tiny].tolist(), reverse=True)
     return G
+
+
+def load_notes(report: dict[str, Any]) -> list[str]:
+    """Word a ``load_report`` for a page: clipped ways, pieces and their nodes, dropped pieces, speeds.
+
+    Returns one sentence per finding (an empty list when there is nothing to say).
+    """
+    notes = []
+    clipped = report.get("clipped_ways") or []
+    if clipped:
+        notes.append(f"The extract is clipped: {len(clipped):,} ways reference {report.get('missing_node_refs', 0):,} "
+                     "nodes missing from the file; they were cut there and their parts in the file kept.")
+    sizes = report.get("piece_nodes") or []
+    if len(sizes) > 1:
+        notes.append(f"The network is in {len(sizes):,} separate pieces ({sum(sizes):,} nodes: the largest "
+                     f"{sizes[0]:,}, the other {len(sizes) - 1:,} together {sum(sizes[1:]):,}); each customer is "
+                     "routed within the piece holding a store whose roads are nearest to them.")
+    elif sizes:
+        notes.append(f"The network is one connected piece of {sizes[0]:,} nodes.")
+    dropped = report.get("dropped_pieces") or []
+    if dropped:
+        notes.append(f"{len(dropped):,} tiny piece{'s' if len(dropped) > 1 else ''} of fewer than "
+                     f"{MIN_PIECE_EDGES} edges ({sum(dropped):,} nodes) dropped.")
+    if report.get("speeds"):
+        notes.append(f"Drive speeds: {report['speeds']}.")
+    return notes
 
 
 def add_travel_times(G: nx.MultiDiGraph, mode: str, *, walk_kmh: float = DEFAULT_WALK_KMH,
@@ -356,7 +401,6 @@ def _column(values: list[Any]) -> tuple[np.ndarray, str]:
     if all(isinstance(v, str) for v in present):
         return np.array(["\x01" if v is None else v for v in values], dtype=str), "str"
     if all(hasattr(v, "wkb") for v in present):
-        import shapely
         return np.array(["" if v is None else shapely.to_wkb(v, hex=True) for v in values], dtype=str), "wkb"
     return np.array([json.dumps(v) for v in values], dtype=str), "json"
 
@@ -371,7 +415,6 @@ def _decode(arr: np.ndarray, kind: str) -> list[Any]:
     if kind == "str":
         return [None if v == "\x01" else v for v in arr.tolist()]
     if kind == "wkb":
-        import shapely
         geoms = shapely.from_wkb(np.where(arr == "", None, arr))
         return list(geoms)
     return [json.loads(v) for v in arr.tolist()]
@@ -457,7 +500,6 @@ def _rows(cols: dict[str, list[Any]], prefix: str, n: int) -> list[dict[str, Any
 def load_network(source: str | Path, mode: str, *, cache_dir: Path | None = None,
                  use_cache: bool = True, walk_kmh: float = DEFAULT_WALK_KMH,
                  bike_kmh: float = DEFAULT_BIKE_KMH, simplify: bool = False,
-                 retain_all: bool = False, min_component_share: float = 0.5,
                  on_missing_nodes: str = "split", progress: Progress | None = None) -> nx.MultiDiGraph:
     """Load the road network of ``mode`` from a file or the demo, through a disk cache.
 
@@ -478,12 +520,6 @@ def load_network(source: str | Path, mode: str, *, cache_dir: Path | None = None
         Constant walking and cycling speeds in km/h (defaults 4.8 and 15).
     simplify
         Simplify topology as ``ox.simplify_graph`` does (default False: full resolution).
-    retain_all
-        Keep every disconnected piece (default False: keep the largest weakly
-        connected component, as OSMnx does, and record the dropped sizes).
-    min_component_share
-        Refuse (`NetworkError`) a network whose largest piece holds less than
-        this share of the nodes (default 0.5) unless ``retain_all``.
     on_missing_nodes
         ``"split"`` (default): cut ways of a clipped extract at the missing nodes,
         keep the present parts and warn with the way ids; ``"raise"``: refuse.
@@ -493,9 +529,11 @@ def load_network(source: str | Path, mode: str, *, cache_dir: Path | None = None
     Returns
     -------
     networkx.MultiDiGraph
-        Nodes with ``x``, ``y`` (EPSG:4326); edges with ``length`` (m),
-        ``speed_kph`` (km/h) and ``travel_time`` (s). ``G.graph`` holds ``crs``,
-        ``mode``, ``source`` and ``load_report``.
+        Every piece of the network (see `keep_pieces`). Nodes with ``x``, ``y``
+        (EPSG:4326); edges with ``length`` (m), ``speed_kph`` (km/h) and
+        ``travel_time`` (s). ``G.graph`` holds ``crs``, ``mode``, ``source``,
+        ``load_report`` and, when the file declares them, ``bounds`` (WKT,
+        EPSG:4326) and ``bounds_from`` (see `geo.extent`).
     """
     check_mode(mode)
     if on_missing_nodes not in ("split", "raise"):
@@ -506,7 +544,7 @@ def load_network(source: str | Path, mode: str, *, cache_dir: Path | None = None
     kind = _file_kind(path)
     say = progress or (lambda _msg: None)
     options = {"walk_kmh": float(walk_kmh), "bike_kmh": float(bike_kmh), "simplify": simplify,
-               "retain_all": retain_all, "min_share": min_component_share, "missing": on_missing_nodes}
+               "missing": on_missing_nodes}
     cache_file = Path(cache_dir or DEFAULT_CACHE_DIR) / f"{cache_key(path, mode, **options)}.npz"
     if use_cache and cache_file.is_file():
         say(f"loading cached {mode} network of {path.name}")
@@ -521,9 +559,10 @@ def load_network(source: str | Path, mode: str, *, cache_dir: Path | None = None
         response, report = read_osm_elements(path, mode)
         _warn_clipped(path.name, report, on_missing_nodes)
         say(f"building the {mode} graph")
-        G = graph_from_response(response, mode, label=path.name, simplify=simplify, retain_all=retain_all,
-                                min_component_share=min_component_share, walk_kmh=walk_kmh, bike_kmh=bike_kmh)
+        G = graph_from_response(response, mode, label=path.name, simplify=simplify, walk_kmh=walk_kmh,
+                                bike_kmh=bike_kmh)
         G.graph["load_report"].update(report)
+        set_bounds(G, *file_bounds(path))
     G.graph["source"] = str(path)
     if use_cache:
         save_graph_cache(G, cache_file)
@@ -531,7 +570,10 @@ def load_network(source: str | Path, mode: str, *, cache_dir: Path | None = None
 
 
 def _load_graphml(path: Path, mode: str, *, walk_kmh: float, bike_kmh: float) -> nx.MultiDiGraph:
-    """Load a saved OSMnx graph; add speeds and travel times for ``mode`` when missing."""
+    """Load a saved OSMnx graph; add speeds and travel times for ``mode`` when missing.
+
+    A ``bounds`` graph attribute (WKT, as this package saves it) is checked and kept.
+    """
     try:
         G = ox.load_graphml(path)
     except Exception as exc:  # networkx/lxml raise many types for a damaged file
@@ -543,44 +585,52 @@ def _load_graphml(path: Path, mode: str, *, walk_kmh: float, bike_kmh: float) ->
     if ox.projection.is_projected(G.graph.get("crs", "epsg:4326")):
         raise NetworkError(f"{path.name}: the graph is projected ({G.graph.get('crs')}); save it unprojected "
                            "(EPSG:4326)")
+    graph_bounds(G, path.name)
+    G.graph["load_report"] = {}  # GraphML keeps graph attributes as strings: a saved report is stale text
+    if not isinstance(G.graph.get("speeds_kmh"), dict):
+        G.graph["speeds_kmh"] = {"walk": float(walk_kmh), "bike": float(bike_kmh)}
+    G = keep_pieces(G, path.name)
     has_times = all("travel_time" in d for *_, d in G.edges(data=True))
     if mode != "drive" or not has_times:
         G = add_travel_times(G, mode, walk_kmh=walk_kmh, bike_kmh=bike_kmh)
-    G.graph.setdefault("load_report", {})
     G.graph["mode"] = mode
     return G
 
 
-def _finish_online(G: nx.MultiDiGraph, mode: str, label: str, *, walk_kmh: float,
-                   bike_kmh: float) -> nx.MultiDiGraph:
+def _finish_online(G: nx.MultiDiGraph, mode: str, label: str, bounds: Any, origin: str, *,
+                   walk_kmh: float, bike_kmh: float) -> nx.MultiDiGraph:
     if len(G) == 0 or G.number_of_edges() == 0:
         raise NetworkError(f"{label}: empty {mode} network downloaded")
-    G.graph.setdefault("load_report", {})
+    G = keep_pieces(G, label)
+    set_bounds(G, bounds, origin)
     G.graph["source"] = label
     return add_travel_times(G, mode, walk_kmh=walk_kmh, bike_kmh=bike_kmh)
 
 
 def graph_from_place(place: str, mode: str, *, walk_kmh: float = DEFAULT_WALK_KMH,
-                     bike_kmh: float = DEFAULT_BIKE_KMH, simplify: bool = False,
-                     retain_all: bool = False) -> nx.MultiDiGraph:
+                     bike_kmh: float = DEFAULT_BIKE_KMH, simplify: bool = False) -> nx.MultiDiGraph:
     """Download the ``mode`` network of a place through OSMnx (Nominatim, then Overpass).
 
-    Uses OSMnx's endpoints and HTTP cache (``ox.settings.nominatim_url``,
-    ``overpass_url``, ``use_cache``, ``cache_folder``). Speeds as in `load_network`.
-    Raises `NetworkError` when the place is unknown or the download fails.
+    Does what ``ox.graph_from_place`` does (geocode the place to a polygon, then
+    ``ox.graph_from_polygon``) so that the polygon is kept as the network's bounds,
+    and keeps every piece (see `keep_pieces`). Uses OSMnx's endpoints and HTTP
+    cache (``ox.settings.nominatim_url``, ``overpass_url``, ``use_cache``,
+    ``cache_folder``). Speeds as in `load_network`. Raises `NetworkError` when
+    the place is unknown or the download fails.
     """
     check_mode(mode)
     try:
-        G = ox.graph_from_place(place, network_type=mode, simplify=simplify, retain_all=retain_all)
+        polygon = ox.geocode_to_gdf(place).union_all()
+        G = ox.graph_from_polygon(polygon, network_type=mode, simplify=simplify, retain_all=True)
     except Exception as exc:  # OSMnx raises its own errors, httpx/requests errors, ValueError...
         raise NetworkError(f"cannot download the {mode} network of {place!r}: {exc}") from None
-    return _finish_online(G, mode, place, walk_kmh=walk_kmh, bike_kmh=bike_kmh)
+    return _finish_online(G, mode, place, polygon, "download polygon", walk_kmh=walk_kmh, bike_kmh=bike_kmh)
 
 
 def graph_from_bbox(bbox: tuple[float, float, float, float], mode: str, *,
                     walk_kmh: float = DEFAULT_WALK_KMH, bike_kmh: float = DEFAULT_BIKE_KMH,
-                    simplify: bool = False, retain_all: bool = False) -> nx.MultiDiGraph:
-    """Download the ``mode`` network inside ``bbox`` through OSMnx (Overpass).
+                    simplify: bool = False) -> nx.MultiDiGraph:
+    """Download the ``mode`` network inside ``bbox`` through OSMnx (Overpass); the box becomes its bounds.
 
     Parameters
     ----------
@@ -595,10 +645,11 @@ def graph_from_bbox(bbox: tuple[float, float, float, float], mode: str, *,
                            f"south < north, got {bbox}")
     try:
         G = ox.graph_from_bbox((west, south, east, north), network_type=mode, simplify=simplify,
-                               retain_all=retain_all)
+                               retain_all=True)
     except Exception as exc:  # OSMnx raises its own errors, HTTP errors, ValueError...
         raise NetworkError(f"cannot download the {mode} network of bbox {bbox}: {exc}") from None
-    return _finish_online(G, mode, f"bbox {bbox}", walk_kmh=walk_kmh, bike_kmh=bike_kmh)
+    return _finish_online(G, mode, f"bbox {bbox}", shapely.box(west, south, east, north), "download box",
+                          walk_kmh=walk_kmh, bike_kmh=bike_kmh)
 
 
 def bbox_around(lats: Iterable[float], lons: Iterable[float], margin_km: float = 2.0

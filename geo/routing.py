@@ -2,17 +2,49 @@
 
 A `Router` is built once per graph (see `geo.network.load_network`). It holds a
 CSR matrix of edge travel times in seconds (the minimum over parallel edges),
-the node coordinates in a projected CRS (UTM, metres) and a k-d tree over them.
+the node coordinates in a projected CRS (UTM, metres), k-d trees over them and
+the network's pieces.
+
+Pieces and their cores
+    A network may be in several weakly connected pieces (the loader keeps them
+    all). Each piece's **core** is its largest strongly connected set of nodes:
+    from any core node every other one can be reached, and back. In walk mode
+    (two-way edges) the core is the whole piece; in drive and bike mode the
+    nodes of one-way dead ends (one-way streets leaving a clipped extract, for
+    example) are **set aside** (`Router.set_aside_nodes`): a point snapped there
+    could reach no store or never be reached from one. Nothing snaps to them,
+    but routes still run through every edge, so times equal
+    ``networkx`` shortest paths on the same graph.
 
 Snapping
-    A point (customer or store) snaps to the **nearest graph node** (straight-line
-    metres in the UTM CRS). Graphs are loaded at full resolution, so nodes sit
-    every few tens of metres along every road. The off-network leg from the
-    point to its node is costed as a straight line at ``access_kmh`` (default:
-    walking speed, 4.8 km/h, for drive and walk; cycling speed for bike) and
-    added to the customer's travel time. A point farther than ``snap_max_m``
-    (default 500 m) from every node, or outside the network's area (the convex
-    hull of its nodes), is **unreachable**: it never gets a straight-line guess.
+    A store snaps to the nearest core node of any piece. A customer snaps to
+    the **nearest core node of a piece that holds a store** (straight-line metres
+    in the UTM CRS) and is routed within that piece. Graphs are loaded at full
+    resolution, so nodes sit every few tens of metres along every road. The
+    off-network leg from the point to its node is costed as a straight line at
+    ``access_kmh`` (default: walking speed, 4.8 km/h, for drive and walk;
+    cycling speed for bike) and added to the customer's travel time. Any point
+    with such a node within ``snap_max_m`` (default 500 m) snaps, wherever it
+    lies. A point that cannot be snapped never gets a straight-line guess; its
+    reason is, in this order:
+
+    * ``outside_area``: it lies outside the extract's declared bounds (PBF
+      header box, ``<bounds>`` element, download box or polygon; see
+      `geo.extent`) or, when the network declares none, farther than
+      ``snap_max_m`` outside the hull of its nodes (`Router.area`): the
+      extract does not cover it. A point inside the bounds is never outside
+      the area, however near their edge;
+    * ``no_route``: there are roads within ``snap_max_m``, but none leads to a
+      store (a piece without a store, or a one-way dead end);
+    * ``off_network``: no road within ``snap_max_m``.
+
+    `Router.snap` snaps for stores in any piece; `Router.route_snap` moves only
+    the points of pieces without a store, so one snap serves every store set.
+
+Stores
+    A store that cannot be placed blocks only itself: `Router.place_stores`
+    places the others and says why each remaining one could not be placed;
+    `Router.store_times` raises only when no store at all can be placed.
 
 Direction
     ``"to_store"`` (default): the time from each node to the store (the
@@ -31,6 +63,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -38,18 +71,25 @@ import pandas as pd
 import pyproj
 import scipy.sparse as sp
 import shapely
-from scipy.sparse.csgraph import dijkstra
+from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
 from geo.errors import NetworkError
-from geo.network import DEFAULT_BIKE_KMH, DEFAULT_WALK_KMH, check_mode
+from geo.extent import BOUNDS_FROM_KEY, graph_bounds
+from geo.network import DEFAULT_BIKE_KMH, DEFAULT_WALK_KMH, check_mode, load_notes
 
 DIRECTIONS = ("to_store", "from_store")
 REASONS = ("", "off_network", "outside_area", "no_route", "beyond_max_minutes", "beyond_radius")
 """Why a point is unreachable; `Snap.reason` and assignment codes index this tuple (0 = reachable)."""
+OFF_NETWORK, OUTSIDE_AREA, NO_ROUTE = (REASONS.index(r) for r in ("off_network", "outside_area", "no_route"))
 DEFAULT_SNAP_MAX_M = 500.0
+UNPLACED_COLUMNS = ["store_id", "reason", "dist_m", "detail"]
+_BOUNDS_STEP_DEG = 0.005
+"""Bounds are densified to a vertex every 0.005 degrees (about 500 m) before projection (error: millimetres)."""
 _PARALLEL_MIN = 100_000
 """Inputs of at least this many points are projected in two threads."""
+_ROUTABLE_KEPT = 8
+"""Snapping trees kept per router, one per set of pieces holding a store."""
 
 
 def utm_epsg(lon: float, lat: float) -> int:
@@ -65,25 +105,87 @@ class Snap:
     Attributes
     ----------
     node
-        Index of the nearest graph node (into `Router.node_ids`), -1 when unreachable.
+        Index of the graph node each point snapped to (into `Router.node_ids`), -1 when unreachable.
     dist_m
-        Straight-line distance to that node in metres (always filled).
+        Straight-line distance to that node in metres; for points that did not
+        snap, to the nearest node of any kind (inf for points without coordinates).
     access_s
         Seconds of the off-network leg (NaN when unreachable).
     reason
-        Codes into `REASONS`: 0 when snapped, 1 ``"off_network"`` (beyond
-        ``snap_max_m``), 2 ``"outside_area"`` (outside the network's convex hull).
+        Codes into `REASONS`: 0 when snapped, else ``"off_network"``,
+        ``"outside_area"`` or ``"no_route"`` (see the module notes).
+    xy
+        The points in the router's CRS (metres), kept to snap them again for other stores.
+    served
+        Per piece of the network: whether points could snap into it (the pieces
+        holding a store; all pieces for a snap made before the stores are known).
     """
 
     node: np.ndarray
     dist_m: np.ndarray
     access_s: np.ndarray
     reason: np.ndarray
+    xy: np.ndarray
+    served: np.ndarray
 
     @property
     def ok(self) -> np.ndarray:
         """Boolean mask of the points that snapped."""
         return self.node >= 0
+
+
+@dataclass
+class Placement:
+    """Where stores stand on the network: those placed, and why each other one could not be placed.
+
+    Attributes
+    ----------
+    store_ids
+        Ids of the placed stores, sorted ascending.
+    node
+        Graph node index of each placed store.
+    snap_m
+        Distance in metres from each placed store to its node.
+    unplaced
+        One row per store that could not be placed, in id order, with
+        `UNPLACED_COLUMNS`: ``store_id``, ``reason`` (``outside_area``,
+        ``off_network`` or ``no_route``), ``dist_m`` (metres to the nearest road)
+        and ``detail`` (the reason in words).
+    mode
+        The network's travel mode.
+    """
+
+    store_ids: np.ndarray
+    node: np.ndarray
+    snap_m: np.ndarray
+    unplaced: pd.DataFrame
+    mode: str
+
+    def message(self) -> str | None:
+        """The unplaced stores in one sentence for a page or a log (None when every store is placed)."""
+        return unplaced_message(self.unplaced, self.mode, len(self.store_ids) + len(self.unplaced))
+
+
+def unplaced_message(unplaced: pd.DataFrame, mode: str, n_stores: int, *, shown: int = 10) -> str | None:
+    """Name the stores that cannot be placed and why (see `Placement`); None when there are none.
+
+    Parameters
+    ----------
+    unplaced
+        `Placement.unplaced`.
+    mode
+        The network's travel mode, for the wording.
+    n_stores
+        How many stores were asked for.
+    shown
+        At most this many stores are named; the rest are counted.
+    """
+    if len(unplaced) == 0:
+        return None
+    parts = [f"{sid} ({detail})" for sid, detail in zip(unplaced["store_id"][:shown], unplaced["detail"][:shown])]
+    more = f"; and {len(unplaced) - shown} more" if len(unplaced) > shown else ""
+    return (f"{len(unplaced)} of {n_stores} stores cannot be placed on the {mode} network and have no "
+            f"catchment: {'; '.join(parts)}{more}. Check their coordinates or load a network that covers them.")
 
 
 @dataclass
@@ -101,6 +203,11 @@ class StoreTimes:
     seconds
         ``(n_stores, n_nodes)`` travel seconds in ``direction``; ``inf`` where
         unreachable or beyond ``limit_s``.
+    served
+        Per piece of the network: whether a store stands in it (customers are
+        snapped into these pieces only; see `Router.route_snap`).
+    unplaced
+        The stores that could not be placed (`Placement.unplaced`); they have no times.
     """
 
     store_ids: np.ndarray
@@ -111,6 +218,8 @@ class StoreTimes:
     traffic: float
     direction: str
     limit_s: float
+    served: np.ndarray
+    unplaced: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=UNPLACED_COLUMNS))
 
     def best_two(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per node: nearest store (index, seconds) and second-nearest distinct store.
@@ -147,6 +256,9 @@ class Router:
 
     Build it with `Router.from_graph`. All times are seconds, distances metres,
     coordinates of `xy` in ``crs`` (a UTM zone), of `lon`/`lat` in EPSG:4326.
+    ``piece`` holds each node's piece (weakly connected component), ``core``
+    whether the node is in its piece's core (see the module notes); ``bounds``
+    is the extract's declared area in EPSG:4326 (None when it declares none).
     """
 
     mode: str
@@ -158,6 +270,11 @@ class Router:
     seconds: sp.csr_matrix
     snap_max_m: float = DEFAULT_SNAP_MAX_M
     access_kmh: float = DEFAULT_WALK_KMH
+    piece: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64), repr=False)
+    core: np.ndarray = field(default_factory=lambda: np.empty(0, bool), repr=False)
+    bounds: shapely.Geometry | None = None
+    bounds_from: str = ""
+    report: dict[str, Any] = field(default_factory=dict, repr=False)
     cache: dict = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -168,7 +285,8 @@ class Router:
         Parameters
         ----------
         G
-            Graph from `geo.network.load_network` (node ``x``/``y`` in EPSG:4326).
+            Graph from `geo.network.load_network` (node ``x``/``y`` in EPSG:4326;
+            ``G.graph["bounds"]``, when present, is the extract's declared area).
         snap_max_m
             Points farther than this (metres) from every node are unreachable.
         access_kmh
@@ -193,12 +311,58 @@ class Router:
             v.append(b)
             t.append(data["travel_time"])
         seconds = _csr_min(index.get_indexer(u), index.get_indexer(v), np.asarray(t, dtype=float), len(G))
+        piece, core = pieces_and_cores(seconds)
+        report = G.graph.get("load_report")
         epsg = utm_epsg(float(np.median(lon)), float(np.median(lat)))
         router = cls(mode=mode, node_ids=node_ids, lon=lon, lat=lat, xy=np.empty((len(G), 2)),
                      crs=f"EPSG:{epsg}", seconds=seconds, snap_max_m=float(snap_max_m),
-                     access_kmh=float(access_kmh))
+                     access_kmh=float(access_kmh), piece=piece, core=core,
+                     bounds=graph_bounds(G, str(G.graph.get("source", "network"))),
+                     bounds_from=str(G.graph.get(BOUNDS_FROM_KEY, "")),
+                     report=dict(report) if isinstance(report, dict) else {})
         router.xy = router.to_xy(lat, lon)
         return router
+
+    # -- pieces -----------------------------------------------------------
+
+    @property
+    def n_pieces(self) -> int:
+        """Number of pieces (weakly connected components) of the network."""
+        return int(self.piece.max()) + 1 if len(self.piece) else 0
+
+    @property
+    def set_aside_nodes(self) -> int:
+        """Nodes outside their piece's core (one-way dead ends): nothing snaps to them."""
+        return int((~self.core).sum())
+
+    @cached_property
+    def piece_nodes(self) -> np.ndarray:
+        """Number of nodes of each piece."""
+        return np.bincount(self.piece, minlength=self.n_pieces)
+
+    def served_pieces(self, nodes: np.ndarray) -> np.ndarray:
+        """Boolean mask over pieces: the pieces holding one of ``nodes`` (node indices)."""
+        served = np.zeros(self.n_pieces, dtype=bool)
+        served[self.piece[np.asarray(nodes, dtype=np.int64)]] = True
+        return served
+
+    def notes(self) -> list[str]:
+        """What a user should know about this network, one sentence each (see `geo.network.load_notes`).
+
+        Adds to the load report the area test in use and the nodes set aside.
+        """
+        notes = load_notes(self.report)
+        if self.bounds is not None:
+            notes.append(f"Area: the extract's declared bounds ({self.bounds_from or 'recorded'}); a customer "
+                         f"beyond them with no road within {self.snap_max_m:,.0f} m is outside the area.")
+        else:
+            notes.append(f"The network declares no bounds: a customer more than {self.snap_max_m:,.0f} m outside "
+                         "the hull of its roads is outside the area.")
+        if self.set_aside_nodes:
+            notes.append(f"{self.set_aside_nodes:,} of {len(self.node_ids):,} nodes lie on one-way dead ends "
+                         "(from which the rest of their piece cannot be reached, or the reverse) and were set "
+                         "aside: nothing is snapped to them.")
+        return notes
 
     # -- geometry ---------------------------------------------------------
 
@@ -236,24 +400,22 @@ class Router:
 
     @cached_property
     def tree(self) -> cKDTree:
-        """k-d tree over the projected node coordinates."""
+        """k-d tree over the projected coordinates of every node."""
         return cKDTree(self.xy)
 
     @cached_property
-    def area(self) -> shapely.Polygon:
-        """The network's area: convex hull of its nodes, in `crs` metres."""
-        hull = shapely.multipoints(self.xy).convex_hull
-        shapely.prepare(hull)
-        return hull
+    def area(self) -> shapely.Geometry:
+        """The network's area in `crs` metres: the declared bounds, else the node hull grown by ``snap_max_m``."""
+        if self.bounds is not None:
+            dense = shapely.segmentize(self.bounds, _BOUNDS_STEP_DEG)
+            geom = shapely.transform(dense, lambda c: self.to_xy(c[:, 1], c[:, 0]))
+        else:
+            geom = shapely.multipoints(self.xy).convex_hull.buffer(self.snap_max_m)
+        shapely.prepare(geom)
+        return geom
 
-    @cached_property
-    def _near_border(self) -> np.ndarray:
-        """Nodes within ``snap_max_m`` of the area's border (points snapped there need a hull test)."""
-        boundary = self.area.boundary
-        return shapely.distance(shapely.points(self.xy), boundary) <= self.snap_max_m
-
-    def _query(self, xy: np.ndarray, bound: float) -> tuple[np.ndarray, np.ndarray]:
-        """Nearest node of each point, querying tile by tile (cache friendly, about 1.2x faster at 1M points).
+    def _query(self, tree: cKDTree, xy: np.ndarray, bound: float) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest tree point of each point, querying tile by tile (cache friendly, about 1.2x faster at 1M points).
 
         Points are ordered by tiles of at least 200 m over the network's box
         (at most 255 x 255 tiles, so a 16-bit radix sort orders them); the answer
@@ -263,44 +425,103 @@ class Router:
         tile = max(200.0, float((self.xy.max(axis=0) - lo + 1000.0).max()) / 255.0)
         q = np.clip((xy - lo) // tile, 0, 254)
         order = np.argsort((q[:, 0] * 255 + q[:, 1]).astype(np.uint16), kind="stable")
-        d, i = self.tree.query(xy[order], k=1, workers=-1, distance_upper_bound=bound)
+        d, i = tree.query(xy[order], k=1, workers=-1, distance_upper_bound=bound)
         dist, idx = np.empty_like(d), np.empty_like(i)
         dist[order], idx[order] = d, i
         return dist, idx
 
-    def snap(self, lat: np.ndarray, lon: np.ndarray) -> Snap:
-        """Snap points (EPSG:4326 degrees) to their nearest node; see the module notes.
+    def _routable(self, served: np.ndarray) -> tuple[cKDTree | None, np.ndarray]:
+        """k-d tree over the core nodes of the ``served`` pieces and their node indices.
 
-        Vectorised: pass all points in one call.
+        The trees of the last `_ROUTABLE_KEPT` masks are kept (a router is shared
+        by every session; each store selection may serve other pieces).
+        """
+        trees: dict[bytes, tuple[cKDTree | None, np.ndarray]] = self.cache.setdefault("routable", {})
+        key = served.tobytes()
+        if key not in trees:
+            index = np.flatnonzero(self.core & served[self.piece])
+            tree = self.tree if len(index) == len(self.node_ids) else cKDTree(self.xy[index]) if len(index) else None
+            while len(trees) >= _ROUTABLE_KEPT:
+                trees.pop(next(iter(trees)), None)
+            trees[key] = (tree, index)
+        return trees[key]
+
+    def _all_pieces(self, served: np.ndarray | None) -> np.ndarray:
+        if served is None:
+            return np.ones(self.n_pieces, dtype=bool)
+        served = np.asarray(served, dtype=bool)
+        if served.shape != (self.n_pieces,):
+            raise ValueError(f"served must hold one flag per piece ({self.n_pieces}), got shape {served.shape}")
+        return served
+
+    def _snap_rows(self, xy: np.ndarray, served: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Nearest core node of a served piece within ``snap_max_m``; for the others, why not.
+
+        Returns ``(node, dist_m, reason)`` (see `Snap`): a point that does not
+        snap is ``outside_area`` when it lies outside `area`, else ``no_route``
+        when a node of any kind is within ``snap_max_m``, else ``off_network``.
+        """
+        n = len(xy)
+        node, dist = np.full(n, -1, dtype=np.int64), np.full(n, np.inf)
+        reason = np.full(n, OFF_NETWORK, dtype=np.int8)
+        finite = np.isfinite(xy).all(axis=1)
+        all_finite = bool(finite.all())
+        tree, index = self._routable(served)
+        if tree is not None and finite.any():
+            d, i = self._query(tree, xy if all_finite else xy[finite], self.snap_max_m * 1.000001)
+            hit = d <= self.snap_max_m
+            node[finite] = np.where(hit, index[np.minimum(i, len(index) - 1)], -1)
+            dist[finite] = np.where(hit, d, np.inf)
+        reason[node >= 0] = 0
+        miss = np.flatnonzero(finite & (node < 0))
+        if len(miss):  # say how far the nearest road of any kind is, and why the point did not snap
+            dist[miss] = self._query(self.tree, xy[miss], np.inf)[0]
+            reason[miss] = np.where(dist[miss] <= self.snap_max_m, NO_ROUTE, OFF_NETWORK)
+            outside = ~shapely.contains_xy(self.area, xy[miss, 0], xy[miss, 1])
+            reason[miss[outside]] = OUTSIDE_AREA
+        return node, dist, reason
+
+    def _snap(self, xy: np.ndarray, node: np.ndarray, dist: np.ndarray, reason: np.ndarray,
+              served: np.ndarray) -> Snap:
+        access_s = np.where(node >= 0, dist / (self.access_kmh / 3.6), np.nan)
+        return Snap(node=node, dist_m=dist, access_s=access_s, reason=reason, xy=xy, served=served)
+
+    def snap(self, lat: np.ndarray, lon: np.ndarray, *, served: np.ndarray | None = None) -> Snap:
+        """Snap points (EPSG:4326 degrees) to the nearest core node of a served piece; see the module notes.
+
+        Parameters
+        ----------
+        lat, lon
+            Degrees, EPSG:4326. Vectorised: pass all points in one call.
+        served
+            Boolean mask over pieces (`StoreTimes.served`): the pieces that hold a
+            store. None (default): every piece, as for the stores themselves.
         """
         xy = self.to_xy(lat, lon)
-        n = len(xy)
-        if n == 0:
-            return Snap(np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0, dtype=np.int8))
-        finite = np.isfinite(xy).all(axis=1)
-        dist = np.full(n, np.inf)
-        node = np.full(n, -1, dtype=np.int64)
-        all_finite = bool(finite.all())
-        d, i = self._query(xy if all_finite else xy[finite], self.snap_max_m * 1.000001)
-        i = np.where(np.isfinite(d), i, -1)
-        if all_finite:
-            dist, node = d, i
-        else:
-            dist[finite], node[finite] = d, i
-        far = (node >= 0) & (dist > self.snap_max_m)
-        node[far] = -1
-        if (node < 0).any():  # say how far the off-network points are (exact, only for them)
-            off = np.flatnonzero(finite & (node < 0))
-            dist[off] = self._query(xy[off], np.inf)[0]
-        reason = np.where(node >= 0, 0, 1).astype(np.int8)
-        check = (node >= 0) & self._near_border[np.maximum(node, 0)]
-        if check.any():
-            inside = shapely.contains_xy(self.area, xy[check, 0], xy[check, 1])
-            idx = np.flatnonzero(check)[~inside]
-            reason[idx] = 2
-        node[reason != 0] = -1
-        access_s = np.where(node >= 0, dist / (self.access_kmh / 3.6), np.nan)
-        return Snap(node=node, dist_m=dist, access_s=access_s, reason=reason)
+        served = self._all_pieces(served)
+        return self._snap(xy, *self._snap_rows(xy, served), served)
+
+    def route_snap(self, snap: Snap, served: np.ndarray) -> Snap:
+        """Snap points again for stores standing in the pieces ``served`` (`StoreTimes.served`).
+
+        Equal to ``snap(lat, lon, served=served)`` for the same points, but only
+        the points that may move are queried: for a snap made for every piece,
+        those whose node lies in a piece without a store. They move to the
+        nearest core node of a piece with a store within ``snap_max_m``, else
+        do not snap (see `Snap.reason`). Vectorised; returns ``snap`` itself when
+        nothing moves.
+        """
+        served = self._all_pieces(served)
+        if np.array_equal(snap.served, served):
+            return snap
+        if snap.served.all():
+            move = snap.ok & ~served[self.piece[np.maximum(snap.node, 0)]]
+        else:  # snapped for other stores: every point near a road is snapped again
+            move = np.isfinite(snap.dist_m) & (snap.dist_m <= self.snap_max_m)
+        node, dist, reason = snap.node.copy(), snap.dist_m.copy(), snap.reason.copy()
+        if move.any():
+            node[move], dist[move], reason[move] = self._snap_rows(snap.xy[move], served)
+        return self._snap(snap.xy, node, dist, reason, served)
 
     # -- shortest paths ---------------------------------------------------
 
@@ -328,7 +549,7 @@ class Router:
 
         Returns ``(len(sources), n_nodes)`` seconds, or ``(n_nodes,)`` with
         ``min_only=True`` (time to/from the nearest source); ``inf`` beyond
-        ``limit_s`` seconds or where unreachable.
+        ``limit_s`` seconds or where unreachable (other pieces included).
         """
         sources = np.asarray(sources, dtype=np.int64)
         graph = self.graph_seconds(traffic, direction)
@@ -336,10 +557,11 @@ class Router:
             return np.full(len(self.node_ids), np.inf) if min_only else np.empty((0, len(self.node_ids)))
         return dijkstra(graph, directed=True, indices=sources, limit=limit_s, min_only=min_only)
 
-    def snap_stores(self, stores: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Sort stores by id and snap them; raise `NetworkError` naming stores that are off the network.
+    def place_stores(self, stores: pd.DataFrame) -> Placement:
+        """Sort stores by id and snap each to the nearest core node of any piece; say why others cannot be placed.
 
-        Returns ``(store_ids, node, snap_m)`` in ascending store id order.
+        Raises `NetworkError` only for a malformed table (missing columns,
+        duplicate ids); stores off the network are listed in `Placement.unplaced`.
         """
         _require(stores, ("store_id", "lat", "lon"), "stores")
         order = np.argsort(stores["store_id"].astype(str).to_numpy(), kind="stable")
@@ -350,17 +572,38 @@ class Router:
             raise NetworkError(f"duplicate store ids: {', '.join(dup)}")
         snap = self.snap(st["lat"].to_numpy(float), st["lon"].to_numpy(float))
         bad = ~snap.ok
-        if bad.any():
-            parts = [f"{sid} ({'outside the network area, ' if r == 2 else ''}{d:,.0f} m from the "
-                     f"nearest road)" for sid, d, r in zip(ids[bad][:10], snap.dist_m[bad][:10], snap.reason[bad][:10])]
-            raise NetworkError(f"{bad.sum()} store(s) cannot be placed on the {self.mode} network (limit "
-                               f"{self.snap_max_m:,.0f} m): {'; '.join(parts)}. Check their coordinates or load a "
-                               "network that covers them")
-        return ids, snap.node, snap.dist_m
+        unplaced = pd.DataFrame({"store_id": ids[bad], "reason": [REASONS[r] for r in snap.reason[bad]],
+                                 "dist_m": snap.dist_m[bad],
+                                 "detail": self._unplaced_details(snap, np.flatnonzero(bad))},
+                                columns=UNPLACED_COLUMNS)
+        return Placement(store_ids=ids[~bad], node=snap.node[~bad], snap_m=snap.dist_m[~bad],
+                         unplaced=unplaced, mode=self.mode)
+
+    def _unplaced_details(self, snap: Snap, rows: np.ndarray) -> list[str]:
+        """Why each of ``rows`` of a store snap did not snap, in words (distance, bounds, piece)."""
+        details = []
+        for r in rows:
+            code, d = snap.reason[r], snap.dist_m[r]
+            far = f"{d:,.0f} m from the nearest road"
+            if not np.isfinite(snap.xy[r]).all():
+                details.append("no valid coordinates")
+            elif code == OUTSIDE_AREA and self.bounds is not None:
+                details.append(f"outside the extract's bounds ({self.bounds_from or 'recorded'}), {far}")
+            elif code == OUTSIDE_AREA:
+                details.append(f"more than {self.snap_max_m:,.0f} m outside the network's roads, {far}")
+            elif code == NO_ROUTE:
+                near = int(self.tree.query(snap.xy[r])[1])
+                rank = int((self.piece_nodes > self.piece_nodes[self.piece[near]]).sum()) + 1
+                details.append(f"{far}, a one-way dead end of piece #{rank} of {self.n_pieces} "
+                               f"({self.piece_nodes[self.piece[near]]:,} nodes) that cannot both reach and be "
+                               f"reached from the rest of it; no other road within {self.snap_max_m:,.0f} m")
+            else:
+                details.append(f"{far}; the limit is {self.snap_max_m:,.0f} m")
+        return details
 
     def store_times(self, stores: pd.DataFrame, *, traffic: float = 1.0, limit_min: float | None = None,
                     direction: str = "to_store") -> StoreTimes:
-        """Travel seconds between every store and every node, in one Dijkstra call.
+        """Travel seconds between every placeable store and every node, in one Dijkstra call.
 
         Parameters
         ----------
@@ -372,13 +615,50 @@ class Router:
             Stop searching beyond this many minutes (faster; farther nodes get ``inf``).
         direction
             ``"to_store"`` (default) or ``"from_store"``.
+
+        Stores that cannot be placed are left out and listed in
+        `StoreTimes.unplaced`; `NetworkError` is raised only when no store at
+        all can be placed (the message names them, with how far each is).
         """
-        ids, node, snap_m = self.snap_stores(stores)
+        placed = self.place_stores(stores)
+        if len(placed.store_ids) == 0:
+            raise NetworkError(f"no store can be placed on the {self.mode} network: " +
+                               "; ".join(f"{s} ({t})" for s, t in zip(placed.unplaced["store_id"][:10],
+                                                                      placed.unplaced["detail"][:10])) +
+                               ". Check their coordinates or load a network that covers them")
         limit_s = np.inf if limit_min is None else float(limit_min) * 60.0
-        sec = self.node_seconds(node, traffic=traffic, direction=direction, limit_s=limit_s)
-        return StoreTimes(store_ids=ids, node=node, snap_m=snap_m, seconds=np.atleast_2d(sec),
-                          mode=self.mode, traffic=self.check_traffic(traffic), direction=direction,
-                          limit_s=limit_s)
+        sec = self.node_seconds(placed.node, traffic=traffic, direction=direction, limit_s=limit_s)
+        return StoreTimes(store_ids=placed.store_ids, node=placed.node, snap_m=placed.snap_m,
+                          seconds=np.atleast_2d(sec), mode=self.mode, traffic=self.check_traffic(traffic),
+                          direction=direction, limit_s=limit_s, served=self.served_pieces(placed.node),
+                          unplaced=placed.unplaced)
+
+
+def pieces_and_cores(seconds: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Label each node's piece and mark the cores (see the module notes).
+
+    Parameters
+    ----------
+    seconds
+        ``n x n`` CSR of edge seconds (explicit zeros are edges).
+
+    Returns
+    -------
+    piece, core
+        Per node: its weakly connected component (labels 0..k-1), and whether it
+        belongs to the largest strongly connected component of its piece (ties:
+        the lowest label), which must hold at least two nodes.
+    """
+    _, piece = connected_components(seconds, directed=True, connection="weak")
+    n_strong, strong = connected_components(seconds, directed=True, connection="strong")
+    size = np.bincount(strong, minlength=n_strong)
+    strong_piece = np.empty(n_strong, dtype=np.int64)
+    strong_piece[strong] = piece
+    order = np.lexsort((np.arange(n_strong), -size, strong_piece))
+    first = order[np.r_[True, strong_piece[order][1:] != strong_piece[order][:-1]]]
+    is_core = np.zeros(n_strong, dtype=bool)
+    is_core[first] = True
+    return piece.astype(np.int64), is_core[strong] & (size[strong] >= 2)
 
 
 def _csr_min(u: np.ndarray, v: np.ndarray, t: np.ndarray, n: int) -> sp.csr_matrix:

@@ -8,6 +8,7 @@ from geo.mapdeck import catchment_geojson, catchments_deck, geojson_bytes, store
 from geo.sources import PLACE, bbox_source, describe, save_network_file
 from ui import cache, engine
 from ui.errors import shown_as_message
+from ui.network_notes import show_network_notes
 from ui.state import active_workspace, data_root, ensure_app_shell
 
 ensure_app_shell()
@@ -119,6 +120,7 @@ def catchments_view() -> None:
             nodes_url = roads_url = None
             pairs = None
         else:
+            show_network_notes(root, ws.name, sv, source, mode, ids)
             assigned = engine.assignment(root, ws.name, cv, sv, source, mode, traffic, ids)
             polys = engine.travel_catchments(root, ws.name, cv, sv, source, mode, traffic, ids,
                                              tuple(bands))

@@ -8,6 +8,8 @@ Where each number comes from:
   on the nearest-store assignment (`ui.reach.assignment` → `geo.assign`), with the audience
   rules of `geo.audience.prepare_audience`; "also in another catchment" →
   `geo.reach_live.overlap_index` (as `geo.reach_live.overlap_by_store`);
+* stores the road network cannot place, and the network's notes (pieces, nodes set aside,
+  clipped ways) → `geo.routing.Router.place_stores` and `Router.notes` (via `ui.network_notes`);
 * expected outcome and ROI → `geo.forecast.forecast` (via `ui.reach.expected_outcome`);
 * downloads and the saved campaign → `geo.targets`.
 Everything below the audience filters sits in one `st.fragment`, rerun when the
@@ -36,6 +38,7 @@ from ui import cache, engine
 from ui import reach as ui
 from ui import reach_preview as preview
 from ui.errors import shown_as_message
+from ui.network_notes import show_network_notes
 from ui.state import active_workspace, data_root, ensure_app_shell
 
 SAVED_UPLOAD = "reach_suppression_saved"   # file id of the upload already saved to the workspace
@@ -174,6 +177,8 @@ def live_panel() -> None:
     stores_on_map = ui.selected_stores(root, ws.name, sv, store_ids)
     args = (root, ws.name, cv, sv, source, mode, traffic, store_ids)
     with shown_as_message("Could not route the customers"):
+        if not radius:
+            show_network_notes(root, ws.name, sv, source, mode, store_ids)
         index = ui.reach_index(*args, audience_key, audience)
         counts_url = preview.counts_url(*args, audience_key, holdout_pct / 100, index)
         map_url = preview.map_url(*args, audience_key, index)

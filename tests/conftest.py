@@ -21,6 +21,20 @@ def _shared_osm() -> Path:
 SHARED_OSM = _shared_osm()
 
 
+def placeable_nodes(router) -> "np.ndarray":
+    """Indices of the router's core nodes inside the extract's declared bounds (well inside the extract).
+
+    The bounds test is done here in EPSG:4326 degrees with shapely, apart from
+    the router's own (projected) area test.
+    """
+    import numpy as np
+    import shapely
+
+    inside = (shapely.contains_xy(router.bounds, router.lon, router.lat) if router.bounds is not None
+              else np.ones(len(router.lon), dtype=bool))
+    return np.flatnonzero(inside & router.core)
+
+
 @pytest.fixture(scope="session")
 def demo_root(tmp_path_factory) -> Path:
     """A data root holding the full demo workspace, built once."""

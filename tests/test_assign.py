@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import SHARED_OSM
+from tests.conftest import SHARED_OSM, placeable_nodes
 from geo.assign import (ASSIGN_COLUMNS, assign_customers, band_counts, customer_seconds, haversine_km, overlaps,
                         radius_assign, snap_customers, threshold_minutes)
 from geo.errors import NetworkError
@@ -33,7 +33,7 @@ def router(net_cache) -> Router:
 
 @pytest.fixture(scope="module")
 def stores(router) -> pd.DataFrame:
-    idx = [30, 700, 1300, 1800]
+    idx = placeable_nodes(router)[[30, 500, 900, 1250]]
     return pd.DataFrame({"store_id": ["S4", "S2", "S3", "S1"], "name": "x", "lat": router.lat[idx],
                          "lon": router.lon[idx]})
 
@@ -42,10 +42,10 @@ def stores(router) -> pd.DataFrame:
 def customers(router) -> pd.DataFrame:
     rng = np.random.default_rng(7)
     n = 3000
-    near = rng.integers(0, len(router.lat), n)
+    near = rng.choice(placeable_nodes(router), n)
     lat = router.lat[near] + rng.normal(0, 120, n) / 111_320
     lon = router.lon[near] + rng.normal(0, 120, n) / 74_000
-    lat[:20] = router.lat.max() + 0.2  # 22 km away: off the network
+    lat[:20] = router.lat.max() + 0.2  # 22 km away: outside the extract
     return pd.DataFrame({"customer_id": [f"C{i}" for i in range(n)], "lat": lat, "lon": lon})
 
 
@@ -54,7 +54,7 @@ def test_assignment_equals_brute_force(router, stores, customers):
     assert list(out.columns) == ASSIGN_COLUMNS
     assert out["customer_id"].tolist() == customers["customer_id"].tolist()
     T = router.store_times(stores)
-    sec = customer_seconds(T, snap_customers(router, customers))
+    sec = customer_seconds(T, snap_customers(router, customers, T))
     order = np.argsort(sec, axis=1, kind="stable")  # stable: ties to the lower (sorted) store id
     best = sec[np.arange(len(sec)), order[:, 0]]
     second = sec[np.arange(len(sec)), order[:, 1]]
@@ -77,7 +77,7 @@ def test_unreachable_customers_are_kept_and_never_get_a_time(router, stores, cus
     far = out.iloc[:20]
     assert not far["reachable"].any()
     assert far["store_id"].isna().all() and far["travel_min"].isna().all() and far["crow_km"].isna().all()
-    assert (far["unreachable_reason"].astype(str) == "off_network").all()
+    assert (far["unreachable_reason"].astype(str) == "outside_area").all()
     assert (far["snap_m"] > 20_000).all()
     assert len(out) == len(customers)
 
@@ -95,7 +95,7 @@ def test_max_minutes_and_mode_mismatch(router, stores, customers):
     out = assign_customers(router, stores, customers, mode="drive", max_minutes=2)
     assert (out["travel_min"].dropna() <= 2).all()
     assert (out.loc[~out["reachable"], "unreachable_reason"].astype(str).isin(
-        ["beyond_max_minutes", "off_network", "outside_area"])).all()
+        ["beyond_max_minutes", "off_network", "outside_area", "no_route"])).all()
     assert (out["unreachable_reason"].astype(str) == "beyond_max_minutes").sum() > 0
     with pytest.raises(NetworkError, match="built on a drive network but mode 'walk'"):
         assign_customers(router, stores, customers, mode="walk")
@@ -126,7 +126,7 @@ def test_radius_assign_equals_brute_force(stores, customers):
 def test_overlaps_count_shared_customers_per_pair(router, stores, customers):
     res = overlaps(router, stores, customers, mode="drive", minutes=4)
     T = router.store_times(stores)
-    inside = customer_seconds(T, snap_customers(router, customers)) <= 240
+    inside = customer_seconds(T, snap_customers(router, customers, T)) <= 240
     for _, row in res.iterrows():
         a, b = list(T.store_ids).index(row["store_a"]), list(T.store_ids).index(row["store_b"])
         assert row["customers"] == int((inside[:, a] & inside[:, b]).sum())
@@ -138,7 +138,7 @@ def test_threshold_minutes_reaches_n_customers(router, stores, customers):
     store = stores.iloc[1]
     minutes = threshold_minutes(router, store, customers, 500)
     T = router.store_times(stores.iloc[[1]])
-    t = customer_seconds(T, snap_customers(router, customers))[:, 0] / 60
+    t = customer_seconds(T, snap_customers(router, customers, T))[:, 0] / 60
     assert (t <= minutes).sum() >= 500 and (t < minutes).sum() < 500
     with pytest.raises(NetworkError, match=r"only [\d,]+ of 3,000 customers can reach it"):
         threshold_minutes(router, store, customers, 10_000)

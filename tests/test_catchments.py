@@ -12,8 +12,8 @@ import pytest
 import shapely
 from scipy.spatial import cKDTree
 
-from tests.conftest import SHARED_OSM
-from geo.assign import assign_customers, band_counts, radius_assign
+from tests.conftest import SHARED_OSM, placeable_nodes
+from geo.assign import assign_customers, band_counts, haversine_km, radius_assign
 from geo.catchments import (CATCHMENT_COLUMNS, DEFAULT_MAX_HOLE_KM2, catchment_polygons, radius_rings, to_geojson,
                             what_if_store)
 from geo.errors import NetworkError
@@ -45,8 +45,10 @@ def helsinki_walk(net_cache) -> Router:
 
 
 def _stores(router: Router, idx: list[int]) -> pd.DataFrame:
+    """Stores at the ``idx``-th placeable nodes (core nodes inside the extract's bounds)."""
+    node = placeable_nodes(router)[idx]
     return pd.DataFrame({"store_id": [f"S{i}" for i in range(len(idx))], "name": "x",
-                         "lat": router.lat[idx], "lon": router.lon[idx]})
+                         "lat": router.lat[node], "lon": router.lon[node]})
 
 
 def _check_polygons(router: Router, stores: pd.DataFrame, bands: list[float], mode: str, direction: str):
@@ -76,7 +78,7 @@ def _check_polygons(router: Router, stores: pd.DataFrame, bands: list[float], mo
 
 
 def test_drive_polygons_on_krems(krems):
-    gdf = _check_polygons(krems, _stores(krems, [30, 900, 1700]), [1, 2, 4], "drive", "to_store")
+    gdf = _check_polygons(krems, _stores(krems, [30, 900, 1250]), [1, 2, 4], "drive", "to_store")
     hull = shapely.MultiPoint(np.column_stack([krems.lon, krems.lat])).convex_hull
     assert gdf.geometry.iloc[-1].area < hull.area
     assert gdf["customers"].isna().all()
@@ -120,9 +122,20 @@ def test_radius_rings_are_geodesic_and_nested(krems):
         assert area == pytest.approx(np.pi * r**2, rel=0.01)
     a, b = gdf[gdf["store_id"] == "S0"].geometry
     assert b.contains(a)
-    customers = pd.DataFrame({"customer_id": ["a", "b"], "lat": krems.lat[[30, 31]], "lon": krems.lon[[30, 31]]})
+
+
+def test_radius_rings_count_the_customers_within_each_ring(krems):
+    nodes = placeable_nodes(krems)
+    west, east = nodes[np.argmin(krems.lon[nodes])], nodes[np.argmax(krems.lon[nodes])]
+    stores = pd.DataFrame({"store_id": ["S0", "S1"], "name": "x", "lat": krems.lat[[west, east]],
+                           "lon": krems.lon[[west, east]]})
+    # a is 0.5 km and b 1.5 km north of S0; S1 is far east, so S0 is nearer to both
+    lat = krems.lat[west] + np.array([0.5, 1.5]) / 111.2
+    customers = pd.DataFrame({"customer_id": ["a", "b"], "lat": lat, "lon": krems.lon[[west, west]]})
+    assert haversine_km(krems.lat[west], krems.lon[west], krems.lat[east], krems.lon[east]) > 4
     counted = radius_rings(stores, [1, 2], assigned=radius_assign(stores, customers, 2))
-    assert counted["customers"].sum() >= 2
+    got = {(s, b): c for s, b, c in zip(counted["store_id"], counted["band_min"], counted["customers"])}
+    assert got == {("S0", 1.0): 1, ("S0", 2.0): 2, ("S1", 1.0): 0, ("S1", 2.0): 0}
 
 
 def test_to_geojson(krems):
@@ -135,13 +148,14 @@ def test_to_geojson(krems):
 
 
 def test_what_if_store(krems):
-    stores = _stores(krems, [30, 1700])
+    stores = _stores(krems, [30, 1250])
     rng = np.random.default_rng(5)
     pick = rng.integers(0, len(krems.lat), 1500)
     customers = pd.DataFrame({"customer_id": np.arange(1500).astype(str), "lat": krems.lat[pick],
                               "lon": krems.lon[pick]})
     before = assign_customers(krems, stores, customers, mode="drive")
-    res = what_if_store(krems, stores, customers, krems.lat[900], krems.lon[900], mode="drive", minutes=[2, 4],
+    site = _stores(krems, [900]).iloc[0]
+    res = what_if_store(krems, stores, customers, site["lat"], site["lon"], mode="drive", minutes=[2, 4],
                         assigned=before)
     assert len(res.catchment) == 2 and (res.catchment["store_id"] == "candidate").all()
     assert len(res.won) > 0

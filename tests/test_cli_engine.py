@@ -35,6 +35,8 @@ def files(tmp_path_factory, net_cache) -> dict[str, Path]:
     idx = [30, 900, 1700]
     pd.DataFrame({"store_id": ["K1", "K2", "K3"], "name": ["A", "B", "C"], "lat": R.lat[idx],
                   "lon": R.lon[idx]}).to_csv(d / "stores.csv", index=False)
+    pd.DataFrame({"store_id": ["K1", "X"], "name": ["A", "Far"], "lat": [R.lat[30], R.lat[0] + 1.0],
+                  "lon": [R.lon[30], R.lon[0]]}).to_csv(d / "one_far.csv", index=False)
     rng = np.random.default_rng(2)
     pick = rng.integers(0, len(R.lat), 200)
     lat, lon = R.lat[pick], R.lon[pick]
@@ -45,7 +47,7 @@ def files(tmp_path_factory, net_cache) -> dict[str, Path]:
     far = pd.DataFrame({"store_id": ["X"], "name": ["Far"], "lat": [R.lat[0] + 1.0], "lon": [R.lon[0]]})
     far.to_csv(d / "far.csv", index=False)
     return {"dir": d, "stores": d / "stores.csv", "customers": d / "customers.csv", "far": d / "far.csv",
-            "cache": net_cache}
+            "one_far": d / "one_far.csv", "cache": net_cache}
 
 
 def _run(argv: list[str], capsys) -> tuple[int, dict | None, str]:
@@ -85,9 +87,20 @@ def test_assign_command(files, capsys):
     assert list(df.columns[:7]) == ["customer_id", "store_id", "travel_min", "second_store_id",
                                     "second_travel_min", "crow_km", "reachable"]
     assert len(df) == 200 == summary["customers"]
-    assert summary["unreachable"] >= 1 and summary["unreachable_by_reason"]["off_network"] >= 1
+    assert summary["unreachable"] >= 1 and summary["unreachable_by_reason"]["outside_area"] >= 1
+    assert summary["unplaced_stores"] == []
     assert sum(summary["per_store"].values()) == summary["reachable"]
     assert not bool(df.loc[0, "reachable"]) and pd.isna(df.loc[0, "travel_min"])
+
+
+def test_a_store_off_the_network_is_named_and_the_others_drawn(files, capsys):
+    out = files["dir"] / "one.geojson"
+    rc, summary, _ = _run(["catchments", "--network", str(KREMS), "--stores", str(files["one_far"]), "--mode",
+                           "drive", "--minutes", "2", "--out", str(out), "--cache-dir", str(files["cache"])], capsys)
+    assert rc == 0 and summary["polygons"] == 1
+    assert [(u["store_id"], u["reason"]) for u in summary["unplaced_stores"]] == [("X", "outside_area")]
+    assert summary["unplaced_stores"][0]["dist_m"] > 100_000
+    assert [f["properties"]["store_id"] for f in json.loads(out.read_text())["features"]] == ["K1"]
 
 
 def test_errors_exit_2_with_one_line(files, capsys):
@@ -95,7 +108,8 @@ def test_errors_exit_2_with_one_line(files, capsys):
                              "drive", "--out", str(files["dir"] / "x.geojson"), "--cache-dir", str(files["cache"])],
                             capsys)
     assert rc == 2 and summary is None
-    assert err.startswith("error: 1 store(s) cannot be placed") and "X (" in err and err.count("\n") == 1
+    assert err.startswith("error: no store can be placed on the drive network: X (outside the extract's bounds")
+    assert err.count("\n") == 1
     rc, _, err = _run(["assign", "--network", str(files["dir"] / "missing.osm.pbf"), "--stores",
                        str(files["stores"]), "--customers", str(files["customers"]), "--mode", "drive",
                        "--out", str(files["dir"] / "a.csv")], capsys)

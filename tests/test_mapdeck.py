@@ -24,8 +24,13 @@ def test_customer_payload_has_positions_colours_tooltips_and_no_email():
     rows = json.loads(customer_points_json(CUSTOMERS))
     assert [r["p"] for r in rows] == [[24.9, 60.1], [24.8, 60.2], [24.7, 60.3]]
     assert "a@x.fi" not in json.dumps(rows)
-    assert rows[0]["cc"] != rows[1]["cc"] != rows[2]["cc"]
-    assert rows[0]["sc"] == rows[1]["sc"] != rows[2]["sc"]
+    # each customer wears its consent and segment colour, as the legend shows them
+    consent = dict(legend(CUSTOMERS, "consent"))
+    assert [r["cc"] for r in rows] == [consent["opted in"], consent["no consent"], consent["unsubscribed"]]
+    assert len({tuple(c) for c in consent.values()}) == 3
+    segment = dict(legend(CUSTOMERS, "segment"))
+    assert [r["sc"] for r in rows] == [segment["loyal"], segment["loyal"], segment["new"]]
+    assert segment["loyal"] != segment["new"]
     assert "unsubscribed" in rows[2]["tooltip"] and "located by ip" in rows[1]["tooltip"]
 
 

@@ -13,11 +13,13 @@ import networkx as nx
 import numpy as np
 import osmnx as ox
 import pytest
+import shapely
 
 from tests.conftest import SHARED_OSM
 from geo.errors import NetworkError
+from geo.extent import graph_bounds
 from geo.network import (DEFAULT_BIKE_KMH, DEFAULT_WALK_KMH, NetworkWarning, graph_from_bbox, graph_from_place,
-                         load_network, read_osm_elements, way_filter, way_passes)
+                         load_network, load_notes, read_osm_elements, way_filter, way_passes)
 
 OSM = SHARED_OSM
 KREMS = OSM / "krems.osm.gz"
@@ -63,7 +65,10 @@ def test_unknown_mode_is_refused():
 def test_drive_graph_has_osmnx_attributes_and_speeds(krems_drive):
     G = krems_drive
     assert G.graph["crs"] == "epsg:4326" and G.graph["mode"] == "drive"
-    assert nx.is_weakly_connected(G)
+    # every piece is kept and counted: the report agrees with networkx's components
+    sizes = sorted((len(c) for c in nx.weakly_connected_components(G)), reverse=True)
+    assert len(sizes) > 1 and G.graph["load_report"]["piece_nodes"] == sizes
+    assert G.graph["load_report"]["pieces"] == len(sizes) and G.graph["load_report"]["nodes"] == len(G)
     x = np.array([d["x"] for _, d in G.nodes(data=True)])
     y = np.array([d["y"] for _, d in G.nodes(data=True)])
     assert (15.5 < x).all() and (x < 15.8).all() and (48.3 < y).all() and (y < 48.5).all()
@@ -93,13 +98,16 @@ def test_walk_and_bike_use_constant_speeds_and_walk_is_bidirectional(net_cache):
 
 
 def test_full_resolution_matches_osmnx_construction(krems_drive):
-    """Same nodes and edges as OSMnx's own graph construction from the filtered ways."""
-    from osmnx import graph as oxg, truncate
+    """Same nodes and edges as OSMnx's own graph construction from the filtered ways, every piece kept."""
+    from osmnx import graph as oxg
 
     response, _ = read_osm_elements(KREMS, "drive")
-    G = truncate.largest_component(oxg._create_graph([response], False))
+    G = oxg._create_graph([response], False)
+    tiny = [c for c in nx.weakly_connected_components(G) if G.subgraph(c).number_of_edges() < 2]
+    G.remove_nodes_from(set().union(*tiny))
     assert set(G.nodes) == set(krems_drive.nodes)
     assert set(G.edges(keys=True)) == set(krems_drive.edges(keys=True))
+    assert krems_drive.graph["load_report"]["dropped_pieces"] == sorted((len(c) for c in tiny), reverse=True)
 
 
 def test_disk_cache_round_trip(net_cache, krems_drive):
@@ -111,9 +119,42 @@ def test_disk_cache_round_trip(net_cache, krems_drive):
         assert again.edges[u, v, k] == d
     for n, d in krems_drive.nodes(data=True):
         assert again.nodes[n] == d
+    assert again.graph["load_report"] == krems_drive.graph["load_report"]
     # a different speed is a different cache entry
+    before = set(net_cache.glob("krems-walk-*.npz"))
     _load(KREMS, "walk", net_cache, walk_kmh=5.5)
-    assert len(list(net_cache.glob("krems-walk-*.npz"))) >= 1
+    slow = set(net_cache.glob("krems-walk-*.npz")) - before
+    _load(KREMS, "walk", net_cache, walk_kmh=5.6)
+    assert len(slow) == 1 and len(set(net_cache.glob("krems-walk-*.npz")) - before - slow) == 1
+
+
+def _declared_box(path: Path) -> tuple[float, float, float, float]:
+    """``(west, south, east, north)`` of the ``<bounds>`` element, read from the XML text itself."""
+    import re
+
+    head = gzip.decompress(path.read_bytes())[:2000].decode()
+    attrs = dict(re.findall(r"(min\w+|max\w+)='([-\d.]+)'", head.split("<bounds", 1)[1].split("/>", 1)[0]))
+    return (float(attrs["minlon"]), float(attrs["minlat"]), float(attrs["maxlon"]), float(attrs["maxlat"]))
+
+
+def test_bounds_are_recorded_and_survive_the_disk_cache(net_cache, krems_drive):
+    west, south, east, north = _declared_box(KREMS)
+    box = graph_bounds(krems_drive)
+    assert box.bounds == pytest.approx((west, south, east, north), abs=1e-7)
+    assert krems_drive.graph["bounds_from"] == "<bounds> element"
+    again = _load(KREMS, "drive", net_cache)  # read from the cache file written by krems_drive
+    assert graph_bounds(again).equals(box) and again.graph["bounds_from"] == "<bounds> element"
+    pbf = _load(ANDORRA, "drive", net_cache)
+    assert graph_bounds(pbf).bounds == pytest.approx((1.422104, 42.43509, 1.780386, 42.65717), abs=1e-6)
+    assert pbf.graph["bounds_from"] == "PBF header box"
+
+
+def test_a_file_without_bounds_records_none(tmp_path):
+    path = _two_islands(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NetworkWarning)
+        G = load_network(path, "drive", use_cache=False)
+    assert "bounds" not in G.graph and graph_bounds(G) is None
 
 
 def test_graphml_source(tmp_path, krems_drive):
@@ -121,8 +162,24 @@ def test_graphml_source(tmp_path, krems_drive):
     ox.save_graphml(krems_drive, path)
     G = load_network(path, "drive", use_cache=False)
     assert len(G) == len(krems_drive)
+    assert graph_bounds(G).equals(graph_bounds(krems_drive))  # the bounds travel with the file
+    assert G.graph["load_report"]["piece_nodes"] == krems_drive.graph["load_report"]["piece_nodes"]
     W = load_network(path, "walk", use_cache=False)
     assert {d["speed_kph"] for *_, d in W.edges(data=True)} == {DEFAULT_WALK_KMH}
+    del krems_drive.graph["bounds"]
+    try:
+        ox.save_graphml(krems_drive, tmp_path / "nobounds.graphml")
+    finally:
+        krems_drive.graph["bounds"] = G.graph["bounds"]
+    assert graph_bounds(load_network(tmp_path / "nobounds.graphml", "drive", use_cache=False)) is None
+
+
+def test_graphml_with_broken_bounds_is_refused(tmp_path, krems_drive):
+    H = krems_drive.copy()
+    H.graph["bounds"] = "not a polygon"
+    ox.save_graphml(H, tmp_path / "bad.graphml")
+    with pytest.raises(NetworkError, match=r"bad.graphml: the graph attribute 'bounds' is not a polygon in WKT"):
+        load_network(tmp_path / "bad.graphml", "drive", use_cache=False)
 
 
 # --- bad inputs ----------------------------------------------------------------
@@ -217,21 +274,42 @@ def _two_islands(tmp_path: Path) -> Path:
     return path
 
 
-def test_disconnected_network_reports_component_sizes(tmp_path):
+def test_every_piece_is_kept_and_reported(tmp_path):
     path = _two_islands(tmp_path)
-    with pytest.raises(NetworkError, match=r"disconnected network: 3 separate pieces of 5, 5, 5 nodes.*33%"):
-        load_network(path, "drive", use_cache=False)
     with pytest.warns(NetworkWarning, match="no edge of the drive network has a maxspeed tag"):
-        G = load_network(path, "drive", use_cache=False, retain_all=True)
+        G = load_network(path, "drive", use_cache=False)
     assert len(G) == 15
-    assert G.graph["load_report"]["components"] == 3
+    report = G.graph["load_report"]
+    assert report["pieces"] == 3 and report["piece_nodes"] == [5, 5, 5] and report["dropped_pieces"] == []
     assert {d["speed_kph"] for *_, d in G.edges(data=True)} == {30.0}
+    assert any("3 separate pieces (15 nodes: the largest 5, the other 2 together 10)" in n
+               for n in load_notes(report))
 
 
-def test_small_pieces_dropped_are_recorded(krems_drive):
-    report = krems_drive.graph["load_report"]
-    assert report["components"] == 1 + len(report["dropped_components"])
-    assert all(s < len(krems_drive) for s in report["dropped_components"])
+def test_only_pieces_of_one_edge_are_dropped(tmp_path):
+    """A lone one-way segment (1 edge) is dropped and recorded; a lone two-way segment (2 edges) is kept."""
+    nodes = [f"<node id='{i}' version='1' lat='48.0' lon='{15.0 + 0.001 * i}'/>" for i in range(1, 10)]
+    ways = ["<way id='1' version='1'><nd ref='1'/><nd ref='2'/><nd ref='3'/><nd ref='4'/><nd ref='5'/>"
+            "<tag k='highway' v='residential'/><tag k='maxspeed' v='30'/></way>",
+            "<way id='2' version='1'><nd ref='6'/><nd ref='7'/><tag k='highway' v='residential'/>"
+            "<tag k='oneway' v='yes'/></way>",
+            "<way id='3' version='1'><nd ref='8'/><nd ref='9'/><tag k='highway' v='residential'/></way>"]
+    path = tmp_path / "lone.osm"
+    path.write_text("<?xml version='1.0' encoding='UTF-8'?>\n<osm version='0.6'>\n" + "\n".join(nodes + ways)
+                    + "\n</osm>\n")
+    G = load_network(path, "drive", use_cache=False)
+    assert set(G.nodes) == {1, 2, 3, 4, 5, 8, 9}
+    assert G.graph["load_report"]["dropped_pieces"] == [2]
+    assert G.graph["load_report"]["piece_nodes"] == [5, 2]
+    assert any("1 tiny piece of fewer than 2 edges (2 nodes) dropped" in n
+               for n in load_notes(G.graph["load_report"]))
+
+
+def test_andorra_walk_keeps_every_piece(net_cache):
+    G = _load(ANDORRA, "walk", net_cache)
+    sizes = sorted((len(c) for c in nx.weakly_connected_components(G)), reverse=True)
+    assert len(sizes) == 45 and sizes[0] == 30_510 and sum(sizes[1:]) == 7_014  # the pieces the issue names
+    assert G.graph["load_report"]["piece_nodes"] == sizes
 
 
 # --- online path against a loopback server ---------------------------------------
@@ -296,13 +374,21 @@ def test_graph_from_bbox_through_loopback_overpass(fake_osm_server, krems_drive)
     assert any(p.startswith("/api/interpreter") for p in fake_osm_server)
     assert len(G) > 0.5 * len(krems_drive)
     assert all("travel_time" in d and "speed_kph" in d for *_, d in G.edges(data=True))
-    assert set(G.nodes) <= set(krems_drive.nodes) | set(G.nodes)  # same OSM node ids space
+    # the same OSM nodes as the file, cut to the box, and the box is the network's bounds
+    assert set(G.nodes) < set(krems_drive.nodes)
+    x = np.array([d["x"] for _, d in G.nodes(data=True)])
+    y = np.array([d["y"] for _, d in G.nodes(data=True)])
+    assert (x >= 15.60).all() and (x <= 15.67).all() and (y >= 48.39).all() and (y <= 48.414).all()
+    assert graph_bounds(G).bounds == pytest.approx((15.60, 48.39, 15.67, 48.414))
+    assert G.graph["bounds_from"] == "download box"
 
 
 def test_graph_from_place_through_loopback_nominatim(fake_osm_server):
     G = graph_from_place("Krems an der Donau", "walk")
     assert any(p.startswith("/nominatim/search") for p in fake_osm_server)
     assert {d["speed_kph"] for *_, d in G.edges(data=True)} == {DEFAULT_WALK_KMH}
+    assert graph_bounds(G).equals(shapely.box(15.60, 48.39, 15.67, 48.414))  # the place's polygon
+    assert G.graph["bounds_from"] == "download polygon"
 
 
 def test_online_errors_become_network_errors():

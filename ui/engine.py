@@ -23,6 +23,21 @@ def router(source: str, mode: str) -> Router:
     return Router.from_graph(cache.road_network(source, mode))
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def network_notes(source: str, mode: str) -> list[str]:
+    """What the ``mode`` network's load found and how it routes (`Router.notes`), one sentence each."""
+    return router(source, mode).notes()
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def unplaced_stores(root: str, ws: str, sv: str, source: str, mode: str,
+                    store_ids: tuple[str, ...]) -> pd.DataFrame:
+    """The selected stores the ``mode`` network cannot place, with the reason (`Router.place_stores`)."""
+    stores = cache.load_table(root, ws, "stores", sv)
+    stores = stores[stores["store_id"].astype(str).isin(store_ids)].reset_index(drop=True)
+    return router(source, mode).place_stores(stores).unplaced
+
+
 def _tables(root: str, ws: str, cv: str, sv: str, store_ids: tuple[str, ...]):
     customers = cache.load_table(root, ws, "customers", cv)
     stores = cache.load_table(root, ws, "stores", sv)

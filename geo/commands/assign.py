@@ -7,7 +7,7 @@ from pathlib import Path
 
 from geo.assign import assign_customers, radius_assign
 from geo.cli import print_json
-from geo.commands.catchments import add_network_arguments, router_from_args
+from geo.commands.catchments import add_network_arguments, router_from_args, unplaced_summary
 from geo.io import load_customers, load_stores, write_csv
 from geo.network import MODES
 
@@ -31,17 +31,19 @@ def run(args: argparse.Namespace) -> int:
     """Assign, write the CSV and print a one-line JSON summary."""
     stores = load_stores(args.stores)
     customers = load_customers(args.customers)
+    unplaced: list[dict] = []
     if args.mode == "radius":
         out = radius_assign(stores, customers, args.km)
     else:
         router = router_from_args(args, args.mode)
         out = assign_customers(router, stores, customers, mode=args.mode, traffic=args.traffic,
                                max_minutes=args.max_minutes)
+        unplaced = unplaced_summary(router, stores)
     write_csv(out, args.out)
     reasons = out.loc[~out["reachable"], "unreachable_reason"].astype(str).value_counts()
     print_json({"command": NAME, "mode": args.mode, "customers": int(len(out)),
                 "reachable": int(out["reachable"].sum()), "unreachable": int((~out["reachable"]).sum()),
                 "unreachable_by_reason": {str(k): int(v) for k, v in reasons.items()},
                 "per_store": {str(k): int(v) for k, v in out["store_id"].value_counts().sort_index().items()},
-                "out": str(args.out)})
+                "unplaced_stores": unplaced, "out": str(args.out)})
     return 0

@@ -46,6 +46,13 @@ def router_from_args(args: argparse.Namespace, mode: str) -> Router:
     return Router.from_graph(G, snap_max_m=args.snap_max_m)
 
 
+def unplaced_summary(router: Router, stores) -> list[dict]:
+    """The stores that cannot be placed on the router's network, for the JSON summary (see `Router.place_stores`)."""
+    unplaced = router.place_stores(stores).unplaced
+    return [{"store_id": str(s), "reason": str(r), "dist_m": round(float(d), 1), "detail": str(t)}
+            for s, r, d, t in zip(unplaced["store_id"], unplaced["reason"], unplaced["dist_m"], unplaced["detail"])]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the command's options."""
     add_network_arguments(parser)
@@ -59,15 +66,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Compute the catchments, write the GeoJSON and print a one-line JSON summary."""
     stores = load_stores(args.stores)
+    unplaced: list[dict] = []
     if args.mode == "radius":
         gdf = radius_rings(stores, parse_numbers(args.km, "--km"))
     else:
         router = router_from_args(args, args.mode)
         gdf = catchment_polygons(router, stores, parse_numbers(args.minutes, "--minutes"), mode=args.mode,
                                  traffic=args.traffic)
+        unplaced = unplaced_summary(router, stores)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(to_geojson(gdf), encoding="utf-8")
     print_json({"command": NAME, "mode": args.mode, "stores": int(len(stores)),
                 "bands": sorted(float(b) for b in gdf["band_min"].unique()), "polygons": int(len(gdf)),
-                "area_km2_total": round(float(gdf["area_km2"].sum()), 3), "out": str(args.out)})
+                "area_km2_total": round(float(gdf["area_km2"].sum()), 3), "unplaced_stores": unplaced,
+                "out": str(args.out)})
     return 0
