@@ -104,15 +104,22 @@ NOT_TEXT = ("not a text file: it holds binary data (an image, a PDF or an archiv
 def looks_binary(head: bytes) -> bool:
     """True when the first bytes of a file are not text in any encoding this package reads.
 
-    Text holds few control characters (NUL included) besides tab, line feed,
-    carriage return and form feed: more than 5 % of the bytes is binary data.
-    UTF-16 text is recognised by its byte-order mark. A stray NUL in a cell
-    does not make a file binary (the row is reported instead).
+    Bytes that are not UTF-8 and of which more than 5 % are control characters
+    (NUL included; tab, line feed, carriage return and form feed are text)
+    are binary data. UTF-16 text is recognised by its byte-order mark. A stray
+    NUL in a cell does not make a file binary (the row is reported instead),
+    nor does valid UTF-8 text, whatever characters it holds.
     """
     if not head or head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return False
     controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
-    return controls > 0.05 * len(head)
+    if controls <= 0.05 * len(head):
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start < len(head) - 3  # not only a character cut at the end of the head
+    return False
 
 
 def check_text(head: bytes, name: str) -> None:
