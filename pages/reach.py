@@ -33,7 +33,8 @@ from geo.reach_charts import histogram_table, waterfall_table
 from geo.reach_live import bands_up_to, metric_column
 from geo.suppression import (SUPPRESSION_TABLE, clear_suppression, parse_suppression,
                              save_suppression)
-from geo.targets import build_target_list, download, download_name, save_campaign
+from geo.targets import (build_target_list, download, download_name, save_campaign,
+                         to_csv_bytes)
 from ui import cache, engine
 from ui import reach as ui
 from ui import reach_preview as preview
@@ -303,6 +304,14 @@ def live_panel() -> None:
     st.caption("Coupon codes are drawn once for this selection: the downloads and the saved "
                "campaign carry the same codes. Holdout members are listed and marked, never "
                "given a code, and left out of the Mailchimp and Klaviyo files.")
+    if len(r.second_records):
+        st.download_button(
+            f"Second records of an address ({len(r.second_records):,}) as CSV",
+            key="reach_dl_second", on_click="ignore",
+            data=lambda: to_csv_bytes(r.second_records, bom=bom),
+            file_name=download_name(f"{stem} second records", fmt="csv"), mime="text/csv",
+            help="Records left out because another record of the same address represents it "
+                 "(represented_by): the address is targeted once, at its nearest store.")
     if st.button("Save campaign", key="reach_save", type="primary", disabled=not name.strip()):
         try:
             targets = d.targets() if d.saved_as in (None, name.strip()) else d.redraw()
