@@ -71,6 +71,31 @@ def unreachable_counts(assigned: pd.DataFrame) -> dict[str, int]:
     return {str(k): int(v) for k, v in miss["reason"].value_counts().items()}
 
 
+REASON_WORDS = {
+    "off_network": "more than 500 m from a road",
+    "outside_area": "outside the road network's area",
+    "no_route": "no road leads to a store",
+    "beyond_max_minutes": "beyond the longest band",
+    "beyond_radius": "beyond the largest ring",
+}
+"""Each reason of `geo.routing.REASONS` in the marketer's words."""
+
+
+def unreachable_title(mode: str, limit: float) -> str:
+    """The headline for customers with no store: ``"No store by road"`` or ``"Beyond 2 km"``."""
+    return f"Beyond {limit:g} km" if str(mode) == "radius" else "No store by road"
+
+
+def unreachable_words(lost: dict[str, int], mode: str) -> str:
+    """Customers with no store, by reason, as a sentence (see `unreachable_counts`)."""
+    if not lost:
+        return "Every customer has a store." if str(mode) != "radius" else \
+            "Every customer is within the largest ring of a store."
+    parts = [f"{n:,} {REASON_WORDS.get(reason, reason.replace('_', ' '))}"
+             for reason, n in lost.items()]
+    return "; ".join(parts) + "."
+
+
 def even_bands(longest: float, n: int) -> list[float]:
     """``n`` evenly spaced band limits up to ``longest`` (e.g. 15, 3 → 5, 10, 15), rounded to 0.1."""
     n = max(1, int(n))

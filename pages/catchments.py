@@ -3,22 +3,30 @@
 import streamlit as st
 
 from geo import trade_area
+from geo.campaign_settings import load_settings
 from geo.catchments import to_geojson
 from geo.mapdeck import catchment_geojson, catchments_deck, geojson_bytes, store_palette
+from geo.modes import MODES, Mode
 from geo.sources import PLACE, bbox_source, describe, save_network_file
 from ui import cache, engine
-from ui.errors import shown_as_message
+from ui.errors import shown_as_message, shown_inline
 from ui.network_notes import show_network_notes
+from ui.pickers import store_picker
+from ui.settings import save_even_bands, save_on_change
 from ui.state import active_workspace, data_root, ensure_app_shell
 
 ensure_app_shell()
 ws = active_workspace()
 root = str(data_root())
 settings = ws.settings()
+plan = load_settings(ws)
 st.title("Catchments")
 customers, stores, cv, sv = cache.customers_and_stores(ws)
 source = settings.get("network", "demo")
 st.caption(f"Road network: **{describe(source)}**. Map data © OpenStreetMap contributors (ODbL).")
+NETWORK_NOTE = "catch_network_note"
+if NETWORK_NOTE in st.session_state:
+    st.warning(st.session_state.pop(NETWORK_NOTE), icon="⚠️")
 
 with st.expander("Road network"):
     kind = st.radio("Source", ["demo", "file", "place", "stores' area"], horizontal=True,
@@ -44,19 +52,25 @@ with st.expander("Road network"):
         if st.button("Download", key="net_dl_bbox"):
             new_source = bbox_source(stores["lat"], stores["lon"], margin)
     if new_source is not None and new_source != source:
-        mode_now = st.session_state.get("catch_mode", settings.get("mode", "walk"))
-        check_mode = "walk" if mode_now == "radius" else mode_now
+        check_mode = plan.mode.network
+        kept = f"the network stays {describe(source)}"
         with st.spinner(f"Loading the {check_mode} network of {describe(new_source)}…"), \
-                shown_as_message(f"Could not use {describe(new_source)}; the network stays "
-                                 f"{describe(source)}"):
-            engine.router(new_source, check_mode)
-            ws.update_settings(network=new_source)
-            st.rerun()
+                shown_inline(f"Could not use {describe(new_source)}; {kept}"):
+            coverage = engine.coverage(root, ws.name, cv, sv, new_source, check_mode)
+            if not coverage.usable:
+                st.error(f"{coverage.summary(describe(new_source))}: it cannot be used for this "
+                         f"workspace; {kept}. Load an extract or download an area that holds "
+                         "the stores.", icon="⚠️")
+            else:
+                if not coverage.complete:
+                    st.session_state[NETWORK_NOTE] = (
+                        f"{coverage.summary(describe(new_source))}. Stores it cannot place have "
+                        "no catchment and customers off its roads get no time.")
+                ws.update_settings(network=new_source)
+                st.rerun()
 
 all_ids = stores["store_id"].astype(str).tolist()
-if "catch_stores" not in st.session_state:
-    st.session_state["catch_stores"] = all_ids
-MODE_LABELS = {"walk": "Walk", "bike": "Bike", "drive": "Drive", "radius": "Radius (crow flies)"}
+store_names = dict(zip(all_ids, stores["name"].astype(str)))
 
 
 def add_clicked_store() -> None:
@@ -75,43 +89,51 @@ def catchments_view() -> None:
     """Controls, map and live tables; a slider move reruns only this fragment."""
     left, right = st.columns([1, 3])
     with left:
-        chosen = st.multiselect("Stores", all_ids, key="catch_stores",
-                                format_func=lambda s: f"{s} · {stores.set_index('store_id').name[s]}",
-                                help="Or click a store on the map to add it.")
-        default_mode = settings.get("mode", "walk")
-        mode = st.radio("Mode", ["walk", "bike", "drive", "radius"], key="catch_mode",
-                        index=["walk", "bike", "drive", "radius"].index(default_mode),
-                        format_func=MODE_LABELS.get, horizontal=True)
-        n_bands = st.select_slider("Bands", [1, 2, 3, 4], value=3, key="catch_nbands")
-        if mode == "radius":
-            longest = st.slider("Largest ring (km)", 0.1, 10.0, 1.0, 0.1, key="catch_km")
-            traffic = 1.0
+        chosen = store_picker("Stores", store_names, "catch_stores",
+                              help="Or click a store on the map to add it.")
+        now = load_settings(ws)   # the settings as saved by any page, this one included
+        mode = Mode.parse(st.radio(
+            "Mode", [m.value for m in MODES], key="catch_mode",
+            index=[m.value for m in MODES].index(now.mode.value),
+            format_func=lambda m: Mode(m).label, horizontal=True,
+            on_change=save_on_change, args=(ws, "mode", "catch_mode"),
+            help="Kept for the workspace: the Reach page and the saved campaign use it."))
+        kept = now.bands_for(mode)
+        count_key, longest_key = f"catch_nbands_{mode}", f"catch_longest_{mode}"
+        save_bands = {"on_change": save_even_bands, "args": (ws, mode, count_key, longest_key)}
+        n_bands = st.select_slider("Bands", [1, 2, 3, 4], value=min(len(kept), 4),
+                                   key=count_key, **save_bands)
+        if mode is Mode.RADIUS:
+            longest = st.slider("Largest ring (km)", 0.1, 10.0, min(max(kept), 10.0), 0.1,
+                                key=longest_key, **save_bands)
         else:
-            longest = st.slider("Longest band (minutes)", 1, 60,
-                                int(settings.get("longest_min", {}).get(mode, 15)),
-                                key=f"catch_min_{mode}")
-            traffic = (st.slider("Traffic factor (drive speed × factor)", 0.3, 1.0, 1.0, 0.05,
-                                 key="catch_traffic",
-                                 help="1.0 = free flow (off-peak); 0.6 = peak hour, speeds 40 % lower.")
-                       if mode == "drive" else 1.0)
+            longest = st.slider("Longest band (minutes)", 1, 60, int(min(max(kept), 60)),
+                                key=longest_key, **save_bands)
+        traffic = (st.slider("Traffic factor (drive speed × factor)", 0.3, 1.0,
+                             min(max(now.traffic, 0.3), 1.0), 0.05, key="catch_traffic",
+                             on_change=save_on_change, args=(ws, "traffic", "catch_traffic"),
+                             help="1.0 = free flow (off-peak); 0.6 = peak hour, speeds 40 % lower.")
+                   if mode is Mode.DRIVE else 1.0)
         bands = trade_area.even_bands(longest, n_bands)
-        st.caption("Bands: " + ", ".join(f"{b:g}" for b in bands) + (" km" if mode == "radius"
-                                                                         else " min"))
+        st.caption("Bands: " + ", ".join(f"{b:g}" for b in bands) + f" {mode.unit} (kept for "
+                   "the workspace: Reach and the saved campaign use them)")
         with st.expander("What-if: a candidate store", expanded=st.session_state.get("cand_on", False)):
-            st.toggle("Add a candidate store", key="cand_on",
-                      help="Click a road on the map, or type its coordinates.")
+            st.toggle("Add a candidate store", key="cand_on", disabled=mode is Mode.RADIUS,
+                      help="Click a road on the map, or type its coordinates."
+                      if mode.is_travel else "The what-if routes on roads: choose walk, bike or "
+                                              "drive to use it.")
             st.number_input("Latitude", -90.0, 90.0, float(stores["lat"].mean()), format="%.5f",
                             key="cand_lat")
             st.number_input("Longitude", -180.0, 180.0, float(stores["lon"].mean()), format="%.5f",
                             key="cand_lon")
     if not chosen:
-        right.info("Choose at least one store.")
+        right.info("Choose at least one store (or press All stores).")
         return
     ids = tuple(sorted(chosen))
     palette = store_palette(all_ids)
     shown_stores = stores[stores["store_id"].astype(str).isin(ids)]
     with right, shown_as_message("Could not compute the catchments"):
-        if mode == "radius":
+        if mode is Mode.RADIUS:
             assigned = engine.radius_assignment(root, ws.name, cv, sv, float(bands[-1]), ids)
             polys = engine.rings(root, ws.name, cv, sv, ids, tuple(bands))
             points_url = engine.assigned_points_url(root, ws.name, cv, sv, source, "walk", 1.0,
@@ -120,25 +142,25 @@ def catchments_view() -> None:
             nodes_url = roads_url = None
             pairs = None
         else:
-            show_network_notes(root, ws.name, sv, source, mode, ids)
-            assigned = engine.assignment(root, ws.name, cv, sv, source, mode, traffic, ids)
-            polys = engine.travel_catchments(root, ws.name, cv, sv, source, mode, traffic, ids,
+            show_network_notes(root, ws.name, sv, source, mode.value, ids)
+            assigned = engine.assignment(root, ws.name, cv, sv, source, mode.value, traffic, ids)
+            polys = engine.travel_catchments(root, ws.name, cv, sv, source, mode.value, traffic, ids,
                                              tuple(bands))
-            points_url = engine.assigned_points_url(root, ws.name, cv, sv, source, mode, traffic,
+            points_url = engine.assigned_points_url(root, ws.name, cv, sv, source, mode.value, traffic,
                                                     ids, None)
-            nodes_url = engine.sites_url(source, mode)
-            roads_url = cache.road_paths_url(source, mode)
+            nodes_url = engine.sites_url(source, mode.value)
+            roads_url = cache.road_paths_url(source, mode.value)
             table = trade_area.band_table(assigned, customers, shown_stores, bands)
-            pairs = engine.store_overlaps(root, ws.name, cv, sv, source, mode, traffic, ids,
+            pairs = engine.store_overlaps(root, ws.name, cv, sv, source, mode.value, traffic, ids,
                                           float(bands[-1]))
         candidate = cand_polys = whatif = None
-        if st.session_state.get("cand_on") and mode != "radius":
+        if st.session_state.get("cand_on") and mode.is_travel:
             candidate = {"lat": st.session_state["cand_lat"], "lon": st.session_state["cand_lon"]}
-            whatif = engine.what_if(root, ws.name, cv, sv, source, mode, traffic, ids,
+            whatif = engine.what_if(root, ws.name, cv, sv, source, mode.value, traffic, ids,
                                     candidate["lat"], candidate["lon"], tuple(bands))
             cand_polys = cache.publish_static(
                 "candidate", geojson_bytes(catchment_geojson(whatif.catchment, {})))
-        unit = "km" if mode == "radius" else "min"
+        unit = mode.unit
         polys_url = cache.publish_static(
             "catchments", geojson_bytes(catchment_geojson(polys, palette, unit=unit)))
         deck = catchments_deck(shown_stores, catchments=polys_url,
@@ -151,12 +173,13 @@ def catchments_view() -> None:
         c1, c2, c3 = st.columns(3)
         c1.metric(f"Customers within {bands[-1]:g} {unit}",
                   f"{int(table.iloc[-1][trade_area.band_label(bands[-1], unit)]):,}")
-        c2.metric("Of whom opted in", f"{int(table.iloc[-1]['opted_in']):,}")
-        c3.metric("Unreachable", f"{sum(lost.values()):,}",
-                  help="No store by road: " + (", ".join(f"{k} {v:,}" for k, v in lost.items())
-                                               or "none"))
-        st.markdown("**Customers per store and band** (each customer counted once, at the "
-                    "store nearest by travel time; ties go to the lower store id)")
+        c2.metric("Of whom opted in", f"{int(table.iloc[-1]['opted_in']):,}",
+                  help="Every record of their address opted in and none unsubscribed.")
+        c3.metric(trade_area.unreachable_title(mode, bands[-1]), f"{sum(lost.values()):,}",
+                  help=trade_area.unreachable_words(lost, mode))
+        st.markdown(f"**Customers per store and band** (each customer counted once, at the "
+                    f"store nearest {'in a straight line' if mode is Mode.RADIUS else 'by travel time'}"
+                    "; ties go to the lower store id)")
         st.dataframe(table, hide_index=True, width="stretch", key="catch_table")
         if pairs is not None and len(pairs):
             st.markdown(f"**Overlaps**: {pairs.attrs.get('customers_in_two_or_more', 0):,} "
@@ -182,11 +205,12 @@ with st.expander("Threshold trade area: how far must a store reach to hold N cus
     col1, col2 = st.columns(2)
     store = col1.selectbox("Store", all_ids, key="thr_store")
     n = col2.number_input("Customers", 1, len(customers), min(1000, len(customers)), key="thr_n")
-    thr_mode = st.session_state.get("catch_mode", "walk")
-    if thr_mode == "radius":
+    thr_mode = load_settings(ws).mode
+    if not thr_mode.is_travel:
         st.caption("Pick a travel mode above (not radius) to use this.")
     elif st.button("Compute", key="thr_go"):
-        with shown_as_message("Could not compute the threshold"):
-            minutes = engine.threshold(root, ws.name, cv, sv, source, thr_mode, store, int(n))
+        with shown_inline("Could not compute the threshold"):
+            minutes = engine.threshold(root, ws.name, cv, sv, source, thr_mode.value, store,
+                                       int(n))
             st.success(f"{store} holds {int(n):,} customers within **{minutes:.1f} minutes** "
-                       f"({MODE_LABELS[thr_mode].lower()}).")
+                       f"({thr_mode.label.lower()}).")

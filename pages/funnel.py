@@ -22,7 +22,7 @@ from geo.ingest import errors_csv
 from geo.money import format_money
 from geo.schema import REDEMPTIONS
 from ui import funnel as cached
-from ui.errors import shown_as_message
+from ui.errors import shown_as_message, shown_inline
 from ui.state import active_workspace, data_root, ensure_app_shell
 
 ensure_app_shell()
@@ -73,7 +73,7 @@ with st.expander("Add e-mail activity or till redemptions to this campaign"):
                                    key="funnel_events_file")
         if ev_file is not None:
             imported = None
-            with cached.shown_inline(f"Could not read {ev_file.name}"):
+            with shown_inline(f"Could not read {ev_file.name}"):
                 imported = cached.checked_events(ev_file.getvalue(), ev_file.name, layout,
                                                  settings.sent_at, settings.campaign_id)
             if imported is not None:
@@ -94,7 +94,7 @@ with st.expander("Add e-mail activity or till redemptions to this campaign"):
                 if st.button(f"Store {len(imported.events):,} events in {campaign!r}",
                              key="funnel_ev_store", disabled=imported.events.empty,
                              type="primary"):
-                    with cached.shown_inline("Could not store the events"):
+                    with shown_inline("Could not store the events"):
                         n = store_campaign_rows(ws, campaign, "events", imported.events,
                                                 replace=ev_replace.startswith("Replace"))
                         st.success(f"The campaign now holds {n:,} events.")
@@ -106,7 +106,7 @@ with st.expander("Add e-mail activity or till redemptions to this campaign"):
                                          "transaction_id][, customer_id (loyalty card)].")
         if red_file is not None:
             headers = None
-            with cached.shown_inline(f"Could not read {red_file.name}"):
+            with shown_inline(f"Could not read {red_file.name}"):
                 headers = cached.upload_headers(red_file.getvalue(), red_file.name)
             if headers is not None:
                 suggested = suggested_redemption_mapping(headers)
@@ -120,7 +120,7 @@ with st.expander("Add e-mail activity or till redemptions to this campaign"):
                         index=options.index(pick), key=f"funnel_map_{col.name}")
                 mapping = merge_mapping({}, choices)
                 checked = None
-                with cached.shown_inline(f"Could not use {red_file.name}"):
+                with shown_inline(f"Could not use {red_file.name}"):
                     checked = cached.checked_redemptions(red_file.getvalue(), red_file.name,
                                                          tuple(sorted(mapping.items())))
                 if checked is not None:
@@ -140,7 +140,7 @@ with st.expander("Add e-mail activity or till redemptions to this campaign"):
                     if st.button(f"Store {len(checked.valid):,} redemptions in {campaign!r}",
                                  key="funnel_red_store", disabled=checked.valid.empty,
                                  type="primary"):
-                        with cached.shown_inline("Could not store the redemptions"):
+                        with shown_inline("Could not store the redemptions"):
                             n = store_campaign_rows(ws, campaign, "redemptions", checked.valid,
                                                     replace=red_replace.startswith("Replace"))
                             st.success(f"The campaign now holds {n:,} redemptions.")

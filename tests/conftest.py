@@ -53,6 +53,17 @@ def demo_env(demo_root, monkeypatch) -> Path:
 
 
 @pytest.fixture()
+def scratch_demo(demo_root, tmp_path, monkeypatch) -> Path:
+    """A private copy of the demo data root, for tests that change settings or data."""
+    import shutil
+
+    root = tmp_path / "data"
+    shutil.copytree(demo_root, root)
+    monkeypatch.setenv("GEO_DATA_DIR", str(root))
+    return root
+
+
+@pytest.fixture()
 def shared_osm() -> Path:
     """Folder of the real OSM extracts shared with the project (read-only)."""
     if not SHARED_OSM.exists():

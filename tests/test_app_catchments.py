@@ -8,6 +8,8 @@ import pytest
 
 from geo import trade_area
 from geo.assign import assign_customers
+from geo.campaign_settings import load_settings
+from geo.modes import Mode
 from geo.network import load_network
 from geo.routing import Router
 from geo.workspace import open_workspace
@@ -15,7 +17,7 @@ from tests.conftest import run_app
 
 
 @pytest.fixture()
-def app(demo_env):
+def app(scratch_demo):
     at = run_app("pages/catchments.py")
     assert not at.exception, at.exception
     return at
@@ -25,10 +27,10 @@ def shown(at) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
-def test_counts_equal_the_geo_engine(app, demo_env):
-    ws = open_workspace("demo", demo_env)
+def test_counts_equal_the_geo_engine(app, scratch_demo):
+    ws = open_workspace("demo", scratch_demo)
     customers, stores = ws.load_table("customers"), ws.load_table("stores")
-    router = Router.from_graph(load_network("demo", "walk", cache_dir=demo_env / "cache" / "networks"))
+    router = Router.from_graph(load_network("demo", "walk", cache_dir=scratch_demo / "cache" / "networks"))
     assigned = assign_customers(router, stores, customers, mode="walk")
     table = trade_area.band_table(assigned, customers, stores, [5, 10, 15])
     metrics = shown(app)
@@ -48,16 +50,23 @@ def test_map_spec_serves_layers_by_url(app):
     assert len(raw) < 20_000
 
 
-def test_slider_and_mode_change_the_counts(app):
+def test_slider_and_mode_change_the_counts_and_are_kept_for_the_workspace(app, scratch_demo):
     before = shown(app)["Customers within 15 min"]
-    app.slider(key="catch_min_walk").set_value(5).run()
+    app.slider(key="catch_longest_walk").set_value(6).run()
     after = shown(app)
-    assert "Customers within 5 min" in after and after["Customers within 5 min"] != before
+    assert "Customers within 6 min" in after and after["Customers within 6 min"] != before
+    ws = open_workspace("demo", scratch_demo)
+    assert load_settings(ws).minutes == (2.0, 4.0, 6.0)      # Reach and the campaign see them
     app.radio(key="catch_mode").set_value("radius").run()
     assert not app.exception
-    assert "Customers within 1 km" in shown(app)
+    assert "Customers within 2 km" in shown(app) and load_settings(ws).mode is Mode.RADIUS
+    assert "Beyond 2 km" in shown(app)                       # radius words, not road words
+    assert app.toggle(key="cand_on").disabled               # the what-if needs roads
     app.radio(key="catch_mode").set_value("drive").run()
-    assert not app.exception and "Customers within 3 min" in shown(app)
+    assert not app.exception and "Customers within 6 min" in shown(app)  # minutes carried over
+    again = run_app("pages/catchments.py")                   # a new session: the same settings
+    assert again.radio(key="catch_mode").value == "drive"
+    assert "Customers within 6 min" in shown(again)
 
 
 def test_what_if_candidate_reports_won_customers(app):

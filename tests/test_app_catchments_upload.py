@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from geo.assign import assign_customers
+from geo.coverage import network_coverage
 from geo.network import load_network
 from geo.routing import Router
 from geo.trade_area import band_table
@@ -76,3 +77,49 @@ def test_corrupt_upload_is_refused_and_keeps_the_network(krems_ws):
     errors = " ".join(e.value for e in at.error)
     assert "broken.osm.pbf" in errors and "stays central Helsinki" in errors
     assert open_workspace("krems", krems_ws.root).settings()["network"] == "demo"
+
+
+def test_a_failed_load_changes_nothing_the_user_set(krems_ws, shared_osm):
+    krems_ws.update_settings(network=str(shared_osm / "krems.osm.gz"))
+    at = open_catchments(krems_ws)
+    at.radio(key="catch_mode").set_value("drive").run()
+    at.multiselect(key="catch_stores").set_value(["K1", "K3"]).run()
+    before = {m.label: m.value for m in at.metric}
+    upload(at, "broken.osm.pbf", b"\x00\x01 definitely not a pbf file" * 20)
+    assert not at.exception
+    assert "broken.osm.pbf" in " ".join(e.value for e in at.error)
+    assert at.radio(key="catch_mode").value == "drive"
+    assert at.multiselect(key="catch_stores").value == ["K1", "K3"]
+    assert {m.label: m.value for m in at.metric} == before       # the results stay, unchanged
+    at.button(key="catch_stores_none").click().run()
+    assert at.multiselect(key="catch_stores").value == []
+    at.button(key="catch_stores_all").click().run()
+    assert at.multiselect(key="catch_stores").value == ["K1", "K2", "K3"]
+
+
+def test_a_network_that_covers_no_store_is_refused_with_the_figure(krems_ws, shared_osm):
+    krems_ws.update_settings(network=str(shared_osm / "krems.osm.gz"))
+    at = open_catchments(krems_ws)
+    upload(at, "north-bayreuth.osm.gz", (shared_osm / "north-bayreuth.osm.gz").read_bytes())
+    assert not at.exception, at.exception
+    refused = " ".join(e.value for e in at.error)
+    assert "covers 0 of 3 stores (0%)" in refused and "cannot be used" in refused
+    assert open_workspace("krems", krems_ws.root).settings()["network"].endswith("krems.osm.gz")
+
+
+def test_a_network_that_covers_some_stores_is_accepted_with_a_warning(krems_ws, shared_osm):
+    stores = krems_ws.load_table("stores")
+    far = stores.copy()
+    far.loc[far["store_id"] == "K3", ["lat", "lon"]] = [48.2082, 16.3738]  # Vienna, off Krems
+    krems_ws.save_table("stores", far)
+    krems_ws.update_settings(network="demo")
+    at = open_catchments(krems_ws)
+    upload(at, "krems.osm.gz", (shared_osm / "krems.osm.gz").read_bytes())
+    assert not at.exception, at.exception
+    warned = " ".join(w.value for w in at.warning)
+    assert "covers 2 of 3 stores (67%)" in warned
+    router = Router.from_graph(load_network(shared_osm / "krems.osm.gz", "walk",
+                                            cache_dir=krems_ws.root / "cache"))
+    expected = network_coverage(router, far, krems_ws.load_table("customers"))
+    assert f"{expected.customer_share:.0%} of the customers" in warned
+    assert open_workspace("krems", krems_ws.root).settings()["network"].endswith("krems.osm.gz")

@@ -53,6 +53,17 @@ def assignment(root: str, ws: str, cv: str, sv: str, source: str, mode: str, tra
     return assign_customers(router(source, mode), stores, customers, mode=mode, traffic=traffic)
 
 
+@st.cache_data(show_spinner="Checking the network against the stores and customers…",
+               max_entries=8)
+def coverage(root: str, ws: str, cv: str, sv: str, source: str, mode: str):
+    """How much of the workspace's stores and customers the network of ``source`` covers."""
+    from geo.coverage import network_coverage
+
+    customers = cache.load_table(root, ws, "customers", cv)
+    stores = cache.load_table(root, ws, "stores", sv)
+    return network_coverage(router(source, mode), stores, customers)
+
+
 @st.cache_data(show_spinner=False, max_entries=32)
 def radius_assignment(root: str, ws: str, cv: str, sv: str, km: float,
                       store_ids: tuple[str, ...]) -> pd.DataFrame:

@@ -7,8 +7,6 @@ page's numeric inputs; uploads by their bytes. Never by DataFrames.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +15,6 @@ import streamlit as st
 from geo.activity import ActivityImport, read_activity
 from geo.campaign_funnel import analyse_campaign, upload_columns
 from geo.charts import chart_png, table_csv
-from geo.errors import GeoError
 from geo.funnel import FunnelResult
 from geo.ingest import check_file
 from geo.validate import ValidationReport
@@ -53,15 +50,6 @@ def checked_redemptions(data: bytes, file_name: str,
                         mapping: tuple[tuple[str, str], ...]) -> ValidationReport:
     """Validate an uploaded till export against `geo.schema.REDEMPTIONS` with ``mapping``."""
     return check_file(data, "redemptions", name=file_name, mapping=dict(mapping))
-
-
-@contextmanager
-def shown_inline(what: str) -> Iterator[None]:
-    """Run a block; a `GeoError` becomes an ``st.error`` and the page goes on below it."""
-    try:
-        yield
-    except GeoError as exc:
-        st.error(f"{what}: {exc}", icon="⚠️")
 
 
 def chart_block(chart, table: pd.DataFrame, stem: str, key: str) -> None:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
+from geo.audience import AudienceFilters
+from geo.campaign_settings import CampaignSettings, load_settings
 from geo.cli import print_json
 from geo.errors import DataError
-from geo.audience import AudienceFilters
+from geo.modes import MODES, Mode
+from geo.plan import plan_campaign
 from geo.reach import DEFAULT_HOLDOUT, DEFAULT_SEED, reach
 from geo.suppression import read_suppression, recently_contacted
 from geo.targets import LAYOUTS, build_target_list, save_campaign, write_download
@@ -17,7 +21,6 @@ from geo.targets import LAYOUTS, build_target_list, save_campaign, write_downloa
 NAME = "reach"
 HELP = ("Assign customers to stores, apply consent and audience filters, draw the holdout and "
         "codes, write the target list.")
-TRAVEL_MODES = ("drive", "walk", "bike")
 DEFAULT_OFFER_DAYS = 3
 
 
@@ -28,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "'demo'; required unless --mode radius")
     parser.add_argument("--stores", required=True, type=Path, help="stores CSV/Parquet")
     parser.add_argument("--customers", required=True, type=Path, help="customers CSV/Parquet")
-    parser.add_argument("--mode", choices=(*TRAVEL_MODES, "radius"), default="drive",
+    parser.add_argument("--mode", choices=[m.value for m in MODES], default="drive",
                         help="travel mode, or radius for crow-flies rings (default drive)")
     parser.add_argument("--minutes", default="10",
                         help="travel-time band limits in minutes, e.g. 10 or 5,10,15 (default 10)")
@@ -93,7 +96,7 @@ def _words(text: str | None) -> tuple[str, ...] | None:
 def assignment_for(args: argparse.Namespace, stores: pd.DataFrame, customers: pd.DataFrame,
                    bands: list[float]) -> pd.DataFrame:
     """Run the engine: nearest store per customer by travel time (or crow-flies in radius mode)."""
-    if args.mode == "radius":
+    if Mode.parse(args.mode) is Mode.RADIUS:
         from geo.assign import radius_assign
         return radius_assign(stores, customers, km=max(bands))
     if not args.network:
@@ -123,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     from geo.io import load_customers, load_stores
     from geo.workspace import create_workspace, open_workspace
 
-    radius = args.mode == "radius"
+    radius = Mode.parse(args.mode) is Mode.RADIUS
     bands = _numbers(args.km, "--km", "km") if radius else \
         _numbers(args.minutes, "--minutes", "minutes")
     stores = load_stores(args.stores)
@@ -147,10 +150,17 @@ def run(args: argparse.Namespace) -> int:
         contacted = recently_contacted(workspace, args.exclude_contacted_days, today)
     suppression = read_suppression(args.suppression) if args.suppression else None
 
-    assignment = assignment_for(args, stores, customers, bands)
-    result = reach(customers, assignment, stores, bands=bands, mode=args.mode, filters=filters,
-                   suppression=suppression, contacted=contacted, today=today,
-                   holdout=args.holdout, seed=args.seed)
+    settings = load_settings(workspace) if workspace is not None else CampaignSettings()
+    settings = replace(settings, traffic=args.traffic).with_bands(args.mode, bands)
+    plan = plan_campaign(settings, mode=args.mode, limit=max(bands),
+                         stores=stores["store_id"].astype(str).tolist(), filters=filters,
+                         holdout=args.holdout, seed=args.seed, network=args.network,
+                         today=today,
+                         suppressed_addresses=0 if suppression is None else len(suppression))
+    assignment = assignment_for(args, stores, customers, list(plan.bands))
+    result = reach(customers, assignment, stores, bands=plan.bands, mode=plan.mode,
+                   filters=filters, suppression=suppression, contacted=contacted, today=today,
+                   holdout=plan.holdout, seed=plan.seed)
     start, end = _offer_window(args)
     used = existing_codes(workspace) if workspace is not None else set()
     targets = build_target_list(result.targets, stores, mode=args.mode, offer_start=start,
@@ -158,12 +168,7 @@ def run(args: argparse.Namespace) -> int:
     out = write_download(targets, args.out, layout=args.layout, bom=args.bom)
     saved = None
     if args.campaign:
-        params = {"mode": args.mode, "bands": bands, "unit": "km" if radius else "min",
-                  "traffic": args.traffic, "holdout": args.holdout, "seed": args.seed,
-                  "network": args.network, "stores": stores["store_id"].astype(str).tolist(),
-                  "filters": filters.as_dict(), "today": str(today),
-                  "suppressed_addresses": 0 if suppression is None else len(suppression)}
-        saved = save_campaign(workspace, args.campaign, targets, params)
+        saved = save_campaign(workspace, args.campaign, targets, plan.params())
     summary = result.summary()
     print_json({
         "command": NAME, "mode": args.mode, "bands": bands, "unit": "km" if radius else "min",
