@@ -297,9 +297,7 @@ def install_demo(root: Path | None = None, *, n_customers: int = DEFAULT_CUSTOME
     ws = create_workspace(DEMO, root)
     ws.save_table("stores", load_stores(files["stores"]))
     ws.save_table("customers", load_customers(files["customers"]))
-    ws.update_settings(network="demo", mode="walk", minutes=[5, 10, 15],
-                       longest_min={"walk": 15, "bike": 6, "drive": 3},
-                       description="Central Helsinki demo: real OSM shops and buildings, "
+    ws.update_settings(network="demo", description="Central Helsinki demo: real OSM shops and buildings, "
                                    "synthetic customers", demo=True)
     from geo.campaign_settings import save_settings
     from geo.demo_campaign import DEMO_COST_PER_EMAIL, DEMO_CURRENCY

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from geo.campaign_settings import load_settings
 from geo.mapdeck import legend, overview_deck
 from geo.summary import headline_counts
 from ui import cache
@@ -45,7 +46,7 @@ with left:
 with right:
     with shown_as_message("Could not load the road network"):
         roads_url = cache.road_paths_url(settings.get("network", "demo"),
-                                         settings.get("mode", "walk")) if show["roads"] else None
+                                         load_settings(ws).mode.network) if show["roads"] else None
     deck = overview_deck(
         stores,
         customers_url=cache.customer_points_url(root, ws.name, cv),

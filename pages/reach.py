@@ -25,14 +25,18 @@ import pandas as pd
 import streamlit as st
 
 from geo.audience import AudienceFilters
+from geo.campaign_settings import load_settings
 from geo.catchments import to_geojson
 from geo.codes import existing_codes
 from geo.errors import GeoError
+from geo.modes import MODES, Mode
+from geo.money import format_money
+from geo.plan import plan_campaign
 from geo.reach import DEFAULT_HOLDOUT, STAGE_LABELS, travel_histogram
 from geo.reach_charts import histogram_table, waterfall_table
-from geo.reach_live import bands_up_to, metric_column
-from geo.suppression import (SUPPRESSION_TABLE, clear_suppression, parse_suppression,
-                             save_suppression)
+from geo.suppression import (SUPPRESSION_TABLE, clear_suppression, save_suppression,
+                             suppression_from_bytes)
+from geo.text import plural
 from geo.targets import (build_target_list, download, download_name, save_campaign,
                          to_csv_bytes)
 from ui import cache, engine
@@ -40,11 +44,12 @@ from ui import reach as ui
 from ui import reach_preview as preview
 from ui.errors import shown_as_message
 from ui.network_notes import show_network_notes
+from ui.pickers import store_picker
+from ui.settings import save_on_change
 from ui.state import active_workspace, data_root, ensure_app_shell
 
 SAVED_UPLOAD = "reach_suppression_saved"   # file id of the upload already saved to the workspace
 CHART_PX = 260  # with height="content" Streamlit squeezed these two charts to a sliver
-MODES = {"walk": "Walk", "drive": "Drive", "bike": "Bike", "radius": "Radius"}
 SOURCES = ("address", "postcode", "ip")
 CONSENT_RULE = ("**Consent rule (always on):** only customers who opted in and never "
                 "unsubscribed are targeted; if any record of an e-mail address lacks consent "
@@ -56,6 +61,7 @@ ws = active_workspace()
 root = str(data_root())
 settings = ws.settings()
 remembered = dict(settings.get("reach", {}))
+plan = load_settings(ws)   # mode, bands, traffic, costs, currency: shared with every page
 
 st.title("Reach & targets")
 customers, stores, cv, sv = cache.customers_and_stores(ws)
@@ -71,15 +77,13 @@ def remember(field: str, key: str) -> None:
 controls, live = st.columns([1, 3], gap="large")
 with controls:
     store_names = dict(zip(stores["store_id"].astype(str), stores["name"].astype(str)))
-    chosen = st.multiselect("Stores", list(store_names), default=list(store_names),
-                            format_func=lambda s: f"{store_names[s]} ({s})", key="reach_stores",
-                            persist_state="session")
-    default_mode = remembered.get("mode", settings.get("mode", "walk"))
-    mode = st.radio("Catchment", list(MODES), format_func=MODES.get, horizontal=True,
-                    index=list(MODES).index(default_mode if default_mode in MODES else "walk"),
-                    key="reach_mode", persist_state="session",
-                    on_change=remember, args=("mode", "reach_mode"),
-                    help="Travel time on the OpenStreetMap road network, or a straight-line radius.")
+    chosen = store_picker("Stores", store_names, "reach_stores")
+    mode = Mode.parse(st.radio(
+        "Catchment", [m.value for m in MODES], format_func=lambda m: Mode(m).label,
+        horizontal=True, index=[m.value for m in MODES].index(plan.mode.value), key="reach_mode",
+        on_change=save_on_change, args=(ws, "mode", "reach_mode"),
+        help="Travel time on the OpenStreetMap road network, or a straight-line radius. Kept "
+             "for the workspace: the Catchments page shows the same."))
     with st.expander("Audience filters", expanded=True):
         segments = st.multiselect("Segments (none = all)",
                                   sorted(customers["segment"].dropna().astype(str).unique())
@@ -108,15 +112,15 @@ with controls:
         if upload is not None and st.session_state.get(SAVED_UPLOAD) != upload.file_id:
             st.session_state[SAVED_UPLOAD] = upload.file_id
             try:
-                save_suppression(ws, parse_suppression(
-                    upload.getvalue().decode("utf-8-sig", errors="replace")), source=upload.name)
+                save_suppression(ws, suppression_from_bytes(upload.getvalue(), upload.name),
+                                 source=upload.name)
             except GeoError as exc:
                 st.error(f"Suppression list not used: {exc}. The saved list (if any) still "
                          "applies.", icon="⚠️")
         saved, about = ui.saved_suppression(root, ws.name, ws.table_version(SUPPRESSION_TABLE))
         suppression = list(saved)
         if about:
-            st.caption(f"{about['count']:,} addresses on the suppression list "
+            st.caption(f"{plural(about['count'], 'address', 'addresses')} on the suppression list "
                        f"({about['source']}, saved {about['saved_at']}).")
             st.button("Remove the suppression list", key="reach_suppression_clear",
                       on_click=clear_suppression, args=(ws,))
@@ -157,13 +161,15 @@ def live_panel() -> None:
     for every step; the waterfall, histogram, table, forecast and target list
     below are recomputed here once the slider rests.
     """
-    radius = mode == "radius"
-    unit = "km" if radius else "min"
+    radius = mode is Mode.RADIUS
+    unit = mode.unit
+    now = load_settings(ws)
     c1, c2, c3, c4 = st.columns([3, 3, 2, 2])
-    traffic = c1.slider("Traffic factor", 0.5, 1.0, float(remembered.get("traffic", 1.0)), 0.05,
-                        key="reach_traffic", persist_state="session", disabled=mode != "drive",
-                        on_change=remember, args=("traffic", "reach_traffic"),
-                        help="Drive speeds × this factor (1.0 free flow, 0.7 peak traffic).")
+    traffic = c1.slider("Traffic factor", 0.3, 1.0, min(max(now.traffic, 0.3), 1.0), 0.05,
+                        key="reach_traffic", disabled=mode is not Mode.DRIVE,
+                        on_change=save_on_change, args=(ws, "traffic", "reach_traffic"),
+                        help="Drive speeds × this factor (1.0 free flow, 0.7 peak traffic). Kept "
+                             "for the workspace.")
     holdout_pct = c2.slider("Holdout %", 0, 50, int(remembered.get("holdout_pct",
                                                                     DEFAULT_HOLDOUT * 100)),
                             key="reach_holdout", persist_state="session", on_change=remember,
@@ -174,28 +180,31 @@ def live_panel() -> None:
                            args=("seed", "reach_seed"))
     show_roads = c4.toggle("Show roads", False, key="reach_roads", persist_state="session",
                            help="Thin grey road lines under the targets, for context.")
-    traffic = traffic if mode == "drive" else 1.0
+    traffic = traffic if mode is Mode.DRIVE else 1.0
     stores_on_map = ui.selected_stores(root, ws.name, sv, store_ids)
-    args = (root, ws.name, cv, sv, source, mode, traffic, store_ids)
+    args = (root, ws.name, cv, sv, source, mode.value, traffic, store_ids)
     with shown_as_message("Could not route the customers"):
         if not radius:
-            show_network_notes(root, ws.name, sv, source, mode, store_ids)
+            show_network_notes(root, ws.name, sv, source, mode.value, store_ids)
         index = ui.reach_index(*args, audience_key, audience)
         counts_url = preview.counts_url(*args, audience_key, holdout_pct / 100, index)
         map_url = preview.map_url(*args, audience_key, index)
     roads = None
     if show_roads:
         with shown_as_message("Could not load the road network"):
-            roads = cache.road_paths_url(source, settings.get("mode", "walk") if radius else mode)
+            roads = cache.road_paths_url(source, mode.network)
     field = "km" if radius else "minutes"
     limit = preview.preview(
-        key=f"reach_preview_{unit}", mode=mode,
-        limit=float(remembered.get(field, 1.0 if radius else max(settings.get("minutes", [10])))),
+        key=f"reach_preview_{unit}", mode=mode.value,
+        limit=float(remembered.get(field, max(now.bands))),
         counts_data_url=counts_url, map_data_url=map_url,
         stores=preview.stores_payload(*args, audience_key, index), roads_url=roads,
         on_change=lambda: remember_limit(field, f"reach_preview_{unit}"))
-    bands = bands_up_to(settings.get("km" if radius else "minutes", []), limit)
-    r = index.at(bands, holdout=holdout_pct / 100, seed=int(seed))
+    campaign_plan = plan_campaign(now, limit=limit, stores=store_ids, filters=filters,
+                                  holdout=holdout_pct / 100, seed=int(seed), network=source,
+                                  today=today, suppressed_addresses=len(suppression))
+    bands = list(campaign_plan.bands)
+    r = index.at(bands, holdout=campaign_plan.holdout, seed=campaign_plan.seed)
     shared = pd.Series(preview.overlap(*args).by_store(limit, len(stores_on_map)),
                        index=stores_on_map["store_id"].astype(str))
     counts = r.summary()
@@ -209,7 +218,7 @@ def live_panel() -> None:
                            width="stretch", height=CHART_PX, key="reach_waterfall")
     with right:
         bin_width = (0.1 if limit <= 3 else 0.5) if radius else 1.0
-        st.vega_lite_chart(histogram_table(travel_histogram(r.values, column=metric_column(mode),
+        st.vega_lite_chart(histogram_table(travel_histogram(r.values, column=mode.metric_column,
                                                             bin_width=bin_width)),
                            ui.chart_spec("histogram", unit), width="stretch", height=CHART_PX,
                            key="reach_histogram")
@@ -222,19 +231,21 @@ def live_panel() -> None:
                  hide_index=True, width="stretch", key="reach_per_store")
 
     st.subheader("Expected outcome")
+    money = now.currency
     e1, e2 = st.columns(2)
-    cost = e1.number_input("Cost per e-mail", 0.0, 100.0, float(remembered.get("cost_per_email",
-                                                                               0.002)),
-                           0.001, format="%.3f", key="reach_cost", persist_state="session",
-                           on_change=remember, args=("cost_per_email", "reach_cost"))
-    discount = e2.number_input("Discount value per redeemed coupon", 0.0, 10_000.0,
-                               float(remembered.get("discount_value", 5.0)), 0.5,
-                               key="reach_discount", persist_state="session", on_change=remember,
-                               args=("discount_value", "reach_discount"))
+    cost = e1.number_input(f"Cost per e-mail ({money})", 0.0, 100.0, now.cost_per_email, 0.001,
+                           format="%.3f", key="reach_cost",
+                           on_change=save_on_change, args=(ws, "cost_per_email", "reach_cost"),
+                           help="Kept for the workspace and saved with the campaign; the Funnel "
+                                "uses it.")
+    discount = e2.number_input(f"Discount value per redeemed coupon ({money})", 0.0, 10_000.0,
+                               now.discount_value, 0.5, key="reach_discount",
+                               on_change=save_on_change,
+                               args=(ws, "discount_value", "reach_discount"))
     per_band = r.treatment_by_band()
     fc = ui.expected_outcome(root, ws.name, campaigns,
                              tuple((str(k), int(v)) for k, v in per_band.items()), tuple(bands),
-                             mode, float(cost), float(discount))
+                             mode.value, float(cost), float(discount))
     if not fc.has_history:
         st.info(fc.message)
     else:
@@ -243,9 +254,11 @@ def live_panel() -> None:
         f[0].metric("Expected redemptions", f"{t['redemptions']:,.0f}",
                     help=f"{t['confidence']:.0%} range {t['redemptions_low']:,.0f}–"
                          f"{t['redemptions_high']:,.0f}")
-        f[1].metric("Expected revenue", f"{t['revenue']:,.0f}",
-                    help=f"range {t['revenue_low']:,.0f}–{t['revenue_high']:,.0f}")
-        f[2].metric("Cost", f"{t['cost']:,.0f}", help="E-mails sent plus discounts redeemed.")
+        f[1].metric("Expected revenue", format_money(t["revenue"], money),
+                    help=f"range {format_money(t['revenue_low'], money)}–"
+                         f"{format_money(t['revenue_high'], money)}")
+        f[2].metric("Cost", format_money(t["cost"], money),
+                    help="E-mails sent plus discounts redeemed.")
         f[3].metric("ROI", "n/a" if t["roi"] != t["roi"] else f"{t['roi']:.0%}",
                     help=f"range {t['roi_low']:.0%}–{t['roi_high']:.0%}"
                     if t["roi_low"] == t["roi_low"] else None)
@@ -267,15 +280,11 @@ def live_panel() -> None:
         st.warning("Pick the last day of the offer window to enable downloads and saving.")
         return
     offer_start, offer_end = offer[0].isoformat(), offer[1].isoformat()
-    params = {"mode": mode, "bands": bands, "unit": unit, "traffic": traffic,
-              "holdout": holdout_pct / 100, "seed": int(seed), "network": source,
-              "stores": list(store_ids), "filters": filters.as_dict(), "today": str(today),
-              "suppressed_addresses": len(suppression), "cost_per_email": float(cost),
-              "discount_value": float(discount)}
+    params = campaign_plan.params()
     d = ui.draft(ui.selection_key(ws=ws.name, cv=cv, sv=sv, sup=sup_key, offer=[offer_start,
                                                                                  offer_end],
                                   **params),
-                 lambda: build_target_list(r.targets, stores_on_map, mode=mode,
+                 lambda: build_target_list(r.targets, stores_on_map, mode=mode.value,
                                            offer_start=offer_start, offer_end=offer_end,
                                            existing_codes=existing_codes(ws)))
     stem = name.strip() or "targets"
@@ -297,7 +306,7 @@ def live_panel() -> None:
         "Catchments (GeoJSON)", key="reach_dl_geojson", on_click="ignore",
         data=lambda: to_geojson(engine.rings(root, ws.name, cv, sv, store_ids, tuple(bands))
                                 if radius else
-                                engine.travel_catchments(root, ws.name, cv, sv, source, mode,
+                                engine.travel_catchments(root, ws.name, cv, sv, source, mode.value,
                                                          traffic, store_ids, tuple(bands))),
         file_name=f"{stem.lower().replace(' ', '-')}-catchments.geojson",
         mime="application/geo+json")

@@ -12,6 +12,7 @@ from geo.assign import assign_customers, radius_assign
 from geo.forecast import forecast
 from geo.network import load_network
 from geo.audience import AudienceFilters
+from geo.campaign_settings import load_settings
 from geo.reach import reach
 from geo.reach_live import bands_up_to, overlap_by_store
 from geo.routing import Router
@@ -32,7 +33,7 @@ def walk_assignment(demo_root):
 
 
 @pytest.fixture()
-def app(demo_env):
+def app(scratch_demo):
     at = run_app(PAGE)
     assert not at.exception, at.exception
     return at
@@ -80,9 +81,8 @@ def expected(demo_root, assignment, at, *, mode="walk", filters=None, suppressio
     """What geo computes for the widget values the page shows."""
     ws = open_workspace("demo", demo_root)
     customers, stores = ws.load_table("customers"), ws.load_table("stores")
-    radius = mode == "radius"
     limit = preview(at)["limit"]
-    bands = bands_up_to(ws.settings().get("km" if radius else "minutes", []), limit)
+    bands = bands_up_to(load_settings(ws).bands_for(mode), limit)
     r = reach(customers, assignment, stores, bands=bands, mode=mode, filters=filters,
               suppression=suppression, today=dt.date.today().isoformat(),
               holdout=at.slider(key="reach_holdout").value / 100,
@@ -105,9 +105,9 @@ def assert_counts_match(at, r, shared):
     assert list(table["Also in another catchment"]) == list(shared.to_numpy())
 
 
-def test_counts_equal_geo_reach_on_the_demo(app, demo_env, walk_assignment):
+def test_counts_equal_geo_reach_on_the_demo(app, scratch_demo, walk_assignment):
     assert app.radio(key="reach_mode").value == "walk"
-    r, shared, bands = expected(demo_env, walk_assignment, app)
+    r, shared, bands = expected(scratch_demo, walk_assignment, app)
     assert r.summary()["targets"] > 1000
     assert_counts_match(app, r, shared)
     # the waterfall chart carries the same stage counts; the consent rule is stated
@@ -125,13 +125,13 @@ def test_counts_equal_geo_reach_on_the_demo(app, demo_env, walk_assignment):
     assert preview(app)["roads_url"].startswith("/app/static/generated/roads-walk-")
 
 
-def test_moving_the_minutes_slider_changes_the_counts(app, demo_env, walk_assignment):
+def test_moving_the_minutes_slider_changes_the_counts(app, scratch_demo, walk_assignment):
     before = shown(app)["Targets"]
     start = preview(app)["limit"]
     move_slider(app, 4 if start != 4 else 6)
     assert not app.exception, app.exception
     assert shown(app)["Targets"] != before
-    r, shared, bands = expected(demo_env, walk_assignment, app)
+    r, shared, bands = expected(scratch_demo, walk_assignment, app)
     assert bands[-1] == (4 if start != 4 else 6)
     assert_counts_match(app, r, shared)
 
@@ -179,26 +179,26 @@ def test_filters_and_suppression_change_the_counts(demo_root, tmp_path, monkeypa
     assert_counts_match(again, r_none, shared_none)
 
 
-def test_expected_outcome_comes_from_the_past_campaign(app, demo_env, walk_assignment):
-    r, _, bands = expected(demo_env, walk_assignment, app)
-    fc = forecast(open_workspace("demo", demo_env), r.treatment_by_band(), bands, mode="walk",
+def test_expected_outcome_comes_from_the_past_campaign(app, scratch_demo, walk_assignment):
+    r, _, bands = expected(scratch_demo, walk_assignment, app)
+    fc = forecast(open_workspace("demo", scratch_demo), r.treatment_by_band(), bands, mode="walk",
                   cost_per_email=app.number_input(key="reach_cost").value,
                   discount_value=app.number_input(key="reach_discount").value)
     assert fc.has_history
     assert shown(app)["Expected redemptions"] == f"{fc.totals['redemptions']:,.0f}"
-    assert shown(app)["Expected revenue"] == f"{fc.totals['revenue']:,.0f}"
+    assert shown(app)["Expected revenue"] == f"€{fc.totals['revenue']:,.0f}"  # the demo's currency
 
 
-def test_radius_mode(app, demo_env):
+def test_radius_mode(app, scratch_demo):
     app.radio(key="reach_mode").set_value("radius").run()
     assert not app.exception, app.exception
-    ws = open_workspace("demo", demo_env)
+    ws = open_workspace("demo", scratch_demo)
     customers, stores = ws.load_table("customers"), ws.load_table("stores")
     from geo.reach_preview import KM_MAX
     assignment = radius_assign(stores, customers, KM_MAX)
-    r, shared, _ = expected(demo_env, assignment, app, mode="radius")
+    r, shared, _ = expected(scratch_demo, assignment, app, mode="radius")
     assert_counts_match(app, r, shared)
-    app.radio(key="reach_mode").set_value("walk").run()   # the shared demo keeps walk
+    app.radio(key="reach_mode").set_value("walk").run()
     assert not app.exception
 
 

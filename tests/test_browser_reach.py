@@ -13,6 +13,7 @@ from geo.assign import assign_customers
 from geo.codes import validate_codes
 from geo.network import load_network
 from geo.reach import reach
+from geo.campaign_settings import load_settings
 from geo.reach_live import bands_up_to
 from geo.routing import Router
 from geo.targets import CLI_COLUMNS, TARGET_COLUMNS
@@ -75,7 +76,7 @@ def test_slider_move_changes_counts_and_csv_download(demo_root, tmp_path):
         wait_for_app(page)
         assert ws.settings()["reach"]["minutes"] == minutes
         r = reach(customers, assigned, stores, mode="walk", today=dt.date.today().isoformat(),
-                  bands=bands_up_to(ws.settings()["minutes"], minutes), holdout=0.1, seed=0)
+                  bands=bands_up_to(load_settings(ws).minutes, minutes), holdout=0.1, seed=0)
         assert after == f"{len(r.targets):,}"
         assert stat(page, "holdout") == f"{int((r.targets['group'] == 'holdout').sum()):,}"
         removed = r.waterfall.set_index("stage")["removed"]

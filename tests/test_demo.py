@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from geo import demo
+from geo.campaign_settings import load_settings
 from geo.io import load_customers, load_stores
 
 
@@ -84,4 +85,4 @@ def test_demo_workspace_round_trips_through_the_validated_loaders(demo_root):
     # the CSV inputs validate strictly
     assert len(load_customers(demo_root / "demo" / "customers.csv")) == len(customers)
     assert len(load_stores(demo_root / "demo" / "stores.csv")) == len(stores)
-    assert ws.settings()["mode"] == "walk"
+    assert load_settings(ws).mode == "walk" and load_settings(ws).currency == "EUR"
