@@ -607,6 +607,42 @@ def _finish_online(G: nx.MultiDiGraph, mode: str, label: str, bounds: Any, origi
     return add_travel_times(G, mode, walk_kmh=walk_kmh, bike_kmh=bike_kmh)
 
 
+CONNECT_TIMEOUT_S = 5.0
+"""Seconds to wait for OpenStreetMap's servers to answer a connection before giving up."""
+
+
+def check_reachable(url: str, what: str, *, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """Raise `NetworkError` in plain words when ``url``'s server cannot be reached quickly.
+
+    OSMnx waits a minute when Overpass's status page cannot be reached, then
+    fails with raw connection text; a few seconds' connection test first says
+    what the user can do instead.
+
+    Parameters
+    ----------
+    url
+        The endpoint (``ox.settings.overpass_url`` or ``nominatim_url``).
+    what
+        What was being downloaded, for the message.
+    timeout_s
+        Connection timeout in seconds.
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "", port), timeout=timeout_s):
+            return
+    except OSError:
+        raise NetworkError(
+            f"cannot download {what}: OpenStreetMap's servers cannot be reached from this "
+            "machine (no internet connection, or a firewall or proxy blocks them). Upload an "
+            "OSM extract of the area instead (.osm.pbf from a provider such as Geofabrik), or "
+            "try again when online.") from None
+
+
 def graph_from_place(place: str, mode: str, *, walk_kmh: float = DEFAULT_WALK_KMH,
                      bike_kmh: float = DEFAULT_BIKE_KMH, simplify: bool = False) -> nx.MultiDiGraph:
     """Download the ``mode`` network of a place through OSMnx (Nominatim, then Overpass).
@@ -619,6 +655,8 @@ def graph_from_place(place: str, mode: str, *, walk_kmh: float = DEFAULT_WALK_KM
     the place is unknown or the download fails.
     """
     check_mode(mode)
+    check_reachable(ox.settings.nominatim_url, f"the {mode} network of {place!r}")
+    check_reachable(ox.settings.overpass_url, f"the {mode} network of {place!r}")
     try:
         polygon = ox.geocode_to_gdf(place).union_all()
         G = ox.graph_from_polygon(polygon, network_type=mode, simplify=simplify, retain_all=True)
@@ -643,6 +681,7 @@ def graph_from_bbox(bbox: tuple[float, float, float, float], mode: str, *,
     if not (west < east and south < north):
         raise NetworkError(f"bounding box must be (west, south, east, north) with west < east and "
                            f"south < north, got {bbox}")
+    check_reachable(ox.settings.overpass_url, f"the {mode} network of the box {bbox}")
     try:
         G = ox.graph_from_bbox((west, south, east, north), network_type=mode, simplify=simplify,
                                retain_all=True)

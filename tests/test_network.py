@@ -391,6 +391,25 @@ def test_graph_from_place_through_loopback_nominatim(fake_osm_server):
     assert G.graph["bounds_from"] == "download polygon"
 
 
+def test_an_unreachable_server_fails_fast_in_plain_words(monkeypatch):
+    import socket
+    import time
+
+    with socket.socket() as s:              # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setattr(ox.settings, "overpass_url", f"http://127.0.0.1:{port}/api")
+    monkeypatch.setattr(ox.settings, "nominatim_url", f"http://127.0.0.1:{port}/nominatim")
+    monkeypatch.setattr(ox.settings, "overpass_rate_limit", True)  # OSMnx would wait 60 s
+    for download in (lambda: graph_from_bbox((15.60, 48.39, 15.67, 48.414), "drive"),
+                     lambda: graph_from_place("Krems an der Donau", "walk")):
+        start = time.monotonic()
+        with pytest.raises(NetworkError, match="servers cannot be reached from this machine") as info:
+            download()
+        assert time.monotonic() - start < 10
+        assert "127.0.0.1" not in str(info.value) and "Upload an OSM extract" in str(info.value)
+
+
 def test_online_errors_become_network_errors():
     with pytest.raises(NetworkError, match="west < east"):
         graph_from_bbox((15.7, 48.39, 15.6, 48.41), "drive")
