@@ -119,8 +119,8 @@ mode = st.radio("Records already stored", ["add", "replace"], key=ui.MODE, horiz
                 help=ui.MODE_HELP[kind])
 confirmed = True
 if mode == "replace":
-    confirmed = st.checkbox(f"Yes, replace: every stored {kind} record that the file does "
-                            "not hold is removed (the last import can be undone)",
+    confirmed = st.checkbox(f"Yes, replace: every stored {kind.removesuffix('s')} that the file "
+                            "does not hold is removed (the last import can be undone)",
                             key=ui.REPLACE_CONFIRM)
 check_col, import_col, _ = st.columns([1, 1, 3])
 checking = check_col.button("Check only", key="data_check", disabled=problem is not None,
