@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from geo.mapdeck import OSM_ATTRIBUTION
+from geo.views.maps import OSM_ATTRIBUTION
 from ui.state import mark_shell, workspace_picker
 
 # No page_icon: an icon name makes the browser fetch it from a font CDN; the default is local.

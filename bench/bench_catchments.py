@@ -35,10 +35,10 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from geo.assign import assign_customers, snap_customers  # noqa: E402
-from geo.catchments import catchment_polygons  # noqa: E402
-from geo.network import NetworkWarning, load_network  # noqa: E402
-from geo.routing import Router  # noqa: E402
+from geo.catchments.assign import assign_customers, snap_customers  # noqa: E402
+from geo.catchments.polygons import catchment_polygons  # noqa: E402
+from geo.network.graph import NetworkWarning, load_network  # noqa: E402
+from geo.network.routing import Router  # noqa: E402
 
 OSM = Path(__file__).resolve().parents[2] / "shared" / "osm"
 BANDS = [5.0, 10.0, 15.0]

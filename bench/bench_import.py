@@ -59,7 +59,7 @@ def main() -> None:
     if args.generate:
         generate(args.generate, args.rows)
         return
-    from geo.ingest import import_file
+    from geo.data.ingest import import_file
     from geo.workspace import create_workspace
 
     with tempfile.TemporaryDirectory() as tmp:

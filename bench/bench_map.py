@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from geo.demo import install_demo  # noqa: E402
+from geo.demo.build import install_demo  # noqa: E402
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 from tests.streamlit_server import launch_browser, streamlit_server, wait_for_app  # noqa: E402

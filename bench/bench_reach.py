@@ -5,7 +5,7 @@ Usage::
     .venv/bin/python bench/bench_reach.py [--customers 1000000] [--stores 50] [--repeat 7]
 
 Builds a synthetic customer table and a synthetic assignment frame (the shape
-`geo.assign.assign_customers` returns: nearest store, travel minutes, second
+`geo.catchments.assign.assign_customers` returns: nearest store, travel minutes, second
 store, crow-flies km), then times
 
 * ``prepare_audience`` (e-mail keys, consent rule, suppression, filters; runs
@@ -18,7 +18,7 @@ with coupon codes for the treatment group.
 
 The reach page answers a slider move in the browser from data computed for
 every slider step at once; it also times that preparation (`index_reach`,
-`geo.reach_preview.reach_curve` for all 60 minute steps, and the preview's
+`geo.targeting.preview.reach_curve` for all 60 minute steps, and the preview's
 map data) against the reference method, ``ReachIndex.at`` once per step.
 """
 
@@ -35,11 +35,11 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from geo.audience import AudienceFilters, prepare_audience  # noqa: E402
-from geo.reach import compute_reach, index_reach  # noqa: E402
-from geo.reach_live import bands_up_to, overlap_index  # noqa: E402
-from geo.reach_preview import preview_map_json, reach_curve, slider_steps  # noqa: E402
-from geo.targets import build_target_list  # noqa: E402
+from geo.targeting.audience import AudienceFilters, prepare_audience  # noqa: E402
+from geo.targeting.reach import compute_reach, index_reach  # noqa: E402
+from geo.targeting.live import bands_up_to, overlap_index  # noqa: E402
+from geo.targeting.preview import preview_map_json, reach_curve, slider_steps  # noqa: E402
+from geo.targeting.targets import build_target_list  # noqa: E402
 
 
 def synthetic(n: int, n_stores: int, seed: int = 1) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

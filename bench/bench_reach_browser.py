@@ -53,7 +53,7 @@ SEGMENTS = ("loyal", "regular", "new", "lapsed")
 
 
 def customers_near_roads(graph, n: int, seed: int = 7, max_offset_m: float = 60.0) -> pd.DataFrame:
-    """``n`` synthetic customers (`geo.schema.CUSTOMERS` layout) on random points near the roads.
+    """``n`` synthetic customers (`geo.data.schema.CUSTOMERS` layout) on random points near the roads.
 
     Each customer sits on a random edge of ``graph`` (chosen with probability
     proportional to its length, in metres), at a uniform position along it,
@@ -91,8 +91,8 @@ def customers_near_roads(graph, n: int, seed: int = 7, max_offset_m: float = 60.
 
 def build_root(root: Path, n_customers: int) -> None:
     """Create the benchmark data root: one workspace with the Andorra stores, customers, settings."""
-    from geo.io import load_customers, load_stores, write_csv
-    from geo.network import load_network
+    from geo.data.tables import load_customers, load_stores, write_csv
+    from geo.network.graph import load_network
     from geo.workspace import create_workspace
 
     graph = load_network(str(NETWORK), "drive", cache_dir=root / "cache" / "networks")

@@ -20,8 +20,8 @@ declared box), it prints:
 (c) the share of nearest stores that agree with the reference where its two
     nearest stores differ by more than that margin; target >= 99 %.
 
-The reference is built without `geo.network` and `geo.routing`: the ways that
-pass OSMnx's network filter (``geo.network.way_passes``, the one shared piece)
+The reference is built without `geo.network.graph` and `geo.network.routing`: the ways that
+pass OSMnx's network filter (``geo.network.graph.way_passes``, the one shared piece)
 are written to OSM XML with pyosmium and read by ``ox.graph_from_xml``
 (unsimplified, every piece), with OSMnx's speeds and travel times; it is kept
 to its strongly connected part (the largest strongly connected component of
@@ -53,11 +53,11 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from geo.assign import assign_customers  # noqa: E402
-from geo.extent import file_bounds  # noqa: E402
-from geo.network import (DEFAULT_WALK_KMH, TYPICAL_DRIVE_KMH, NetworkWarning, demo_network_path,  # noqa: E402
+from geo.catchments.assign import assign_customers  # noqa: E402
+from geo.network.extent import file_bounds  # noqa: E402
+from geo.network.graph import (DEFAULT_WALK_KMH, TYPICAL_DRIVE_KMH, NetworkWarning, demo_network_path,  # noqa: E402
                          load_network, way_filter, way_passes)
-from geo.routing import Router  # noqa: E402
+from geo.network.routing import Router  # noqa: E402
 
 OSM = Path(__file__).resolve().parents[2] / "shared" / "osm"
 NETWORKS = {"andorra": OSM / "andorra.osm.pbf", "krems": OSM / "krems.osm.gz",

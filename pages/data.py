@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from geo.columns import mappable_fields, recall_mapping
-from geo.demo import install_demo
-from geo.ingest import (KIND_SCHEMAS, bad_rows_csv, can_undo_import, import_file, import_history,
+from geo.data.columns import mappable_fields, recall_mapping
+from geo.demo.build import install_demo
+from geo.data.ingest import (KIND_SCHEMAS, bad_rows_csv, can_undo_import, import_file, import_history,
                         preview_import, problem_counts, report_summary, schema_for,
                         shared_addresses_csv)
-from geo.inventory import workspace_inventory
+from geo.data.inventory import workspace_inventory
 from geo.workspace import DEMO, list_workspaces
 from ui import data as ui
 from ui.errors import shown_as_message

@@ -1,26 +1,26 @@
 """Funnel: did the e-mail bring people into the store? Stages, stores, bands, segments, days, lift, anomalies.
 
-Every number comes from `geo.campaign_funnel.analyse_campaign` (through the
-cache in `ui.funnel`), which runs `geo.funnel.analyse_funnel` on the campaign's
+Every number comes from `geo.funnel.campaign.analyse_campaign` (through the
+cache in `ui.funnel`), which runs `geo.funnel.funnel.analyse_funnel` on the campaign's
 saved targets, events and redemptions with its own window, store-wide codes and
-bands. Charts come from `geo.charts`, tables from the same result.
+bands. Charts come from `geo.views.charts`, tables from the same result.
 """
 
 import streamlit as st
 
-from geo import charts
-from geo.activity import LAYOUTS
-from geo.attribution import anomaly_table
-from geo.campaign_funnel import (campaign_versions, saved_campaign, store_campaign_rows,
+from geo.views import charts
+from geo.data.activity import LAYOUTS
+from geo.funnel.attribution import anomaly_table
+from geo.funnel.campaign import (campaign_versions, saved_campaign, store_campaign_rows,
                                  suggested_redemption_mapping, update_saved_params,
                                  with_store_names)
 from geo.campaign_settings import load_settings, save_settings
-from geo.columns import merge_mapping
-from geo.funnel import STAGES, lift_table
+from geo.data.columns import merge_mapping
+from geo.funnel.funnel import STAGES, lift_table
 from geo.modes import Mode
-from geo.ingest import errors_csv
+from geo.data.ingest import errors_csv
 from geo.money import format_money
-from geo.schema import REDEMPTIONS
+from geo.data.schema import REDEMPTIONS
 from ui import funnel as cached
 from ui.errors import shown_as_message, shown_inline
 from ui.state import active_workspace, data_root, ensure_app_shell

@@ -3,8 +3,8 @@
 import streamlit as st
 
 from geo.campaign_settings import load_settings
-from geo.mapdeck import legend, overview_deck
-from geo.summary import headline_counts
+from geo.views.maps import legend, overview_deck
+from geo.views.summary import headline_counts
 from ui import cache
 from ui.errors import shown_as_message
 from ui.state import active_workspace, data_root, ensure_app_shell

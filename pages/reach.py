@@ -2,16 +2,16 @@
 
 Where each number comes from:
 * the live preview (slider, headline counts, what each rule removes, targets map) →
-  `geo.reach_preview.reach_curve`, `targets_by_store` and `preview_map_json`, computed for
+  `geo.targeting.preview.reach_curve`, `targets_by_store` and `preview_map_json`, computed for
   every slider step at once (via `ui.reach_preview`), so a move is answered in the browser;
-* waterfall, histogram, per-store table → `geo.reach.ReachIndex.at` (= `geo.reach.compute_reach`)
-  on the nearest-store assignment (`ui.reach.assignment` → `geo.assign`), with the audience
-  rules of `geo.audience.prepare_audience`; "also in another catchment" →
-  `geo.reach_live.overlap_index` (as `geo.reach_live.overlap_by_store`);
+* waterfall, histogram, per-store table → `geo.targeting.reach.ReachIndex.at` (= `geo.targeting.reach.compute_reach`)
+  on the nearest-store assignment (`ui.reach.assignment` → `geo.catchments.assign`), with the audience
+  rules of `geo.targeting.audience.prepare_audience`; "also in another catchment" →
+  `geo.targeting.live.overlap_index` (as `geo.targeting.live.overlap_by_store`);
 * stores the road network cannot place, and the network's notes (pieces, nodes set aside,
-  clipped ways) → `geo.routing.Router.place_stores` and `Router.notes` (via `ui.network_notes`);
-* expected outcome and ROI → `geo.forecast.forecast` (via `ui.reach.expected_outcome`);
-* downloads and the saved campaign → `geo.targets`.
+  clipped ways) → `geo.network.routing.Router.place_stores` and `Router.notes` (via `ui.network_notes`);
+* expected outcome and ROI → `geo.targeting.forecast.forecast` (via `ui.reach.expected_outcome`);
+* downloads and the saved campaign → `geo.targeting.targets`.
 Everything below the audience filters sits in one `st.fragment`, rerun when the
 catchment slider rests or another of its widgets changes.
 """
@@ -24,20 +24,20 @@ import json
 import pandas as pd
 import streamlit as st
 
-from geo.audience import AudienceFilters
+from geo.targeting.audience import AudienceFilters
 from geo.campaign_settings import load_settings
-from geo.catchments import to_geojson
-from geo.codes import existing_codes
+from geo.catchments.polygons import to_geojson
+from geo.targeting.codes import existing_codes
 from geo.errors import GeoError
 from geo.modes import MODES, Mode
 from geo.money import format_money
-from geo.plan import plan_campaign
-from geo.reach import DEFAULT_HOLDOUT, STAGE_LABELS, travel_histogram
-from geo.reach_charts import histogram_table, waterfall_table
-from geo.suppression import (SUPPRESSION_TABLE, clear_suppression, save_suppression,
+from geo.targeting.plan import plan_campaign
+from geo.targeting.reach import DEFAULT_HOLDOUT, STAGE_LABELS, travel_histogram
+from geo.views.reach_charts import histogram_table, waterfall_table
+from geo.targeting.suppression import (SUPPRESSION_TABLE, clear_suppression, save_suppression,
                              suppression_from_bytes)
 from geo.text import plural
-from geo.targets import (build_target_list, download, download_name, save_campaign,
+from geo.targeting.targets import (build_target_list, download, download_name, save_campaign,
                          to_csv_bytes)
 from ui import cache, engine
 from ui import reach as ui

@@ -38,7 +38,7 @@ def placeable_nodes(router) -> "np.ndarray":
 @pytest.fixture(scope="session")
 def demo_root(tmp_path_factory) -> Path:
     """A data root holding the full demo workspace, built once."""
-    from geo.demo import install_demo
+    from geo.demo.build import install_demo
 
     root = tmp_path_factory.mktemp("data")
     install_demo(root)

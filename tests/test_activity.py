@@ -7,12 +7,12 @@ import zipfile
 import pandas as pd
 import pytest
 
-from geo.activity import activity_to_events, detect_layout, event_from_name, load_activity, read_activity
+from geo.data.activity import activity_to_events, detect_layout, event_from_name, load_activity, read_activity
 from geo.errors import DataError
 
 
 def frame(text: str) -> pd.DataFrame:
-    from geo.io import read_csv_text
+    from geo.data.tables import read_csv_text
     return read_csv_text(text, "test.csv")
 
 

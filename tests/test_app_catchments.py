@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from geo import trade_area
-from geo.assign import assign_customers
+from geo.catchments import trade_area
+from geo.catchments.assign import assign_customers
 from geo.campaign_settings import load_settings
 from geo.modes import Mode
-from geo.network import load_network
-from geo.routing import Router
+from geo.network.graph import load_network
+from geo.network.routing import Router
 from geo.workspace import open_workspace
 from tests.conftest import run_app
 

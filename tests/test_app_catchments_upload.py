@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.assign import assign_customers
-from geo.coverage import network_coverage
-from geo.network import load_network
-from geo.routing import Router
-from geo.trade_area import band_table
+from geo.catchments.assign import assign_customers
+from geo.network.coverage import network_coverage
+from geo.network.graph import load_network
+from geo.network.routing import Router
+from geo.catchments.trade_area import band_table
 from geo.workspace import create_workspace, open_workspace
 from tests.conftest import run_app
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from geo.columns import suggest_mapping
-from geo.ingest import bad_rows_csv, check_file, problem_counts, report_summary
-from geo.inventory import workspace_inventory
-from geo.schema import CUSTOMERS
-from geo.summary import headline_counts
+from geo.data.columns import suggest_mapping
+from geo.data.ingest import bad_rows_csv, check_file, problem_counts, report_summary
+from geo.data.inventory import workspace_inventory
+from geo.data.schema import CUSTOMERS
+from geo.views.summary import headline_counts
 from geo.workspace import create_workspace, list_workspaces, open_workspace
 from tests.conftest import APP, run_app
 

@@ -12,7 +12,7 @@ import pytest
 from geo.export import dry_run, journal_path, journal_state, make_adapter, prepare_targets
 from geo.export.mailchimp import subscriber_hash
 from geo.export.recipients import with_current_consent
-from geo.targets import load_campaign
+from geo.targeting.targets import load_campaign
 from geo.workspace import open_workspace
 from tests.conftest import APP
 from tests.fakes.klaviyo import FakeKlaviyo
@@ -181,8 +181,8 @@ def test_a_bad_poll_setting_is_a_message_not_a_traceback(export_root, monkeypatc
 
 
 def test_field_mapping_follows_the_campaigns_travel_mode(export_root):
-    from geo.codes import existing_codes, generate_codes
-    from geo.targets import save_campaign
+    from geo.targeting.codes import existing_codes, generate_codes
+    from geo.targeting.targets import save_campaign
 
     ws = open_workspace("demo", export_root)
     walk = load_campaign(ws, CAMPAIGN).targets

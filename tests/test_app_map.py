@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from geo.summary import headline_counts
+from geo.views.summary import headline_counts
 from geo.workspace import open_workspace
 from tests.conftest import run_app
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.network import load_network
-from geo.routing import Router
+from geo.network.graph import load_network
+from geo.network.routing import Router
 from geo.workspace import create_workspace
 from tests.conftest import placeable_nodes, run_app
 

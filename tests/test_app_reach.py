@@ -1,4 +1,4 @@
-"""AppTest: the reach page shows exactly what `geo.reach` computes on the demo, and reacts to its widgets."""
+"""AppTest: the reach page shows exactly what `geo.targeting.reach` computes on the demo, and reacts to its widgets."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ import shutil
 
 import pytest
 
-from geo.assign import assign_customers, radius_assign
-from geo.forecast import forecast
-from geo.network import load_network
-from geo.audience import AudienceFilters
+from geo.catchments.assign import assign_customers, radius_assign
+from geo.targeting.forecast import forecast
+from geo.network.graph import load_network
+from geo.targeting.audience import AudienceFilters
 from geo.campaign_settings import load_settings
-from geo.reach import reach
-from geo.reach_live import bands_up_to, overlap_by_store
-from geo.routing import Router
+from geo.targeting.reach import reach
+from geo.targeting.live import bands_up_to, overlap_by_store
+from geo.network.routing import Router
 from geo.workspace import open_workspace
 from tests.conftest import run_app
 
@@ -57,7 +57,7 @@ def served(url: str) -> bytes:
 
 def counts(at, step_index: int | None = None) -> dict[str, int]:
     """The preview's counts at its limit (or at ``step_index``), as the browser looks them up."""
-    from geo.reach_preview import counts_at
+    from geo.targeting.preview import counts_at
 
     data = preview(at)
     j = data["steps"].index(data["limit"]) if step_index is None else step_index
@@ -194,7 +194,7 @@ def test_radius_mode(app, scratch_demo):
     assert not app.exception, app.exception
     ws = open_workspace("demo", scratch_demo)
     customers, stores = ws.load_table("customers"), ws.load_table("stores")
-    from geo.reach_preview import KM_MAX
+    from geo.targeting.preview import KM_MAX
     assignment = radius_assign(stores, customers, KM_MAX)
     r, shared, _ = expected(scratch_demo, assignment, app, mode="radius")
     assert_counts_match(app, r, shared)
@@ -233,9 +233,9 @@ def test_no_history_is_said_and_save_campaign_writes_it(demo_root, tmp_path, mon
 def test_large_audiences_are_drawn_per_cell(demo_env, monkeypatch):
     import streamlit as st
 
-    import geo.reach_preview
-    from geo.reach_preview import map_counts_at
-    monkeypatch.setattr(geo.reach_preview, "POINTS_MAX", 100)   # the demo has ~15k candidates
+    import geo.targeting.preview
+    from geo.targeting.preview import map_counts_at
+    monkeypatch.setattr(geo.targeting.preview, "POINTS_MAX", 100)   # the demo has ~15k candidates
     st.cache_data.clear()
     at = run_app(PAGE)
     assert not at.exception, at.exception

@@ -1,4 +1,4 @@
-"""Tests for geo.assign: nearest store by travel time against brute force, ties, radius, overlaps, thresholds."""
+"""Tests for geo.catchments.assign: nearest store by travel time against brute force, ties, radius, overlaps, thresholds."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 
 from tests.conftest import SHARED_OSM, placeable_nodes
-from geo.assign import (ASSIGN_COLUMNS, assign_customers, band_counts, customer_seconds, haversine_km, overlaps,
+from geo.catchments.assign import (ASSIGN_COLUMNS, assign_customers, band_counts, customer_seconds, haversine_km, overlaps,
                         radius_assign, snap_customers, threshold_minutes)
 from geo.errors import NetworkError
-from geo.network import NetworkWarning, load_network
-from geo.routing import Router
+from geo.network.graph import NetworkWarning, load_network
+from geo.network.routing import Router
 
 KREMS = SHARED_OSM / "krems.osm.gz"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from geo.attribution import (ANOMALIES, Window, anomaly_counts, anomaly_table, attribute_redemptions,
+from geo.funnel.attribution import (ANOMALIES, Window, anomaly_counts, anomaly_table, attribute_redemptions,
                              likely_typos, store_wide_summary)
-from geo.codes import generate_codes
+from geo.targeting.codes import generate_codes
 from geo.errors import DataError
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from geo.export import dry_run, make_adapter, prepare_targets
 from geo.export.recipients import with_current_consent
-from geo.targets import load_campaign
+from geo.targeting.targets import load_campaign
 from geo.workspace import open_workspace
 from tests.fakes.brevo import FakeBrevo
 from tests.streamlit_server import (collect_errors, launch_browser, streamlit_server,

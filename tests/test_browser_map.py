@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from geo.summary import headline_counts
+from geo.views.summary import headline_counts
 from geo.workspace import open_workspace
 from tests.streamlit_server import collect_errors, launch_browser, streamlit_server, wait_for_app, webgl2_available
 

@@ -9,14 +9,14 @@ import shutil
 import pandas as pd
 import pytest
 
-from geo.assign import assign_customers
-from geo.codes import validate_codes
-from geo.network import load_network
-from geo.reach import reach
+from geo.catchments.assign import assign_customers
+from geo.targeting.codes import validate_codes
+from geo.network.graph import load_network
+from geo.targeting.reach import reach
 from geo.campaign_settings import load_settings
-from geo.reach_live import bands_up_to
-from geo.routing import Router
-from geo.targets import CLI_COLUMNS, TARGET_COLUMNS
+from geo.targeting.live import bands_up_to
+from geo.network.routing import Router
+from geo.targeting.targets import CLI_COLUMNS, TARGET_COLUMNS
 from geo.workspace import open_workspace
 from tests.streamlit_server import launch_browser, streamlit_server, wait_for_app
 

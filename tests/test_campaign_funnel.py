@@ -8,14 +8,14 @@ import zipfile
 import pandas as pd
 import pytest
 
-from geo import charts
-from geo.activity import read_activity
-from geo.attribution import attribute_redemptions
-from geo.campaign_funnel import (analyse_campaign, saved_campaign, campaign_versions,
+from geo.views import charts
+from geo.data.activity import read_activity
+from geo.funnel.attribution import attribute_redemptions
+from geo.funnel.campaign import (analyse_campaign, saved_campaign, campaign_versions,
                                  store_campaign_rows, suggested_redemption_mapping,
                                  upload_columns, with_store_names)
 from geo.errors import DataError, WorkspaceError
-from geo.funnel import analyse_funnel, build_journeys, holdout_lift, like_for_like_lift, order_bands
+from geo.funnel.funnel import analyse_funnel, build_journeys, holdout_lift, like_for_like_lift, order_bands
 from geo.workspace import create_workspace
 
 
@@ -115,7 +115,7 @@ def test_read_activity_from_bytes_csv_and_zip():
 
 @pytest.fixture()
 def saved(tmp_path):
-    from geo.targets import save_campaign
+    from geo.targeting.targets import save_campaign
 
     ws = create_workspace("w", tmp_path)
     targets, redemptions = small_campaign()

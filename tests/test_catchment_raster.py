@@ -1,4 +1,4 @@
-"""Tests for geo.catchment_raster: traced polygons equal the union of their cells, holes, saddles, tiles."""
+"""Tests for geo.catchments._raster: traced polygons equal the union of their cells, holes, saddles, tiles."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import shapely
 from scipy import ndimage
 
-from geo.catchment_raster import Tiles, _cycle_order, _pack, assemble, fill_small_holes, trace_rings
+from geo.catchments._raster import Tiles, _cycle_order, _pack, assemble, fill_small_holes, trace_rings
 
 
 def _mosaic(masks: list[np.ndarray]) -> tuple[np.ndarray, Tiles]:

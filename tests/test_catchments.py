@@ -1,4 +1,4 @@
-"""Tests for geo.catchments: polygons hold every reachable node, exclude far ones, nest; rings; what-if."""
+"""Tests for geo.catchments.polygons: polygons hold every reachable node, exclude far ones, nest; rings; what-if."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ import shapely
 from scipy.spatial import cKDTree
 
 from tests.conftest import SHARED_OSM, placeable_nodes
-from geo.assign import assign_customers, band_counts, haversine_km, radius_assign
-from geo.catchments import (CATCHMENT_COLUMNS, DEFAULT_MAX_HOLE_KM2, catchment_polygons, radius_rings, to_geojson,
+from geo.catchments.assign import assign_customers, band_counts, haversine_km, radius_assign
+from geo.catchments.polygons import (CATCHMENT_COLUMNS, DEFAULT_MAX_HOLE_KM2, catchment_polygons, radius_rings, to_geojson,
                             what_if_store)
 from geo.errors import NetworkError
-from geo.network import NetworkWarning, load_network
-from geo.routing import Router
+from geo.network.graph import NetworkWarning, load_network
+from geo.network.routing import Router
 
 KREMS = SHARED_OSM / "krems.osm.gz"
 

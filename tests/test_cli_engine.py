@@ -14,8 +14,8 @@ import pytest
 
 from tests.conftest import SHARED_OSM
 from geo.cli import main
-from geo.network import NetworkWarning, load_network
-from geo.routing import Router
+from geo.network.graph import NetworkWarning, load_network
+from geo.network.routing import Router
 
 KREMS = SHARED_OSM / "krems.osm.gz"
 ROOT = Path(__file__).resolve().parents[1]

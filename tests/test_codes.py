@@ -1,4 +1,4 @@
-"""Coupon codes of `geo.codes`: alphabet, check character, uniqueness, normalising."""
+"""Coupon codes of `geo.targeting.codes`: alphabet, check character, uniqueness, normalising."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo import codes
-from geo.codes import ALPHABET, check_character, existing_codes, generate_codes, validate
+from geo.targeting import codes
+from geo.targeting.codes import ALPHABET, check_character, existing_codes, generate_codes, validate
 from geo.keys import code_key
 from geo.workspace import create_workspace
 

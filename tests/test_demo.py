@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo import demo
+from geo.demo import build as demo
 from geo.campaign_settings import load_settings
-from geo.io import load_customers, load_stores
+from geo.data.tables import load_customers, load_stores
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Expected outcome and ROI of `geo.forecast` from past campaigns saved in a workspace."""
+"""Expected outcome and ROI of `geo.targeting.forecast` from past campaigns saved in a workspace."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.forecast import NO_HISTORY, campaign_history, forecast, jeffreys_interval
+from geo.targeting.forecast import NO_HISTORY, campaign_history, forecast, jeffreys_interval
 from geo.workspace import create_workspace
 
 

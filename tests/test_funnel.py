@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.attribution import Window
-from geo.funnel import (analyse_funnel, band_labels, breakdown, build_journeys, daily_redemptions,
+from geo.funnel.attribution import Window
+from geo.funnel.funnel import (analyse_funnel, band_labels, breakdown, build_journeys, daily_redemptions,
                         decay_curve, funnel_stages, stage_table)
 
 

@@ -2,7 +2,7 @@
 
 Stage counts are checked against a direct pandas computation on the saved
 tables, the lift must be positive, and the anomalies must be those that
-`geo.demo_campaign` plants.
+`geo.demo.campaign` plants.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from geo import demo_campaign
-from geo.campaign_funnel import analyse_campaign, saved_campaign
-from geo.demo_campaign import CAMPAIGN_NAME, OFFER_END, OFFER_START, STORE_WIDE_CODE
+from geo.demo import campaign as demo_campaign
+from geo.funnel.campaign import analyse_campaign, saved_campaign
+from geo.demo.campaign import CAMPAIGN_NAME, OFFER_END, OFFER_START, STORE_WIDE_CODE
 from geo.workspace import open_workspace
 
 

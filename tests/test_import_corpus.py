@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from geo.errors import DataError
-from geo.ingest import check_file
+from geo.data.ingest import check_file
 
 CORPUS = Path(__file__).parent / "data" / "import"
 EXPECTED = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from geo.errors import DataError
-from geo.io import check_table, load_customers, load_stores
-from geo.schema import CUSTOMERS
+from geo.data.tables import check_table, load_customers, load_stores
+from geo.data.schema import CUSTOMERS
 
 HEADER = "customer_id,email,first_name,lat,lon,opted_in\n"
 

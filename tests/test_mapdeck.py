@@ -6,9 +6,9 @@ import json
 
 import pandas as pd
 
-from geo.mapdeck import (customer_points_json, legend, overview_deck, store_records,
+from geo.views.maps import (customer_points_json, legend, overview_deck, store_records,
                          view_state)
-from geo.summary import headline_counts
+from geo.views.summary import headline_counts
 
 CUSTOMERS = pd.DataFrame({
     "customer_id": ["C1", "C2", "C3"], "email": ["a@x.fi", "b@x.fi", "c@x.fi"],

@@ -9,9 +9,9 @@ import pytest
 
 from geo.cli import main
 from geo.errors import DataError
-from geo.ingest import can_undo_import, import_file, preview_import, undo_import
-from geo.merge import merge_table
-from geo.schema import CUSTOMERS, EVENTS
+from geo.data.ingest import can_undo_import, import_file, preview_import, undo_import
+from geo.data.merge import merge_table
+from geo.data.schema import CUSTOMERS, EVENTS
 from geo.workspace import create_workspace, open_workspace
 
 

@@ -1,4 +1,4 @@
-"""Tests for geo.network: OSMnx-faithful loading, speeds, cache, bad inputs and the online path."""
+"""Tests for geo.network.graph: OSMnx-faithful loading, speeds, cache, bad inputs and the online path."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ import shapely
 
 from tests.conftest import SHARED_OSM
 from geo.errors import NetworkError
-from geo.extent import graph_bounds
-from geo.network import (DEFAULT_BIKE_KMH, DEFAULT_WALK_KMH, NetworkWarning, graph_from_bbox, graph_from_place,
+from geo.network.extent import graph_bounds
+from geo.network.graph import (DEFAULT_BIKE_KMH, DEFAULT_WALK_KMH, NetworkWarning, graph_from_bbox, graph_from_place,
                          load_network, load_notes, read_osm_elements, way_filter, way_passes)
 
 OSM = SHARED_OSM

@@ -6,12 +6,12 @@ import zlib
 
 import pytest
 
-from geo.activity import read_activity
+from geo.data.activity import read_activity
 from geo.errors import DataError
-from geo.importers import looks_binary, peek
-from geo.ingest import check_file
-from geo.io import read_raw
-from geo.suppression import suppression_from_bytes
+from geo.data.readers import looks_binary, peek
+from geo.data.ingest import check_file
+from geo.data.tables import read_raw
+from geo.targeting.suppression import suppression_from_bytes
 
 # a real PNG with a few e-mail-looking bytes inside, as a phone photo renamed .csv would be
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x02\x00\x00\x00"

@@ -1,4 +1,4 @@
-"""Audience rules, waterfall, per-store counts and the stratified holdout of `geo.reach`."""
+"""Audience rules, waterfall, per-store counts and the stratified holdout of `geo.targeting.reach`."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.audience import AudienceFilters, prepare_audience
-from geo.reach import STAGES, band_index, band_labels, compute_reach, reach, travel_histogram
-from geo.suppression import parse_suppression, recently_contacted
+from geo.targeting.audience import AudienceFilters, prepare_audience
+from geo.targeting.reach import STAGES, band_index, band_labels, compute_reach, reach, travel_histogram
+from geo.targeting.suppression import parse_suppression, recently_contacted
 from geo.workspace import create_workspace
 
 STORES = pd.DataFrame({"store_id": ["S1", "S2"], "name": ["North", "South"],
@@ -115,7 +115,7 @@ def test_suppression_matching_is_case_and_whitespace_insensitive():
 
 def test_saved_suppression_survives_and_can_be_removed(tmp_path):
     from geo.errors import DataError
-    from geo.suppression import clear_suppression, save_suppression, saved_suppression
+    from geo.targeting.suppression import clear_suppression, save_suppression, saved_suppression
     from geo.workspace import open_workspace
 
     ws = create_workspace("shop", tmp_path)
@@ -313,7 +313,7 @@ def _run_cli(argv, capsys):
 
 
 def test_cli_reach_on_andorra(tmp_path, shared_osm, capsys, monkeypatch):
-    from geo.codes import validate
+    from geo.targeting.codes import validate
     monkeypatch.setenv("GEO_DATA_DIR", str(tmp_path / "data"))
     customers = _andorra_inputs(tmp_path, shared_osm)
     base = ["reach", "--network", shared_osm / "andorra.osm.pbf", "--stores",

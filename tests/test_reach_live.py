@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.audience import prepare_audience
-from geo.reach import _order_within, compute_reach, index_reach, travel_histogram
-from geo.reach_charts import (chart_spec, histogram_table, travel_histogram_chart,
+from geo.targeting.audience import prepare_audience
+from geo.targeting.reach import _order_within, compute_reach, index_reach, travel_histogram
+from geo.views.reach_charts import (chart_spec, histogram_table, travel_histogram_chart,
                               waterfall_chart, waterfall_table)
-from geo.reach_live import (bands_up_to, candidate_targets, cell_grid, overlap_by_store,
+from geo.targeting.live import (bands_up_to, candidate_targets, cell_grid, overlap_by_store,
                             store_positions)
 
 STORES = pd.DataFrame({"store_id": ["S1", "S2", "S3"], "name": ["North", "South", "East"],
@@ -130,7 +130,7 @@ def test_overlap_by_store_travel_and_radius(pop):
     expected = assignment.loc[both, "store_id"].astype(str).value_counts()
     assert got.to_dict() == {s: int(expected.get(s, 0)) for s in STORES["store_id"]}
     # radius: the runner-up's distance comes from the customers' coordinates
-    from geo.assign import radius_assign
+    from geo.catchments.assign import radius_assign
     radius = radius_assign(STORES, customers, 1.0)
     got_r = overlap_by_store(radius, STORES, 1.0, mode="radius", customers=customers)
     assert got_r.sum() == int(radius["second_store_id"].notna().sum())

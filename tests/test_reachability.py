@@ -1,6 +1,6 @@
 """Issue 11: customers near a network's edge get a time; pieces, one-way dead ends and unplaceable stores.
 
-Every expected answer is computed here independently of `geo.routing`: pieces and
+Every expected answer is computed here independently of `geo.network.routing`: pieces and
 cores with networkx components, nearest nodes by brute force, times with
 networkx Dijkstra on the same graph.
 """
@@ -17,15 +17,15 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo.assign import assign_customers
-from geo.audience import prepare_audience
-from geo.catchments import catchment_polygons, what_if_store
+from geo.catchments.assign import assign_customers
+from geo.targeting.audience import prepare_audience
+from geo.catchments.polygons import catchment_polygons, what_if_store
 from geo.errors import NetworkError
-from geo.network import NetworkWarning, load_network
-from geo.reach import index_reach
-from geo.reach_live import overlap_index
-from geo.reach_preview import preview_map_json, reach_curve, slider_steps, targets_by_store
-from geo.routing import Router
+from geo.network.graph import NetworkWarning, load_network
+from geo.targeting.reach import index_reach
+from geo.targeting.live import overlap_index
+from geo.targeting.preview import preview_map_json, reach_curve, slider_steps, targets_by_store
+from geo.network.routing import Router
 from tests.conftest import placeable_nodes
 
 CLIP_BOX = (15.605, 48.380, 15.640, 48.410)

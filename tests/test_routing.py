@@ -1,4 +1,4 @@
-"""Tests for geo.routing: travel times equal networkx's, snapping rules, traffic, CSR details."""
+"""Tests for geo.network.routing: travel times equal networkx's, snapping rules, traffic, CSR details."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo.assign import haversine_km
+from geo.catchments.assign import haversine_km
 from tests.conftest import SHARED_OSM, placeable_nodes
 from geo.errors import NetworkError
-from geo.network import NetworkWarning, add_travel_times, load_network
-from geo.routing import REASONS, Router
+from geo.network.graph import NetworkWarning, add_travel_times, load_network
+from geo.network.routing import REASONS, Router
 
 KREMS = SHARED_OSM / "krems.osm.gz"
 

@@ -20,12 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from geo.cli import main
-from geo.ingest import check_file, import_file
-from geo.io import complete
+from geo.data.ingest import check_file, import_file
+from geo.data.tables import complete
 from geo.keys import email_keys
-from geo.reach import reach
-from geo.schema import CUSTOMERS
-from geo.targets import build_target_list, download
+from geo.targeting.reach import reach
+from geo.data.schema import CUSTOMERS
+from geo.targeting.targets import build_target_list, download
 from geo.workspace import create_workspace
 
 STORES = pd.DataFrame({"store_id": ["S1", "S2"], "name": ["North", "South"],
@@ -81,7 +81,7 @@ def test_no_address_with_a_non_consenting_record_is_targeted_or_written(raw, hol
     assert report.shared_groups == int((groups > 1).sum())
 
     customers = complete(report.valid.drop(columns="_row"), CUSTOMERS)
-    from geo.assign import radius_assign
+    from geo.catchments.assign import radius_assign
     assignment = radius_assign(STORES, customers, 5.0)
     result = reach(customers, assignment, STORES, bands=[5.0], mode="radius", holdout=holdout)
     allowed = consenting_keys(raw)
@@ -112,7 +112,7 @@ def test_import_keeps_every_record_of_a_shared_address(tmp_path):
     report = import_file(raw.to_csv(index=False).encode(), "customers", ws, name="c.csv")
     stored = ws.load_table("customers")
     assert stored["customer_id"].tolist() == ["a", "b", "c"] and report.shared_groups == 1
-    from geo.consent import contactable
+    from geo.data.consent import contactable
     assert contactable(stored).tolist() == [False, False, True]  # b unsubscribed for both
 
 
@@ -169,7 +169,7 @@ def test_second_records_name_their_representative():
         "customer_id": ["far", "near", "solo"], "email": ["a@x.com", "A@x.com", "b@x.com"],
         "first_name": "A", "lat": [60.18, 60.1651, 60.16], "lon": 24.945,
         "opted_in": True}), CUSTOMERS)
-    from geo.assign import radius_assign
+    from geo.catchments.assign import radius_assign
     result = reach(customers, radius_assign(STORES, customers, 5.0), STORES, bands=[5.0],
                    mode="radius", holdout=0.0)
     assert result.targets["customer_id"].tolist() == ["near", "solo"]

@@ -1,4 +1,4 @@
-"""Target lists of `geo.targets`: merge fields, codes, downloads, formula neutralising, campaigns."""
+"""Target lists of `geo.targeting.targets`: merge fields, codes, downloads, formula neutralising, campaigns."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from geo.codes import existing_codes, validate
+from geo.targeting.codes import existing_codes, validate
 from geo.errors import DataError, WorkspaceError
-from geo.reach import reach
+from geo.targeting.reach import reach
 from geo.export import (manual_import_csv, manual_import_frame, prepare_targets,
                         with_current_consent, write_manual_import)
-from geo.io import read_raw
-from geo.targets import (CLI_COLUMNS, TARGET_COLUMNS, OfferWindow, build_target_list, download,
+from geo.data.tables import read_raw
+from geo.targeting.targets import (CLI_COLUMNS, TARGET_COLUMNS, OfferWindow, build_target_list, download,
                          download_name, load_campaign, neutralise_formulas, save_campaign,
                          targets_layout, to_csv_bytes, to_xlsx_bytes, treatment_only,
                          write_download)
@@ -44,7 +44,7 @@ def reach_targets(n=40, holdout=0.25, seed=1, mode="drive"):
                                "store_id": pd.array(rng.choice(["S1", "S2"], n), dtype="string"),
                                "travel_min": rng.random(n) * 15, "crow_km": rng.random(n) * 5,
                                "reachable": True})
-    if mode == "radius":                                  # crow-flies km only, as geo.assign gives
+    if mode == "radius":                                  # crow-flies km only, as geo.catchments.assign gives
         assignment["travel_min"] = np.nan
     bands = [1, 3, 5] if mode == "radius" else [5, 10, 15]
     return reach(customers, assignment, STORES, bands=bands, mode=mode, holdout=holdout,

@@ -1,4 +1,4 @@
-"""Checks across rows in geo.validate: swapped coordinates, duplicates, the report's shape."""
+"""Checks across rows in geo.data.validate: swapped coordinates, duplicates, the report's shape."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.schema import CUSTOMERS, STORES
-from geo.schema import CUSTOMERS
-from geo.validate import find_swapped, shared_addresses, validate_table
+from geo.data.schema import CUSTOMERS, STORES
+from geo.data.schema import CUSTOMERS
+from geo.data.validate import find_swapped, shared_addresses, validate_table
 
 
 def test_swapped_row_among_parisians_is_flagged():

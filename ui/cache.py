@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from geo import demo
+from geo.demo import build as demo
 from geo.workspace import DEMO, list_workspaces, open_workspace
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -78,8 +78,8 @@ def _prune(folder: Path, keep: int = 300, high_water: int = 400) -> None:
 
 @st.cache_resource(show_spinner="Loading the road network…", max_entries=6)
 def road_network(source: str, mode: str):
-    """The road graph of ``source`` (see `geo.sources`) and travel ``mode``, shared by all sessions."""
-    from geo.sources import load_source
+    """The road graph of ``source`` (see `geo.network.sources`) and travel ``mode``, shared by all sessions."""
+    from geo.network.sources import load_source
     from geo.workspace import default_root
 
     return load_source(source, mode, cache_dir=default_root() / "cache" / "networks")
@@ -90,8 +90,8 @@ def road_paths_url(source: str, mode: str) -> str:
     """URL of the road lines of ``source`` as static JSON for the map's road layer."""
     import osmnx as ox
 
-    from geo.mapdeck import road_paths_json
-    from geo.sources import source_key
+    from geo.views.maps import road_paths_json
+    from geo.network.sources import source_key
 
     def make() -> bytes:
         return road_paths_json(ox.graph_to_gdfs(road_network(source, mode), nodes=False))
@@ -102,7 +102,7 @@ def road_paths_url(source: str, mode: str) -> str:
 @st.cache_data(show_spinner=False, max_entries=8)
 def customer_points_url(root: str, workspace: str, version: str) -> str:
     """URL of the workspace's customers as static JSON for the point and density layers."""
-    from geo.mapdeck import customer_points_json
+    from geo.views.maps import customer_points_json
 
     def make() -> bytes:
         return customer_points_json(load_table(root, workspace, "customers", version))
@@ -115,7 +115,7 @@ def dataset_view(root: str, workspace: str, customers_version: str, stores_versi
     """The fixed camera framing a workspace's stores and the central 98 % of its customers."""
     import numpy as np
 
-    from geo.mapdeck import view_state
+    from geo.views.maps import view_state
 
     customers = load_table(root, workspace, "customers", customers_version)
     stores = load_table(root, workspace, "stores", stores_version)

@@ -10,13 +10,13 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from geo.columns import check_mapping, merge_mapping
+from geo.data.columns import check_mapping, merge_mapping
 from geo.errors import DataError, GeoError
-from geo.geocode import NOMINATIM_DOMAIN, GeocoderSettings
-from geo.importers import peek
-from geo.inventory import owned_files
-from geo.schema import Schema
-from geo.validate import ValidationReport
+from geo.data.geocode import NOMINATIM_DOMAIN, GeocoderSettings
+from geo.data.readers import peek
+from geo.data.inventory import owned_files
+from geo.data.schema import Schema
+from geo.data.validate import ValidationReport
 from geo.workspace import DEMO, Workspace, create_workspace, delete_workspace, open_workspace
 from ui.state import WS_KEY
 
@@ -122,7 +122,7 @@ def delete(root: str, name: str | None) -> None:
 
 def undo(ws: Workspace, kind: str) -> None:
     """Put back the ``kind`` table as it was before the last import (button callback)."""
-    from geo.ingest import undo_import
+    from geo.data.ingest import undo_import
 
     try:
         last = undo_import(ws, kind)

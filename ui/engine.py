@@ -11,9 +11,9 @@ import geopandas as gpd
 import pandas as pd
 import streamlit as st
 
-from geo.assign import assign_customers, overlaps, radius_assign
-from geo.catchments import catchment_polygons, radius_rings
-from geo.routing import Router
+from geo.catchments.assign import assign_customers, overlaps, radius_assign
+from geo.catchments.polygons import catchment_polygons, radius_rings
+from geo.network.routing import Router
 from ui import cache
 
 
@@ -57,7 +57,7 @@ def assignment(root: str, ws: str, cv: str, sv: str, source: str, mode: str, tra
                max_entries=8)
 def coverage(root: str, ws: str, cv: str, sv: str, source: str, mode: str):
     """How much of the workspace's stores and customers the network of ``source`` covers."""
-    from geo.coverage import network_coverage
+    from geo.network.coverage import network_coverage
 
     customers = cache.load_table(root, ws, "customers", cv)
     stores = cache.load_table(root, ws, "stores", sv)
@@ -105,7 +105,7 @@ def store_overlaps(root: str, ws: str, cv: str, sv: str, source: str, mode: str,
 def assigned_points_url(root: str, ws: str, cv: str, sv: str, source: str, mode: str,
                         traffic: float, store_ids: tuple[str, ...], km: float | None) -> str:
     """URL of customers coloured by assigned store (static JSON; unchanged by minute moves)."""
-    from geo.mapdeck import assigned_points_json, store_palette
+    from geo.views.maps import assigned_points_json, store_palette
 
     customers = cache.load_table(root, ws, "customers", cv)
     if km is None:
@@ -121,7 +121,7 @@ def assigned_points_url(root: str, ws: str, cv: str, sv: str, source: str, mode:
 @st.cache_data(show_spinner=False, max_entries=8)
 def sites_url(source: str, mode: str) -> str:
     """URL of the network's nodes as clickable candidate sites (static JSON)."""
-    from geo.mapdeck import node_points_json
+    from geo.views.maps import node_points_json
 
     return cache.publish_static(f"sites-{mode}", node_points_json(cache.road_network(source, mode)))
 
@@ -130,7 +130,7 @@ def sites_url(source: str, mode: str) -> str:
 def what_if(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffic: float,
             store_ids: tuple[str, ...], lat: float, lon: float, minutes: tuple[float, ...]):
     """Catchment of a candidate store and the customers it would win, by losing store."""
-    from geo.catchments import what_if_store
+    from geo.catchments.polygons import what_if_store
 
     customers, stores = _tables(root, ws, cv, sv, store_ids)
     assigned = assignment(root, ws, cv, sv, source, mode, traffic, store_ids)
@@ -142,7 +142,7 @@ def what_if(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffi
 def threshold(root: str, ws: str, cv: str, sv: str, source: str, mode: str, store_id: str,
               n: int) -> float:
     """Minutes a store's band must reach to hold ``n`` customers."""
-    from geo.assign import threshold_minutes
+    from geo.catchments.assign import threshold_minutes
 
     customers, stores = _tables(root, ws, cv, sv, (store_id,))
     return threshold_minutes(router(source, mode), stores.iloc[0], customers, n)

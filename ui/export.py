@@ -12,7 +12,7 @@ import streamlit as st
 
 from geo.export import ENV_KEYS, Adapter, ExportError, RetryPolicy, Secret, make_adapter
 from geo.export.recipients import with_current_consent
-from geo.targets import load_campaign
+from geo.targeting.targets import load_campaign
 from geo.workspace import Workspace, open_workspace
 
 PROVIDER_LABELS = {"mailchimp": "Mailchimp", "klaviyo": "Klaviyo", "sendgrid": "SendGrid",

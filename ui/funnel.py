@@ -1,7 +1,7 @@
 """Cached funnel computations and upload checks for the funnel page, plus its chart-with-downloads block.
 
 Results are cached by plain values: the workspace and campaign names, the
-campaign files' versions (`geo.campaign_funnel.campaign_versions`) and the
+campaign files' versions (`geo.funnel.campaign.campaign_versions`) and the
 page's numeric inputs; uploads by their bytes. Never by DataFrames.
 """
 
@@ -12,12 +12,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from geo.activity import ActivityImport, read_activity
-from geo.campaign_funnel import analyse_campaign, upload_columns
-from geo.charts import chart_png, table_csv
-from geo.funnel import FunnelResult
-from geo.ingest import check_file
-from geo.validate import ValidationReport
+from geo.data.activity import ActivityImport, read_activity
+from geo.funnel.campaign import analyse_campaign, upload_columns
+from geo.views.charts import chart_png, table_csv
+from geo.funnel.funnel import FunnelResult
+from geo.data.ingest import check_file
+from geo.data.validate import ValidationReport
 from geo.workspace import open_workspace
 
 
@@ -25,7 +25,7 @@ from geo.workspace import open_workspace
 def campaign_funnel(root: str, workspace: str, campaign: str, versions: tuple[str, ...],
                     cost_per_email: float, bin_min: float,
                     accept_typos: bool = False) -> FunnelResult:
-    """`geo.campaign_funnel.analyse_campaign`, keyed by the campaign files' ``versions``."""
+    """`geo.funnel.campaign.analyse_campaign`, keyed by the campaign files' ``versions``."""
     ws = open_workspace(workspace, Path(root))
     return analyse_campaign(ws, campaign, cost_per_email=cost_per_email, bin_min=bin_min,
                             accept_typos=accept_typos)
@@ -34,7 +34,7 @@ def campaign_funnel(root: str, workspace: str, campaign: str, versions: tuple[st
 @st.cache_data(show_spinner="Checking the activity export…", max_entries=8)
 def checked_events(data: bytes, file_name: str, layout: str, sent_at: str | None,
                    campaign_id: str | None) -> ActivityImport:
-    """Read and validate an uploaded provider export (`geo.activity.read_activity`)."""
+    """Read and validate an uploaded provider export (`geo.data.activity.read_activity`)."""
     return read_activity(data, name=file_name, layout=layout, sent_at=sent_at,
                          campaign_id=campaign_id)
 
@@ -48,7 +48,7 @@ def upload_headers(data: bytes, file_name: str) -> list[str]:
 @st.cache_data(show_spinner="Checking the till export…", max_entries=8)
 def checked_redemptions(data: bytes, file_name: str,
                         mapping: tuple[tuple[str, str], ...]) -> ValidationReport:
-    """Validate an uploaded till export against `geo.schema.REDEMPTIONS` with ``mapping``."""
+    """Validate an uploaded till export against `geo.data.schema.REDEMPTIONS` with ``mapping``."""
     return check_file(data, "redemptions", name=file_name, mapping=dict(mapping))
 
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from geo.audience import Audience, AudienceFilters, prepare_audience
-from geo.reach import ReachIndex, index_reach
-from geo.suppression import recently_contacted
-from geo.reach_preview import KM_MAX
+from geo.targeting.audience import Audience, AudienceFilters, prepare_audience
+from geo.targeting.reach import ReachIndex, index_reach
+from geo.targeting.suppression import recently_contacted
+from geo.targeting.preview import KM_MAX
 from geo.workspace import open_workspace
 from ui import cache, engine
 
@@ -42,7 +42,7 @@ def campaigns_version(root: str, workspace: str) -> str:
 @st.cache_resource(show_spinner="Routing customers to their nearest store…", max_entries=8)
 def assignment(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffic: float,
                store_ids: tuple[str, ...]) -> pd.DataFrame:
-    """Nearest store per customer for ``mode`` (radius: crow-flies up to `geo.reach_preview.KM_MAX` km, the slider's end).
+    """Nearest store per customer for ``mode`` (radius: crow-flies up to `geo.targeting.preview.KM_MAX` km, the slider's end).
 
     Shared and read-only: a slider move only thresholds it (never copy or mutate it).
     """
@@ -59,8 +59,8 @@ def contacted(root: str, ws: str, campaigns: str, days: int, today: str) -> list
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def saved_suppression(root: str, ws: str, version: str) -> tuple[list[str], dict | None]:
-    """`geo.suppression.saved_suppression` of the workspace (``version``: the table's version)."""
-    from geo.suppression import saved_suppression as load
+    """`geo.targeting.suppression.saved_suppression` of the workspace (``version``: the table's version)."""
+    from geo.targeting.suppression import saved_suppression as load
 
     keys, about = load(open_workspace(ws, Path(root)))
     return keys.tolist(), about
@@ -74,7 +74,7 @@ def suppression_digest(addresses: list[str]) -> str:
 @st.cache_resource(show_spinner="Applying the audience rules…", max_entries=8)
 def audience(root: str, ws: str, cv: str, filters_json: str, suppression_key: str,
              _suppression: tuple[str, ...], campaigns: str, today: str) -> Audience:
-    """Per-customer consent and filter flags (`geo.audience.prepare_audience`), shared, read-only.
+    """Per-customer consent and filter flags (`geo.targeting.audience.prepare_audience`), shared, read-only.
 
     ``filters_json`` is `AudienceFilters.as_dict` as JSON; ``suppression_key``
     is `suppression_digest` of ``_suppression``.
@@ -91,7 +91,7 @@ def audience(root: str, ws: str, cv: str, filters_json: str, suppression_key: st
 @st.cache_resource(show_spinner="Applying the audience rules to the catchments…", max_entries=8)
 def reach_index(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffic: float,
                 store_ids: tuple[str, ...], audience_key: str, _audience: Audience) -> ReachIndex:
-    """`geo.reach.index_reach` of an audience over the assignment, shared and read-only.
+    """`geo.targeting.reach.index_reach` of an audience over the assignment, shared and read-only.
 
     ``audience_key`` identifies ``_audience`` (the arguments of `audience`).
     A minutes-slider move then only calls `ReachIndex.at`.
@@ -103,8 +103,8 @@ def reach_index(root: str, ws: str, cv: str, sv: str, source: str, mode: str, tr
 @st.cache_data(show_spinner=False, max_entries=8)
 def chart_spec(kind: str, unit: str = "min") -> dict:
     """Vega-Lite spec (no data) of a reach chart, built with Altair once: ``waterfall`` or ``histogram``."""
-    from geo import reach_charts as rc
-    from geo.reach import STAGE_LABELS, STAGES
+    from geo.views import reach_charts as rc
+    from geo.targeting.reach import STAGE_LABELS, STAGES
 
     if kind == "waterfall":
         sample = pd.DataFrame({"stage": list(STAGES), "label": [STAGE_LABELS[s] for s in STAGES],
@@ -124,8 +124,8 @@ def selected_stores(root: str, ws: str, sv: str, store_ids: tuple[str, ...]) -> 
 def expected_outcome(root: str, ws: str, campaigns: str, recipients: tuple[tuple[str, int], ...],
                      bands: tuple[float, ...], mode: str, cost_per_email: float,
                      discount_value: float):
-    """`geo.forecast.forecast` for treatment recipients per band label (history keyed by version)."""
-    from geo.forecast import forecast
+    """`geo.targeting.forecast.forecast` for treatment recipients per band label (history keyed by version)."""
+    from geo.targeting.forecast import forecast
 
     per_band = pd.Series(dict(recipients), dtype="int64")
     return forecast(open_workspace(ws, Path(root)), per_band, list(bands), mode=mode,

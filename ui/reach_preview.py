@@ -1,6 +1,6 @@
 """The reach page's live preview component: slider, headline counts and targets map in the browser.
 
-The numbers and the map data come from `geo.reach_preview` (`reach_curve`,
+The numbers and the map data come from `geo.targeting.preview` (`reach_curve`,
 `targets_by_store`, `preview_map_json`), computed once per selection for
 every slider step, cached here and served as static files; the browser
 (``reach_preview.js``) only looks them up, so a slider move never waits for
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from geo.reach import RADIUS, ReachIndex
-from geo.reach_live import Overlap, overlap_index
-from geo.reach_preview import (preview_counts_json, preview_map_json, preview_stores, reach_curve,
+from geo.targeting.reach import RADIUS, ReachIndex
+from geo.targeting.live import Overlap, overlap_index
+from geo.targeting.preview import (preview_counts_json, preview_map_json, preview_stores, reach_curve,
                                slider_steps, snap_to_step, targets_by_store)
 from ui import cache
 from ui import reach as ui
@@ -31,7 +31,7 @@ _COMPONENT = st.components.v2.component(
 @st.cache_resource(show_spinner=False, max_entries=8)
 def overlap(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffic: float,
             store_ids: tuple[str, ...]) -> Overlap:
-    """`geo.reach_live.overlap_index` of the page's assignment, shared and read-only."""
+    """`geo.targeting.live.overlap_index` of the page's assignment, shared and read-only."""
     customers = cache.load_table(root, ws, "customers", cv) if mode == RADIUS else None
     return overlap_index(ui.assignment(root, ws, cv, sv, source, mode, traffic, store_ids),
                          ui.selected_stores(root, ws, sv, store_ids), mode=mode,
@@ -42,7 +42,7 @@ def overlap(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffi
 def counts_url(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffic: float,
                store_ids: tuple[str, ...], audience_key: str, holdout: float,
                _index: ReachIndex) -> str:
-    """URL of the preview's counts for every step (`geo.reach_preview.preview_counts_json`)."""
+    """URL of the preview's counts for every step (`geo.targeting.preview.preview_counts_json`)."""
     over = overlap(root, ws, cv, sv, source, mode, traffic, store_ids)
     steps = slider_steps(mode)
     return cache.publish_static("reach-counts", preview_counts_json(
@@ -53,14 +53,14 @@ def counts_url(root: str, ws: str, cv: str, sv: str, source: str, mode: str, tra
 def stores_payload(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffic: float,
                    store_ids: tuple[str, ...], audience_key: str,
                    _index: ReachIndex) -> list[dict]:
-    """`geo.reach_preview.preview_stores` in the reach index's store order (that of the counts)."""
+    """`geo.targeting.preview.preview_stores` in the reach index's store order (that of the counts)."""
     return preview_stores(_index.stores)
 
 
 @st.cache_data(show_spinner="Preparing the map of targets…", max_entries=16)
 def map_url(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffic: float,
             store_ids: tuple[str, ...], audience_key: str, _index: ReachIndex) -> str:
-    """URL of `geo.reach_preview.preview_map_json` served as a static file (fetched once)."""
+    """URL of `geo.targeting.preview.preview_map_json` served as a static file (fetched once)."""
     return cache.publish_static("reach-preview", preview_map_json(_index, slider_steps(mode)))
 
 

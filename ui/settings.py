@@ -6,7 +6,7 @@ import streamlit as st
 
 from geo.campaign_settings import save_settings
 from geo.modes import Mode
-from geo.trade_area import even_bands
+from geo.catchments.trade_area import even_bands
 from geo.workspace import Workspace
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from geo.assign import assign_customers, radius_assign
+from geo.catchments.assign import assign_customers, radius_assign
 from geo.cli import print_json
 from geo.commands.catchments import add_network_arguments, router_from_args, unplaced_summary
-from geo.io import load_customers, load_stores, write_csv
-from geo.network import MODES
+from geo.data.tables import load_customers, load_stores, write_csv
+from geo.network.graph import MODES
 
 NAME = "assign"
 HELP = "Assign each customer to the nearest store by travel time, with the runner-up and crow-flies km."

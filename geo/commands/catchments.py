@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from geo.catchments import catchment_polygons, radius_rings, to_geojson
+from geo.catchments.polygons import catchment_polygons, radius_rings, to_geojson
 from geo.cli import print_json
 from geo.errors import GeoError
-from geo.io import load_stores
-from geo.network import DEFAULT_BIKE_KMH, DEFAULT_WALK_KMH, MODES, load_network
-from geo.routing import DEFAULT_SNAP_MAX_M, Router
+from geo.data.tables import load_stores
+from geo.network.graph import DEFAULT_BIKE_KMH, DEFAULT_WALK_KMH, MODES, load_network
+from geo.network.routing import DEFAULT_SNAP_MAX_M, Router
 
 NAME = "catchments"
 HELP = "Draw catchments per store: travel-time bands on the road network, or radius rings."

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from geo.cli import print_json
-from geo.demo import DEFAULT_CUSTOMERS, DEFAULT_SEED, install_demo
+from geo.demo.build import DEFAULT_CUSTOMERS, DEFAULT_SEED, install_demo
 
 NAME = "demo"
 HELP = "Regenerate the central-Helsinki demo (real OSM shops and buildings, synthetic people)."

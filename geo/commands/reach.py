@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from geo.audience import AudienceFilters
+from geo.targeting.audience import AudienceFilters
 from geo.campaign_settings import CampaignSettings, load_settings
 from geo.cli import print_json
 from geo.errors import DataError
 from geo.modes import MODES, Mode
-from geo.plan import plan_campaign
-from geo.reach import DEFAULT_HOLDOUT, DEFAULT_SEED, reach
-from geo.suppression import read_suppression, recently_contacted
-from geo.targets import LAYOUTS, build_target_list, save_campaign, write_download
+from geo.targeting.plan import plan_campaign
+from geo.targeting.reach import DEFAULT_HOLDOUT, DEFAULT_SEED, reach
+from geo.targeting.suppression import read_suppression, recently_contacted
+from geo.targeting.targets import LAYOUTS, build_target_list, save_campaign, write_download
 
 NAME = "reach"
 HELP = ("Assign customers to stores, apply consent and audience filters, draw the holdout and "
@@ -97,14 +97,14 @@ def assignment_for(args: argparse.Namespace, stores: pd.DataFrame, customers: pd
                    bands: list[float]) -> pd.DataFrame:
     """Run the engine: nearest store per customer by travel time (or crow-flies in radius mode)."""
     if Mode.parse(args.mode) is Mode.RADIUS:
-        from geo.assign import radius_assign
+        from geo.catchments.assign import radius_assign
         return radius_assign(stores, customers, km=max(bands))
     if not args.network:
         raise DataError("--network", f"a road network is needed for --mode {args.mode} "
                                      "(a file or 'demo'); use --mode radius without one")
-    from geo.assign import assign_customers
-    from geo.network import load_network
-    from geo.routing import Router
+    from geo.catchments.assign import assign_customers
+    from geo.network.graph import load_network
+    from geo.network.routing import Router
     graph = load_network(args.network, args.mode)
     router = Router.from_graph(graph)
     return assign_customers(router, stores, customers, mode=args.mode, traffic=args.traffic,
@@ -122,8 +122,8 @@ def _offer_window(args: argparse.Namespace) -> tuple[object, object]:
 
 def run(args: argparse.Namespace) -> int:
     """Load, assign, apply the audience rules, write the list and print the JSON summary."""
-    from geo.codes import existing_codes
-    from geo.io import load_customers, load_stores
+    from geo.targeting.codes import existing_codes
+    from geo.data.tables import load_customers, load_stores
     from geo.workspace import create_workspace, open_workspace
 
     radius = Mode.parse(args.mode) is Mode.RADIUS

@@ -6,7 +6,7 @@ import argparse
 
 from geo.commands._importing import (add_common_arguments, finish, geocoder_settings,
                                      resolve_mapping)
-from geo.ingest import check_file
+from geo.data.ingest import check_file
 
 NAME = "validate"
 HELP = "check a customers/stores/events/redemptions file and print the problems as JSON"

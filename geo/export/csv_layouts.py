@@ -293,7 +293,7 @@ def manual_import_frame(targets: pd.DataFrame | PreparedTargets, provider: str) 
     Parameters
     ----------
     targets
-        A target list (`geo.targets.build_target_list`, a saved campaign, or a
+        A target list (`geo.targeting.targets.build_target_list`, a saved campaign, or a
         CSV read back) or its `prepare_targets` result. Holdout members, rows
         without consent, invalid and repeated emails are left out.
     provider

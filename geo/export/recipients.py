@@ -10,7 +10,7 @@ import pandas as pd
 
 from geo.errors import DataError
 from geo.keys import email_keys
-from geo.validate import EMAIL_RE, TRUE_WORDS
+from geo.data.validate import EMAIL_RE, TRUE_WORDS
 
 REQUIRED = ("customer_id", "email", "group")
 FIELD_COLUMNS = ["first_name", "store_id", "store_name", "store_address", "travel_min", "mode",

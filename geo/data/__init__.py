@@ -1,0 +1,28 @@
+"""Data in: read the marketer's files, check them, and keep them in the workspace.
+
+Modules, in the order data flows through them:
+
+``schema``
+    The tables' layouts (stores, customers, targets, events, redemptions).
+``readers``
+    Read any supported file (CSV in any encoding and delimiter, XLSX, GeoJSON,
+    GeoPackage, Parquet) in chunks; refuse what is not a table.
+``columns``
+    Map a file's headers onto the canonical columns (synonyms, recalled mappings).
+``validate``
+    Parse cells into typed columns; report every bad row with its reason.
+``geocode``
+    Locate rows that have an address or postcode but no coordinates.
+``ingest``
+    Check a file and store its good rows (preview, import, undo).
+``merge``
+    Add and update, or replace, a stored table with an import.
+``tables``
+    Load and write the product's tables strictly (the command line's inputs).
+``activity``
+    Read providers' activity exports (Mailchimp, Klaviyo, generic) as events.
+``consent``
+    The consent rule, judged per address.
+``inventory``
+    What each workspace holds on disk.
+"""

@@ -1,0 +1,606 @@
+"""Compute the online-to-offline funnel: stages, breakdowns, distance decay and treatment-vs-holdout lift.
+
+The unit is the *journey*: one row per targeted customer (per campaign when the
+target list carries ``campaign_id``) with what happened to them: which e-mail
+events the provider recorded, whether they redeemed in store and how much they
+spent. Every figure (stages, breakdowns, curves) is a group-by over journeys, so
+all counts are unique customers and revenue is a sum in the till's currency.
+
+Stages follow the e-mail: ``targeted -> sent -> delivered -> opened -> clicked ->
+redeemed -> revenue``, for the treatment group (holdout members are never sent
+anything). Provider events imply earlier ones (``implied=True``): a click
+implies an open, an open or click implies delivery, any event implies a send,
+as Mailchimp and Klaviyo count them. Opens are inflated by mail privacy
+proxies (Apple Mail Privacy Protection pre-fetches images, so it "opens" every
+message), so read clicks alongside opens. ``redeemed`` counts every recipient
+who redeemed, whether or not they clicked: its step conversion is relative to
+``clicked`` only by position in the funnel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from geo.funnel.attribution import Window, anomaly_counts, attribute_redemptions, store_wide_summary
+from geo.data.tables import complete, read_raw
+from geo.keys import email_keys
+from geo.data.schema import Schema
+from geo.data.validate import HEADER_ROWS, ValidationReport, validate_table
+
+STAGES = ("targeted", "sent", "delivered", "opened", "clicked", "redeemed")
+EVENT_FLAGS = ("sent", "delivered", "opened", "clicked", "bounced", "unsubscribed")
+IMPLIES = {  # stage -> provider events that prove it (used when implied=True)
+    "sent": ("sent", "delivered", "opened", "clicked", "bounced", "unsubscribed"),
+    "delivered": ("delivered", "opened", "clicked"),
+    "opened": ("opened", "clicked"),
+    "clicked": ("clicked",),
+    "bounced": ("bounced",),
+    "unsubscribed": ("unsubscribed",),
+}
+DEFAULT_BANDS = (5.0, 10.0, 15.0)
+
+
+# bands ------------------------------------------------------------------------
+def band_labels(minutes: pd.Series, bands: Sequence[float] = DEFAULT_BANDS) -> pd.Series:
+    """Label travel minutes with their band: ``"0-5"``, ``"5-10"``, ``"10-15"``, ``"15+"``.
+
+    Parameters
+    ----------
+    minutes
+        Travel time in minutes (NA for customers without one, e.g. radius mode).
+    bands
+        Increasing upper edges in minutes; a band includes its upper edge.
+
+    Returns
+    -------
+    Series of ordered categorical labels; NA minutes give ``"unknown"``.
+    """
+    edges = [0.0] + [float(b) for b in sorted(bands)]
+    labels = [f"{a:g}-{b:g}" for a, b in zip(edges[:-1], edges[1:])] + [f"{edges[-1]:g}+"]
+    values = pd.to_numeric(minutes, errors="coerce").astype("float64")
+    cut = pd.cut(values, bins=edges + [np.inf], labels=labels, right=True, include_lowest=True)
+    out = cut.cat.add_categories(["unknown"]).fillna("unknown")
+    return out.astype(pd.CategoricalDtype(labels + ["unknown"], ordered=True))
+
+
+def order_bands(labels: pd.Series) -> pd.Series:
+    """Given band labels (``"0-5"``, ``"10-15"``...) as an ordered categorical, nearest band first.
+
+    Labels are ordered by the number they start with (then as text); labels
+    without a leading number come after, and NA becomes ``"unknown"`` (last).
+    """
+    text = labels.astype("string").str.strip().fillna("unknown")
+    names = pd.Series(pd.unique(text.to_numpy(dtype=object)), dtype="string")
+    lead = pd.to_numeric(names.str.extract(r"^(\d+(?:\.\d+)?)", expand=False), errors="coerce")
+    order = (pd.DataFrame({"name": names, "lead": lead, "unknown": names.eq("unknown")})
+             .sort_values(["unknown", "lead", "name"], na_position="last")["name"].tolist())
+    return text.astype(pd.CategoricalDtype(order, ordered=True))
+
+
+# journeys -----------------------------------------------------------------------
+def _event_flags(targets: pd.DataFrame, events: pd.DataFrame | None, keys: list[str],
+                 implied: bool) -> pd.DataFrame:
+    flags = pd.DataFrame(False, index=targets.index, columns=list(EVENT_FLAGS))
+    if events is None or events.empty:
+        return flags
+    ev = pd.DataFrame({"email_norm": email_keys(events["email"]),
+                       "event": events["event"].astype("string").str.strip().str.lower()})
+    if "campaign_id" in keys:
+        ev["campaign_id"] = events["campaign_id"].astype("string")
+    ev = ev.dropna(subset=keys + ["event"])
+    seen = ev.groupby(keys + ["event"], observed=True).size().unstack("event", fill_value=0).gt(0)
+    seen = seen.reindex(columns=list(EVENT_FLAGS), fill_value=False)
+    joined = targets[keys].merge(seen, left_on=keys, right_index=True, how="left")
+    raw = joined[list(EVENT_FLAGS)].fillna(False).astype(bool)
+    raw.index = targets.index
+    if not implied:
+        return raw
+    return pd.DataFrame({s: raw[list(IMPLIES[s])].any(axis=1) for s in EVENT_FLAGS})
+
+
+def _match_on_campaign(targets: pd.DataFrame, events: pd.DataFrame | None) -> bool:
+    if events is None or "campaign_id" not in targets or "campaign_id" not in events:
+        return False
+    ours = set(targets["campaign_id"].dropna().astype(str))
+    theirs = set(events["campaign_id"].dropna().astype(str))
+    return bool(ours & theirs)
+
+
+def build_journeys(targets: pd.DataFrame, events: pd.DataFrame | None,
+                   attributed: pd.DataFrame | None, *,
+                   bands: Sequence[float] = DEFAULT_BANDS, implied: bool = True) -> pd.DataFrame:
+    """One row per recipient with their e-mail events, in-store redemptions and revenue.
+
+    Parameters
+    ----------
+    targets
+        Target list (`geo.data.schema.TARGETS` + extras such as segment, band, campaign_id).
+    events
+        Provider events (email, event, timestamp[, campaign_id]); matched to
+        recipients by normalised e-mail, and by campaign too when both tables
+        carry campaign ids that overlap.
+    attributed
+        Output of `geo.funnel.attribution.attribute_redemptions`; only ``counted``
+        redemptions contribute.
+    bands
+        Band edges in minutes, used when targets carry no ``band`` column.
+    implied
+        Whether later events imply earlier ones (see module docstring).
+
+    Returns
+    -------
+    DataFrame
+        Target columns plus ``band`` and boolean ``sent, delivered, opened,
+        clicked, bounced, unsubscribed, redeemed``, ``redemptions`` (int),
+        ``revenue`` (float) and ``first_redeemed_at``.
+    """
+    t = targets.reset_index(drop=True).copy()
+    t["customer_id"] = t["customer_id"].astype("string").str.strip()
+    t["email_norm"] = email_keys(t["email"])
+    t["group"] = t["group"].astype("string").str.strip().str.lower()
+    if "band" in t and t["band"].notna().any():
+        t["band"] = order_bands(t["band"])
+    else:
+        t["band"] = band_labels(t["travel_min"], bands)
+    keys = ["campaign_id", "email_norm"] if _match_on_campaign(t, events) else ["email_norm"]
+    t = pd.concat([t, _event_flags(t, events, keys, implied)], axis=1)
+
+    rkeys = ["campaign_id", "customer_id"] if ("campaign_id" in t and attributed is not None
+                                              and "campaign_id" in attributed) else ["customer_id"]
+    if attributed is not None and not attributed.empty:
+        got = attributed[attributed["counted"]].rename(columns={"recipient_id": "_rid"})
+        got = got.assign(customer_id=got["_rid"])
+        per = got.groupby(rkeys, dropna=True).agg(redemptions=("amount", "size"),
+                                                  revenue=("amount", "sum"),
+                                                  first_redeemed_at=("timestamp", "min"))
+        t = t.merge(per, left_on=rkeys, right_index=True, how="left")
+    else:
+        t["redemptions"], t["revenue"], t["first_redeemed_at"] = 0, 0.0, pd.NaT
+    t["redemptions"] = t["redemptions"].fillna(0).astype("int64")
+    t["revenue"] = t["revenue"].fillna(0.0).astype("float64")
+    t["first_redeemed_at"] = pd.to_datetime(t["first_redeemed_at"])
+    t["redeemed"] = t["redemptions"] > 0
+    t["targeted"] = True
+    return t.drop(columns="email_norm")
+
+
+# stages ---------------------------------------------------------------------------
+def stage_counts(journeys: pd.DataFrame) -> dict:
+    """Unique customers per stage and total revenue for the given journeys."""
+    out = {s: int(journeys[s].sum()) for s in STAGES}
+    out["revenue"] = round(float(journeys["revenue"].sum()), 2)
+    return out
+
+
+def funnel_stages(journeys: pd.DataFrame, group: str = "treatment") -> dict:
+    """Stage counts (unique customers) and revenue for one group (``"treatment"`` or ``"holdout"``)."""
+    return stage_counts(journeys[journeys["group"].eq(group).fillna(False)])
+
+
+def stage_table(journeys: pd.DataFrame, group: str = "treatment") -> pd.DataFrame:
+    """The funnel as a table: stage, customers, step and cumulative conversion (fractions).
+
+    ``step_rate`` is customers divided by the previous stage's customers,
+    ``cumulative_rate`` customers divided by ``targeted``; both are NaN when
+    the denominator is zero.
+    """
+    counts = funnel_stages(journeys, group)
+    n = np.array([counts[s] for s in STAGES], dtype="float64")
+    prev = np.concatenate([[np.nan], n[:-1]])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step = np.where(prev > 0, n / prev, np.nan)
+        cum = np.where(n[0] > 0, n / n[0], np.nan)
+    step[0] = 1.0 if n[0] > 0 else np.nan
+    return pd.DataFrame({"stage": list(STAGES), "customers": n.astype("int64"),
+                         "step_rate": step, "cumulative_rate": cum})
+
+
+def _safe_div(a: pd.Series, b: pd.Series) -> pd.Series:
+    return (a / b.where(b > 0)).astype("float64")
+
+
+def breakdown(journeys: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Funnel per value of ``by`` (``store_id``, ``band``, ``segment``, ``campaign_id``...).
+
+    Returns
+    -------
+    DataFrame indexed by ``by`` with the treatment stages (``targeted`` ...
+    ``redeemed``, ``revenue``), rates (``open_rate`` and ``click_rate`` per
+    delivered, ``redemption_rate`` per targeted, ``revenue_per_redemption``),
+    the holdout's ``holdout_targeted``, ``holdout_redeemed``, ``holdout_rate``
+    and ``lift_abs`` (treatment minus holdout redemption rate).
+    """
+    if by not in journeys:
+        raise KeyError(f"cannot break the funnel down by {by!r}: the target list has no such column")
+    j = journeys.copy()
+    j[by] = j[by].astype("string").fillna("unknown") if not isinstance(
+        j[by].dtype, pd.CategoricalDtype) else j[by]
+    treat = j[j["group"].eq("treatment").fillna(False)]
+    hold = j[j["group"].eq("holdout").fillna(False)]
+    cols = list(STAGES) + ["revenue"]
+    out = treat.groupby(by, observed=True, sort=True)[cols].sum()
+    h = hold.groupby(by, observed=True, sort=True)[["targeted", "redeemed"]].sum()
+    out = out.join(h.add_prefix("holdout_"), how="outer").fillna(0)
+    for c in list(STAGES) + ["holdout_targeted", "holdout_redeemed"]:
+        out[c] = out[c].astype("int64")
+    out["revenue"] = out["revenue"].astype("float64").round(2)
+    out["open_rate"] = _safe_div(out["opened"], out["delivered"])
+    out["click_rate"] = _safe_div(out["clicked"], out["delivered"])
+    out["redemption_rate"] = _safe_div(out["redeemed"], out["targeted"])
+    out["revenue_per_redemption"] = _safe_div(out["revenue"], out["redeemed"])
+    out["holdout_rate"] = _safe_div(out["holdout_redeemed"], out["holdout_targeted"])
+    out["lift_abs"] = out["redemption_rate"] - out["holdout_rate"]
+    if isinstance(journeys[by].dtype, pd.CategoricalDtype):
+        order = [c for c in journeys[by].cat.categories if c in out.index]
+        out = out.loc[order]
+    return out
+
+
+# distance decay and time -------------------------------------------------------------
+def wilson_interval(successes, trials, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for a binomial proportion (vectorised; NaN where trials is 0).
+
+    Wilson, E. B. (1927), "Probable inference, the law of succession, and
+    statistical inference", JASA 22: 209-212.
+    """
+    k = np.asarray(successes, dtype="float64")
+    n = np.asarray(trials, dtype="float64")
+    z = norm.ppf(0.5 + confidence / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = k / n
+        denom = 1 + z**2 / n
+        centre = (p + z**2 / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
+    low = np.where(n > 0, np.clip(centre - half, 0, 1), np.nan)
+    high = np.where(n > 0, np.clip(centre + half, 0, 1), np.nan)
+    return low, high
+
+
+def decay_curve(journeys: pd.DataFrame, *, bin_min: float = 1.0,
+                group: str = "treatment", confidence: float = 0.95) -> pd.DataFrame:
+    """Redemption rate by travel time: the distance-decay curve.
+
+    Parameters
+    ----------
+    journeys
+        Output of `build_journeys`.
+    bin_min
+        Width of a travel-time bin in minutes.
+    group
+        Which group's rate to plot.
+    confidence
+        Level of the Wilson interval around each bin's rate.
+
+    Returns
+    -------
+    DataFrame with ``minutes_from``, ``minutes_to``, ``minutes`` (bin middle),
+    ``targeted``, ``redeemed``, ``rate``, ``rate_low``, ``rate_high``; empty bins
+    are left out.
+    """
+    if bin_min <= 0:
+        raise ValueError(f"bin_min must be positive minutes, got {bin_min}")
+    j = journeys[journeys["group"].eq(group).fillna(False)]
+    minutes = pd.to_numeric(j["travel_min"], errors="coerce")
+    j = j[minutes.notna()]
+    minutes = minutes[minutes.notna()].clip(lower=0)
+    b = np.floor(minutes.to_numpy() / bin_min).astype("int64")
+    agg = (pd.DataFrame({"bin": b, "redeemed": j["redeemed"].to_numpy()})
+           .groupby("bin").agg(targeted=("redeemed", "size"), redeemed=("redeemed", "sum")))
+    out = pd.DataFrame({"minutes_from": agg.index * bin_min,
+                        "minutes_to": (agg.index + 1) * bin_min})
+    out["minutes"] = (out["minutes_from"] + out["minutes_to"]) / 2
+    out["targeted"] = agg["targeted"].to_numpy().astype("int64")
+    out["redeemed"] = agg["redeemed"].to_numpy().astype("int64")
+    out["rate"] = out["redeemed"] / out["targeted"]
+    out["rate_low"], out["rate_high"] = wilson_interval(out["redeemed"], out["targeted"], confidence)
+    return out.reset_index(drop=True)
+
+
+def daily_redemptions(attributed: pd.DataFrame, *, counted_only: bool = True) -> pd.DataFrame:
+    """Redemptions and revenue per calendar day (UTC) and group.
+
+    Returns
+    -------
+    DataFrame with ``date``, ``group`` (``treatment``, ``holdout`` or
+    ``unattributed``), ``redemptions`` and ``revenue``; days without any
+    redemption are filled with zeros between the first and the last day.
+    """
+    r = attributed[attributed["counted"]] if counted_only else attributed
+    cols = ["date", "group", "redemptions", "revenue"]
+    if r.empty:
+        return pd.DataFrame(columns=cols)
+    r = r.assign(date=pd.to_datetime(r["timestamp"]).dt.floor("D"),
+                 group=r["group"].astype("string").fillna("unattributed"))
+    agg = r.groupby(["date", "group"]).agg(redemptions=("amount", "size"), revenue=("amount", "sum"))
+    days = pd.date_range(agg.index.get_level_values(0).min(), agg.index.get_level_values(0).max(),
+                         freq="D")
+    groups = sorted(agg.index.get_level_values(1).unique())
+    full = agg.reindex(pd.MultiIndex.from_product([days, groups], names=["date", "group"]),
+                       fill_value=0).reset_index()
+    full["redemptions"] = full["redemptions"].astype("int64")
+    full["revenue"] = full["revenue"].astype("float64").round(2)
+    return full[cols]
+
+
+# treatment vs holdout --------------------------------------------------------------------
+def two_proportion_ci(k1: int, n1: int, k2: int, n2: int,
+                      confidence: float = 0.95) -> tuple[float, float, float]:
+    """Difference of two proportions with the unpooled Wald interval.
+
+    ``d = p1 - p2``, ``SE = sqrt(p1 (1 - p1) / n1 + p2 (1 - p2) / n2)``,
+    interval ``d -/+ z SE`` with ``z`` the ``(1 + confidence) / 2`` normal
+    quantile (1.959964 for 95 %). See Agresti, A. (2013), *Categorical Data
+    Analysis*, 3rd ed., sect. 3.1.3, or Newcombe, R. G. (1998), Statistics in
+    Medicine 17: 873-890, method 1.
+
+    Returns
+    -------
+    d, low, high
+        NaN when either group is empty.
+    """
+    if n1 <= 0 or n2 <= 0:
+        return float("nan"), float("nan"), float("nan")
+    p1, p2 = k1 / n1, k2 / n2
+    se = np.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+    z = norm.ppf(0.5 + confidence / 2)
+    d = p1 - p2
+    return float(d), float(d - z * se), float(d + z * se)
+
+
+def relative_lift_ci(k1: int, n1: int, k2: int, n2: int,
+                     confidence: float = 0.95) -> tuple[float, float, float]:
+    """Relative lift ``p1 / p2 - 1`` with the Katz log interval for the risk ratio.
+
+    ``SE(log RR) = sqrt(1/k1 - 1/n1 + 1/k2 - 1/n2)`` (Katz et al. 1978,
+    Biometrics 34: 469-474). NaN when either group has no redemption.
+    """
+    if min(k1, k2, n1, n2) <= 0:
+        return float("nan"), float("nan"), float("nan")
+    rr = (k1 / n1) / (k2 / n2)
+    se = np.sqrt(1 / k1 - 1 / n1 + 1 / k2 - 1 / n2)
+    z = norm.ppf(0.5 + confidence / 2)
+    return float(rr - 1), float(rr * np.exp(-z * se) - 1), float(rr * np.exp(z * se) - 1)
+
+
+def holdout_lift(journeys: pd.DataFrame, *, cost_per_email: float = 0.0,
+                 confidence: float = 0.95) -> dict:
+    """Compare the treatment group's redemption rate with the holdout's.
+
+    Parameters
+    ----------
+    journeys
+        Output of `build_journeys`.
+    cost_per_email
+        Cost of one sent e-mail in the revenue's currency; the campaign cost is
+        this times the number of treatment customers sent to (or targeted,
+        when no send events are known).
+    confidence
+        Level of the intervals.
+
+    Returns
+    -------
+    dict
+        ``treatment_n``, ``treatment_redeemed``, ``treatment_rate``,
+        ``holdout_n``, ``holdout_redeemed``, ``holdout_rate``, ``lift_abs`` and
+        ``ci95`` (`two_proportion_ci`), ``lift_rel`` and ``ci95_rel``
+        (`relative_lift_ci`), ``incremental_redemptions`` (lift_abs x
+        treatment_n), ``incremental_revenue`` (difference of revenue per member
+        x treatment_n), ``cost``, ``cost_per_incremental_visit`` (None when the
+        lift is not positive). Rates are fractions; NaN becomes None.
+    """
+    t = journeys[journeys["group"].eq("treatment").fillna(False)]
+    h = journeys[journeys["group"].eq("holdout").fillna(False)]
+    n1, k1, n2, k2 = len(t), int(t["redeemed"].sum()), len(h), int(h["redeemed"].sum())
+    d, lo, hi = two_proportion_ci(k1, n1, k2, n2, confidence)
+    rel, rlo, rhi = relative_lift_ci(k1, n1, k2, n2, confidence)
+    rev1 = t["revenue"].sum() / n1 if n1 else np.nan
+    rev2 = h["revenue"].sum() / n2 if n2 else np.nan
+    inc = d * n1 if n1 else np.nan
+    sent = int(t["sent"].sum()) or n1
+    cost = float(cost_per_email) * sent
+    cpv = cost / inc if (np.isfinite(inc) and inc > 0) else np.nan
+
+    def clean(x):
+        return None if x is None or not np.isfinite(x) else float(x)
+    return {
+        "treatment_n": n1, "treatment_redeemed": k1, "treatment_rate": clean(k1 / n1 if n1 else np.nan),
+        "holdout_n": n2, "holdout_redeemed": k2, "holdout_rate": clean(k2 / n2 if n2 else np.nan),
+        "lift_abs": clean(d), "ci95": [clean(lo), clean(hi)],
+        "lift_rel": clean(rel), "ci95_rel": [clean(rlo), clean(rhi)],
+        "confidence": confidence,
+        "incremental_redemptions": clean(inc),
+        "incremental_revenue": clean((rev1 - rev2) * n1 if n1 else np.nan),
+        "cost": cost, "cost_per_incremental_visit": clean(cpv),
+        "method": "two-proportion unpooled Wald interval (Agresti 2013, 3.1.3)",
+    }
+
+
+def like_for_like_lift(journeys: pd.DataFrame, attributed: pd.DataFrame, *,
+                       cost_per_email: float = 0.0, confidence: float = 0.95) -> dict:
+    """`holdout_lift` counting only redemptions where the till recorded the customer, in both groups.
+
+    Treatment visits are seen through their unique code, holdout visits only
+    through a loyalty card (``customer_id`` at the till), so the plain lift
+    compares "code or card" with "card only" and overstates the effect. Here
+    both groups are counted on card-observed redemptions (``match ==
+    "customer_id"``), which is fair when members of both groups show their card
+    equally often. ``treatment_card_share`` (card-observed share of the
+    treatment's counted redemptions) says how much of the treatment this sees.
+
+    Returns
+    -------
+    dict
+        The keys of `holdout_lift` plus ``basis`` and ``treatment_card_share``.
+    """
+    seen = attributed[attributed["counted"] & attributed["match"].eq("customer_id").fillna(False)]
+    keys = (["campaign_id", "recipient_id"] if "campaign_id" in journeys and "campaign_id" in seen
+            else ["recipient_id"])
+    per = seen.groupby(keys, dropna=True).agg(card_redemptions=("amount", "size"),
+                                              card_revenue=("amount", "sum"))
+    jkeys = [("customer_id" if k == "recipient_id" else k) for k in keys]
+    j = journeys.merge(per, left_on=jkeys, right_index=True, how="left")
+    j["redeemed"] = j["card_redemptions"].fillna(0).gt(0)
+    j["revenue"] = j["card_revenue"].fillna(0.0).astype("float64")
+    out = holdout_lift(j, cost_per_email=cost_per_email, confidence=confidence)
+    treat = attributed["counted"] & attributed["group"].eq("treatment").fillna(False)
+    n_treat = int(treat.sum())
+    n_card = int((treat & attributed["match"].eq("customer_id").fillna(False)).sum())
+    out["basis"] = "loyalty-card redemptions only, in both groups (like-for-like)"
+    out["treatment_card_share"] = n_card / n_treat if n_treat else None
+    return out
+
+
+def lift_table(lift: dict) -> pd.DataFrame:
+    """Treatment and holdout rates with their Wilson intervals, for the comparison chart."""
+    k = np.array([lift["treatment_redeemed"], lift["holdout_redeemed"]])
+    n = np.array([lift["treatment_n"], lift["holdout_n"]])
+    low, high = wilson_interval(k, n, lift.get("confidence", 0.95))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(n > 0, k / np.where(n > 0, n, 1), np.nan)
+    return pd.DataFrame({"group": ["treatment", "holdout"], "customers": n, "redeemed": k,
+                         "rate": rate, "rate_low": low, "rate_high": high})
+
+
+# loading ---------------------------------------------------------------------------------------
+def check_with_extras(path: str | Path, schema: Schema) -> ValidationReport:
+    """Validate a table file against ``schema`` but keep its extra columns (segment, band...).
+
+    `geo.data.tables.check_table` keeps only the schema's columns; the funnel also needs
+    the target list's extras. Extra columns are kept as text, trimmed.
+    """
+    raw = read_raw(path)
+    report = validate_table(raw, schema, Path(path).name)
+    extras = [c for c in raw.columns if c not in schema.names and not str(c).startswith("_")]
+    if extras and len(report.valid):
+        pos = report.valid["_row"].astype(int).to_numpy() - HEADER_ROWS - 1
+        for c in extras:
+            values = raw[c].iloc[pos].astype("string").str.strip()
+            report.valid[c] = values.mask(values == "").to_numpy()
+    report.valid = pd.concat([complete(report.valid.drop(columns="_row"), schema),
+                              report.valid[["_row"]]], axis=1)
+    return report
+
+
+# everything at once --------------------------------------------------------------------------
+@dataclass
+class FunnelResult:
+    """Everything the funnel page and the command line show for one campaign (or several)."""
+
+    journeys: pd.DataFrame
+    attributed: pd.DataFrame
+    stages: dict
+    stage_table: pd.DataFrame
+    by_store: pd.DataFrame
+    by_band: pd.DataFrame
+    by_segment: pd.DataFrame | None
+    by_campaign: pd.DataFrame | None
+    daily: pd.DataFrame
+    decay: pd.DataFrame
+    lift: dict
+    anomalies: dict
+    store_wide: dict
+    window: Window | None = None
+    notes: list[str] = field(default_factory=list)
+    lift_like_for_like: dict | None = None
+
+    def as_dict(self) -> dict:
+        """Return the command line's JSON shape (see `geo.commands.funnel`)."""
+        def rows(df: pd.DataFrame | None) -> dict | None:
+            if df is None:
+                return None
+            cols = list(STAGES) + ["revenue", "redemption_rate", "holdout_targeted",
+                                   "holdout_redeemed", "holdout_rate"]
+            table = df[cols].to_dict(orient="index")
+            return {str(k): {c: _jsonable(v) for c, v in row.items()} for k, row in table.items()}
+        return {
+            "stages": self.stages,
+            "conversion": {r.stage: {"step": _jsonable(r.step_rate), "cumulative": _jsonable(r.cumulative_rate)}
+                           for r in self.stage_table.itertuples()},
+            "by_store": rows(self.by_store),
+            "by_band": rows(self.by_band),
+            "by_segment": rows(self.by_segment),
+            "by_campaign": rows(self.by_campaign),
+            "holdout": self.lift,
+            "holdout_like_for_like": self.lift_like_for_like,
+            "holdout_stages": funnel_stages(self.journeys, "holdout"),
+            "anomalies": self.anomalies,
+            "store_wide": self.store_wide,
+            "daily": [{"date": r.date.date().isoformat(), "group": r.group,
+                       "redemptions": int(r.redemptions), "revenue": float(r.revenue)}
+                      for r in self.daily.itertuples()],
+            "window": self.window.as_dict() if self.window else None,
+            "notes": self.notes,
+        }
+
+
+def _jsonable(v):
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return None if not np.isfinite(v) else round(float(v), 6)
+    return v
+
+
+def analyse_funnel(targets: pd.DataFrame, events: pd.DataFrame | None,
+                   redemptions: pd.DataFrame | None, *, window: Window | None = None,
+                   bands: Sequence[float] = DEFAULT_BANDS, store_wide_codes: Sequence[str] = (),
+                   cost_per_email: float = 0.0, bin_min: float = 1.0,
+                   implied: bool = True, accept_typos: bool = False) -> FunnelResult:
+    """Attribute redemptions, build journeys and compute every view of the funnel.
+
+    Parameters
+    ----------
+    targets, events, redemptions
+        Validated tables (see `geo.data.tables`); events and redemptions may be None.
+    window
+        Offer window; redemptions outside it are flagged and not counted.
+    bands
+        Travel-time band edges in minutes (when targets carry no ``band``).
+    store_wide_codes
+        Generic codes anyone may use.
+    cost_per_email
+        Cost of one e-mail (revenue currency) for the cost per incremental visit.
+    bin_min
+        Bin width of the distance-decay curve, minutes.
+    implied
+        Whether later e-mail events imply earlier ones.
+    accept_typos
+        Count a code one slip away from exactly one issued code as that code
+        (see `geo.funnel.attribution.likely_typos`); default False: reported only.
+    """
+    red = redemptions if redemptions is not None else pd.DataFrame(
+        columns=["coupon_code", "store_id", "timestamp", "amount"])
+    attributed = attribute_redemptions(targets, red, window=window, store_wide_codes=store_wide_codes,
+                                       accept_typos=accept_typos)
+    journeys = build_journeys(targets, events, attributed, bands=bands, implied=implied)
+    anomalies = anomaly_counts(attributed)
+    hold = journeys["group"].eq("holdout").fillna(False)
+    anomalies["holdout_contacted"] = int(journeys.loc[hold, "sent"].sum())
+    notes = ["Opens are inflated by mail privacy proxies (e.g. Apple Mail Privacy Protection); "
+             "read clicks alongside opens."]
+    if events is None or len(events) == 0:
+        notes.append("No provider events: sent, delivered, opened and clicked are zero.")
+    if window is None:
+        notes.append("No offer window given: no redemption is flagged as outside the window.")
+    lift = holdout_lift(journeys, cost_per_email=cost_per_email)
+    lift["basis"] = "all attributed redemptions (unique code or loyalty card)"
+    if lift["holdout_n"]:
+        notes.append("Holdout visits are seen only through a loyalty card at the till, treatment "
+                     "visits through their code too: the like-for-like basis counts "
+                     "card-observed redemptions in both groups.")
+    return FunnelResult(
+        journeys=journeys, attributed=attributed,
+        stages=funnel_stages(journeys, "treatment"), stage_table=stage_table(journeys),
+        by_store=breakdown(journeys, "store_id"), by_band=breakdown(journeys, "band"),
+        by_segment=breakdown(journeys, "segment") if "segment" in journeys else None,
+        by_campaign=breakdown(journeys, "campaign_id") if "campaign_id" in journeys else None,
+        daily=daily_redemptions(attributed), decay=decay_curve(journeys, bin_min=bin_min),
+        lift=lift, anomalies=anomalies, store_wide=store_wide_summary(attributed), window=window,
+        notes=notes, lift_like_for_like=like_for_like_lift(journeys, attributed,
+                                                           cost_per_email=cost_per_email))

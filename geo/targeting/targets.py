@@ -1,0 +1,349 @@
+"""Build a campaign's target list with merge fields and codes, save it, and write its downloads.
+
+The target list is one row per targeted customer (treatment and holdout,
+from `geo.targeting.reach.compute_reach`) with the merge fields a template needs:
+``first_name, store_name, store_address, travel_min, mode, coupon_code,
+offer_start, offer_end, tags``. Holdout rows are listed and marked but get
+no coupon code and are left out of every provider file (`treatment_only`).
+
+The Mailchimp and Klaviyo CSV downloads are the Export page's manual-import
+files (`geo.export.csv_layouts`, the one definition of each provider's columns):
+the same recipients and the same bytes, every cell verbatim, since they go to the
+provider's importer (an address such as ``-dash@example.com`` stays deliverable).
+
+Every file meant for a spreadsheet passes through `neutralise_formulas`: the
+target list as CSV, any CSV for Excel (``bom``) and every XLSX. A text cell that
+begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading
+single quote, so a spreadsheet shows it as text and never evaluates it; XLSX text
+cells are also typed and formatted as text.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geo.targeting import codes as _codes
+from geo.errors import DataError, GeoError, WorkspaceError
+from geo.keys import code_keys
+from geo.export.csv_layouts import (csv_text, manual_import_bytes, manual_import_frame,
+                                    neutralise_formulas)
+from geo.workspace import Workspace, check_name
+
+MODES = ("drive", "walk", "bike", "radius")
+TARGET_COLUMNS = ("customer_id", "email", "first_name", "store_id", "store_name", "store_address",
+                  "travel_min", "crow_km", "band", "mode", "segment", "coupon_code", "group",
+                  "offer_start", "offer_end", "tags")
+CLI_COLUMNS = ("customer_id", "email", "first_name", "store_id", "store_name", "travel_min",
+               "mode", "coupon_code", "group")
+DATETIME_FORMAT = "%Y-%m-%d %H:%M"
+PROVIDER_LAYOUTS = ("mailchimp", "klaviyo")
+LAYOUTS = ("targets", *PROVIDER_LAYOUTS)
+FORMATS = ("csv", "xlsx")
+CHECK_ALGORITHM = f"position-weighted sum mod {_codes.N} over {_codes.ALPHABET}"
+
+
+@dataclass(frozen=True)
+class OfferWindow:
+    """When a campaign's coupon codes are valid in store (naive datetimes, as the till records them).
+
+    Parameters
+    ----------
+    start, end
+        First and last moment of the offer; ``end`` must come after ``start``.
+    """
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+
+    @classmethod
+    def parse(cls, start, end) -> "OfferWindow":
+        """Build a window from text or datetimes; a date-only end (``2026-10-03``) covers that day.
+
+        Raises
+        ------
+        DataError
+            When a bound is missing or unreadable, or the end is not after the start.
+        """
+        try:
+            s, e = pd.Timestamp(start), pd.Timestamp(end)
+        except (ValueError, TypeError) as exc:
+            raise DataError("offer window", f"cannot read {start!r} / {end!r} as dates ({exc})") \
+                from None
+        if pd.isna(s) or pd.isna(e):
+            raise DataError("offer window", "both a start and an end are needed")
+        if isinstance(end, str) and len(end.strip()) <= 10:
+            e = e + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
+        if e <= s:
+            raise DataError("offer window", f"the end {e:%Y-%m-%d %H:%M} is not after the start "
+                                            f"{s:%Y-%m-%d %H:%M}")
+        return cls(s.tz_localize(None) if s.tzinfo else s, e.tz_localize(None) if e.tzinfo else e)
+
+
+def _tags(targets: pd.DataFrame, mode: str) -> pd.Series:
+    unit = "km" if mode == "radius" else "min"
+    store = "store:" + targets["store_id"].astype("string")
+    band = "band:" + targets["band"].astype("string") + unit
+    seg = ("segment:" + targets["segment"].astype("string")).fillna("")
+    tags = store + "," + band + ("," + seg).where(seg != "", "")
+    return tags.astype("string")
+
+
+def build_target_list(reach_targets: pd.DataFrame, stores: pd.DataFrame, *, mode: str,
+                      offer_start, offer_end, existing_codes=(),
+                      code_length: int = _codes.DEFAULT_LENGTH) -> pd.DataFrame:
+    """Add store details, merge fields and one fresh coupon code per treatment recipient.
+
+    Parameters
+    ----------
+    reach_targets
+        ``Reach.targets`` from `geo.targeting.reach.compute_reach`.
+    stores
+        Stores frame (``store_id, name[, address]``).
+    mode
+        ``drive``, ``walk``, ``bike`` or ``radius`` (a merge field and a tag).
+    offer_start, offer_end
+        The offer window (see `OfferWindow`); both travel with every row.
+    existing_codes
+        Codes already issued (e.g. `geo.targeting.codes.existing_codes(workspace)`); new
+        codes never repeat them.
+    code_length
+        Random characters per code (one check character is added).
+
+    Returns
+    -------
+    DataFrame with `TARGET_COLUMNS`: ``travel_min`` in minutes (exact;
+    exports round it to whole minutes), ``crow_km`` in km, ``coupon_code``
+    NA for holdout rows.
+    """
+    if mode not in MODES:
+        raise GeoError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
+    window = OfferWindow.parse(offer_start, offer_end)
+    t = reach_targets.reset_index(drop=True)
+    info = stores.assign(store_id=stores["store_id"].astype("string")).set_index("store_id")
+    sid = t["store_id"].astype("string")
+    treat = (t["group"].astype("string") == "treatment").to_numpy(dtype=bool)
+    code = pd.Series(pd.NA, index=t.index, dtype="string")
+    code[treat] = _codes.generate_codes(int(treat.sum()), existing=existing_codes,
+                                        length=code_length)
+    address = info["address"] if "address" in info else pd.Series(pd.NA, index=info.index)
+    out = pd.DataFrame({
+        "customer_id": t["customer_id"].astype("string"),
+        "email": t["email"].astype("string").str.strip(),
+        "first_name": t["first_name"].astype("string"),
+        "store_id": sid,
+        "store_name": pd.Series(info["name"].reindex(sid).to_numpy(), dtype="string"),
+        "store_address": pd.Series(address.reindex(sid).to_numpy(), dtype="string"),
+        "travel_min": t["travel_min"].astype(float),
+        "crow_km": t["crow_km"].astype(float),
+        "band": t["band"],
+        "mode": pd.Series(mode, index=t.index, dtype="string"),
+        "segment": t["segment"].astype("string"),
+        "coupon_code": code,
+        "group": t["group"],
+        "offer_start": pd.Series(window.start, index=t.index),
+        "offer_end": pd.Series(window.end, index=t.index),
+    })
+    out["tags"] = _tags(out, mode)
+    return out[list(TARGET_COLUMNS)]
+
+
+def treatment_only(targets: pd.DataFrame) -> pd.DataFrame:
+    """The rows that may go to an e-mail provider: the treatment group, never the holdout."""
+    return targets[(targets["group"].astype("string") == "treatment").to_numpy(dtype=bool)]
+
+
+# --- neutralising and layouts -----------------------------------------------------------------
+
+def _iso(ts: pd.Series) -> pd.Series:
+    return pd.to_datetime(ts).dt.strftime(DATETIME_FORMAT).astype("string")
+
+
+def _whole_minutes(minutes: pd.Series) -> pd.Series:
+    return pd.Series(np.round(minutes.to_numpy(dtype=float, na_value=np.nan)),
+                     index=minutes.index).astype("Int64")
+
+
+def targets_layout(targets: pd.DataFrame) -> pd.DataFrame:
+    """The full target list for download: every row (holdout marked), minutes rounded.
+
+    Columns follow `CLI_COLUMNS` first, then the other merge fields; the offer
+    window is written as ``YYYY-MM-DD HH:MM``.
+    """
+    out = targets.copy()
+    out["travel_min"] = _whole_minutes(out["travel_min"])
+    out["crow_km"] = out["crow_km"].round(2)
+    for c in ("offer_start", "offer_end"):
+        out[c] = _iso(out[c])
+    rest = [c for c in TARGET_COLUMNS if c not in CLI_COLUMNS]
+    return out[list(CLI_COLUMNS) + rest]
+
+
+def to_csv_bytes(df: pd.DataFrame, *, bom: bool = False) -> bytes:
+    """CSV bytes in UTF-8 (with a byte-order mark when ``bom``, which Excel needs), neutralised."""
+    return csv_text(df).encode("utf-8-sig" if bom else "utf-8")
+
+
+def to_xlsx_bytes(df: pd.DataFrame, *, sheet_name: str = "targets") -> bytes:
+    """XLSX bytes of one sheet, neutralised.
+
+    Text is written as string cells, never turned into formulas, links or
+    numbers, and text columns carry Excel's text format (``@``), so a value
+    typed into them later stays text too.
+    """
+    buf = io.BytesIO()
+    options = {"strings_to_formulas": False, "strings_to_urls": False,
+               "strings_to_numbers": False}
+    safe = neutralise_formulas(df)
+    with pd.ExcelWriter(buf, engine="xlsxwriter", engine_kwargs={"options": options}) as xl:
+        safe.to_excel(xl, sheet_name=sheet_name, index=False)
+        text = xl.book.add_format({"num_format": "@"})
+        for i, col in enumerate(safe.columns):
+            if not pd.api.types.is_numeric_dtype(safe[col]):
+                xl.sheets[sheet_name].set_column(i, i, None, text)
+    return buf.getvalue()
+
+
+def download(targets: pd.DataFrame, *, layout: str = "targets", fmt: str = "csv",
+             bom: bool = False) -> bytes:
+    """Bytes of a download of the target list.
+
+    Parameters
+    ----------
+    targets
+        The list from `build_target_list`.
+    layout
+        ``targets`` (every row, holdout marked), ``mailchimp`` or ``klaviyo``
+        (the provider's manual-import file, `geo.export.csv_layouts`: treatment
+        members only, never the holdout; the travel column is ``Drive/Walk/Bike
+        Minutes`` or ``Distance km`` in radius mode; as CSV without ``bom`` its
+        cells are verbatim, for the provider's importer).
+    fmt
+        ``csv`` or ``xlsx``.
+    bom
+        For CSV: the CSV for Excel, starting with a UTF-8 byte-order mark so Excel
+        reads accents right (and neutralised, also in a provider layout).
+    """
+    if layout not in LAYOUTS:
+        raise GeoError(f"unknown download layout {layout!r}; use one of {', '.join(LAYOUTS)}")
+    if fmt not in FORMATS:
+        raise GeoError(f"unknown download format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if layout in PROVIDER_LAYOUTS and fmt == "csv":
+        return manual_import_bytes(targets, layout, bom=bom)
+    frame = targets_layout(targets) if layout == "targets" else manual_import_frame(targets,
+                                                                                      layout)
+    return to_csv_bytes(frame, bom=bom) if fmt == "csv" else to_xlsx_bytes(frame,
+                                                                            sheet_name=layout)
+
+
+def download_name(campaign: str, *, layout: str = "targets", fmt: str = "csv") -> str:
+    """A file name for a download, e.g. ``spring-offer-mailchimp.csv``."""
+    stem = "-".join(str(campaign).strip().lower().split()) or "targets"
+    return f"{stem}-{layout}.{fmt}" if layout != "targets" else f"{stem}.{fmt}"
+
+
+# --- campaigns in the workspace ---------------------------------------------------------------
+
+@dataclass
+class Campaign:
+    """A saved campaign: its metadata (parameters, offer window, counts) and its target list."""
+
+    name: str
+    meta: dict[str, Any]
+    targets: pd.DataFrame
+
+    @property
+    def window(self) -> OfferWindow:
+        """The offer window."""
+        return OfferWindow.parse(self.meta["offer_start"], self.meta["offer_end"])
+
+
+def save_campaign(workspace: Workspace, name: str, targets: pd.DataFrame,
+                  params: dict[str, Any] | None = None, *, overwrite: bool = False) -> Campaign:
+    """Save a campaign (name, parameters, targets with holdout and codes) to the workspace.
+
+    Parameters
+    ----------
+    workspace
+        Where to save (``campaigns/NAME/campaign.json`` + ``targets.parquet``).
+    name
+        Campaign name (letters, digits, spaces, ``.``, ``_``, ``-``).
+    targets
+        The list from `build_target_list`.
+    params
+        Parameters to keep with it (mode, bands, stores, filters, holdout, seed...).
+    overwrite
+        Replace a campaign of the same name instead of refusing.
+
+    Raises
+    ------
+    WorkspaceError
+        When the name is taken (and not ``overwrite``), or a coupon code is
+        already used by another campaign of the workspace.
+    """
+    name = check_name(name)
+    if name in workspace.list_campaigns() and not overwrite:
+        raise WorkspaceError(f"campaign {name!r} already exists in workspace "
+                             f"{workspace.name!r}; choose another name or overwrite it")
+    others = set()
+    for other in workspace.list_campaigns():
+        if other != name:
+            prev = workspace.load_campaign_file(other, "targets")
+            if prev is not None and "coupon_code" in prev:
+                others.update(code_keys(prev["coupon_code"]).dropna().tolist())
+    mine = code_keys(targets["coupon_code"]).dropna()
+    clash = mine[mine.isin(others)]
+    if len(clash) or mine.duplicated().any():
+        dup = clash.iloc[0] if len(clash) else mine[mine.duplicated()].iloc[0]
+        raise WorkspaceError(f"campaign {name!r}: coupon code {dup} is already in use "
+                             f"({len(clash)} code(s) clash with other campaigns); draw new codes")
+    window = OfferWindow.parse(targets["offer_start"].iloc[0] if len(targets) else
+                               (params or {}).get("offer_start"),
+                               targets["offer_end"].iloc[0] if len(targets) else
+                               (params or {}).get("offer_end"))
+    group = targets["group"].astype("string")
+    meta = {
+        "name": name,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "offer_start": window.start.isoformat(),
+        "offer_end": window.end.isoformat(),
+        "params": dict(params or {}),
+        "counts": {"targets": int(len(targets)),
+                   "treatment": int((group == "treatment").sum()),
+                   "holdout": int((group == "holdout").sum())},
+        "codes": {"length": int(mine.str.len().max()) if len(mine) else None,
+                  "check": CHECK_ALGORITHM},
+    }
+    stored = targets.copy()
+    for c in ("band", "group"):
+        if c in stored:
+            stored[c] = stored[c].astype("string")
+    workspace.save_campaign_file(name, "targets", stored)
+    workspace.save_campaign_meta(name, meta)
+    return Campaign(name=name, meta=meta, targets=stored)
+
+
+def load_campaign(workspace: Workspace, name: str) -> Campaign:
+    """Load a saved campaign (metadata and target list)."""
+    meta = workspace.campaign_meta(name)
+    targets = workspace.load_campaign_file(name, "targets")
+    if targets is None:
+        raise WorkspaceError(f"campaign {name!r} in workspace {workspace.name!r} has no "
+                             f"targets file ({workspace.campaign_path(name) / 'targets.parquet'})")
+    return Campaign(name=check_name(name), meta=meta, targets=targets)
+
+
+def write_download(targets: pd.DataFrame, path: str | Path, *, layout: str = "targets",
+                   bom: bool = False) -> Path:
+    """Write a download to ``path``; the format follows the extension (``.csv`` / ``.xlsx``)."""
+    path = Path(path)
+    fmt = "xlsx" if path.suffix.lower() == ".xlsx" else "csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(download(targets, layout=layout, fmt=fmt, bom=bom))
+    return path
