@@ -37,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from geo.catchments.assign import assign_customers, snap_customers  # noqa: E402
 from geo.catchments.polygons import catchment_polygons  # noqa: E402
-from geo.network.graph import NetworkWarning, load_network  # noqa: E402
+from geo.errors import NetworkWarning
+from geo.network.load import load_network
 from geo.network.routing import Router  # noqa: E402
 
 OSM = Path(__file__).resolve().parents[2] / "shared" / "osm"

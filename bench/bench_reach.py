@@ -36,9 +36,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from geo.targeting.audience import AudienceFilters, prepare_audience  # noqa: E402
-from geo.targeting.reach import compute_reach, index_reach  # noqa: E402
 from geo.targeting.live import bands_up_to, overlap_index  # noqa: E402
 from geo.targeting.preview import preview_map_json, reach_curve, slider_steps  # noqa: E402
+from geo.targeting.reach import compute_reach, index_reach  # noqa: E402
 from geo.targeting.targets import build_target_list  # noqa: E402
 
 

@@ -92,7 +92,7 @@ def customers_near_roads(graph, n: int, seed: int = 7, max_offset_m: float = 60.
 def build_root(root: Path, n_customers: int) -> None:
     """Create the benchmark data root: one workspace with the Andorra stores, customers, settings."""
     from geo.data.tables import load_customers, load_stores, write_csv
-    from geo.network.graph import load_network
+    from geo.network.load import load_network
     from geo.workspace import create_workspace
 
     graph = load_network(str(NETWORK), "drive", cache_dir=root / "cache" / "networks")

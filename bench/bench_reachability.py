@@ -21,7 +21,7 @@ declared box), it prints:
     nearest stores differ by more than that margin; target >= 99 %.
 
 The reference is built without `geo.network.graph` and `geo.network.routing`: the ways that
-pass OSMnx's network filter (``geo.network.graph.way_passes``, the one shared piece)
+pass OSMnx's network filter (``geo.network.osm.way_passes``, the one shared piece)
 are written to OSM XML with pyosmium and read by ``ox.graph_from_xml``
 (unsimplified, every piece), with OSMnx's speeds and travel times; it is kept
 to its strongly connected part (the largest strongly connected component of
@@ -54,9 +54,11 @@ import shapely
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from geo.catchments.assign import assign_customers  # noqa: E402
+from geo.errors import NetworkWarning
 from geo.network.extent import file_bounds  # noqa: E402
-from geo.network.graph import (DEFAULT_WALK_KMH, TYPICAL_DRIVE_KMH, NetworkWarning, demo_network_path,  # noqa: E402
-                         load_network, way_filter, way_passes)
+from geo.network.graph import DEFAULT_WALK_KMH, TYPICAL_DRIVE_KMH
+from geo.network.load import demo_network_path, load_network
+from geo.network.osm import way_filter, way_passes
 from geo.network.routing import Router  # noqa: E402
 
 OSM = Path(__file__).resolve().parents[2] / "shared" / "osm"

@@ -34,3 +34,7 @@ class NetworkError(GeoError, ValueError):
 
 class WorkspaceError(GeoError, ValueError):
     """A workspace name is invalid, or a workspace is missing or damaged."""
+
+
+class NetworkWarning(UserWarning):
+    """A network was loaded but something had to be repaired (clipped ways, imputed speeds)."""

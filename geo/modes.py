@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+from geo.errors import NetworkError
+
 
 class Mode(str, Enum):
     """A catchment mode: ``walk``, ``bike`` and ``drive`` by travel time, ``radius`` by distance."""
@@ -71,3 +73,11 @@ MODES: tuple[Mode, ...] = tuple(Mode)
 """Every mode, in the order pages offer them."""
 TRAVEL_MODES: tuple[Mode, ...] = (Mode.WALK, Mode.BIKE, Mode.DRIVE)
 """The modes that route on a road network."""
+
+
+def check_mode(mode: str) -> str:
+    """Return ``mode`` if it is a travel mode (drive, walk, bike), else raise `NetworkError`."""
+    if mode not in {m.value for m in TRAVEL_MODES}:
+        raise NetworkError(f"unknown travel mode {mode!r}: use one of "
+                           f"{', '.join(m.value for m in TRAVEL_MODES)}")
+    return str(mode)

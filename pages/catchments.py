@@ -2,12 +2,17 @@
 
 import streamlit as st
 
-from geo.catchments import trade_area
 from geo.campaign_settings import load_settings
+from geo.catchments import trade_area
 from geo.catchments.polygons import to_geojson
-from geo.views.maps import catchment_geojson, catchments_deck, geojson_bytes, store_palette
 from geo.modes import MODES, Mode
 from geo.network.sources import PLACE, bbox_source, describe, save_network_file
+from geo.views.maps import (
+    catchment_geojson,
+    catchments_deck,
+    geojson_bytes,
+    store_palette,
+)
 from ui import cache, engine
 from ui.errors import shown_as_message, shown_inline
 from ui.network_notes import show_network_notes

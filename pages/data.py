@@ -3,11 +3,20 @@
 import streamlit as st
 
 from geo.data.columns import mappable_fields, recall_mapping
-from geo.demo.build import install_demo
-from geo.data.ingest import (KIND_SCHEMAS, bad_rows_csv, can_undo_import, import_file, import_history,
-                        preview_import, problem_counts, report_summary, schema_for,
-                        shared_addresses_csv)
+from geo.data.ingest import (
+    KIND_SCHEMAS,
+    bad_rows_csv,
+    can_undo_import,
+    import_file,
+    import_history,
+    preview_import,
+    problem_counts,
+    report_summary,
+    schema_for,
+    shared_addresses_csv,
+)
 from geo.data.inventory import workspace_inventory
+from geo.demo.build import install_demo
 from geo.workspace import DEMO, list_workspaces
 from ui import data as ui
 from ui.errors import shown_as_message

@@ -2,8 +2,16 @@
 
 import streamlit as st
 
-from geo.export import (ExportError, ExportJournal, dry_run, journal_path, journal_state,
-                        list_mode, manual_import_csv, run_export)
+from geo.export import (
+    ExportError,
+    ExportJournal,
+    dry_run,
+    journal_path,
+    journal_state,
+    list_mode,
+    manual_import_csv,
+    run_export,
+)
 from geo.targeting.targets import download_name
 from ui import export as ux
 from ui.errors import shown_as_message

@@ -8,19 +8,24 @@ bands. Charts come from `geo.views.charts`, tables from the same result.
 
 import streamlit as st
 
-from geo.views import charts
-from geo.data.activity import LAYOUTS
-from geo.funnel.attribution import anomaly_table
-from geo.funnel.campaign import (campaign_versions, saved_campaign, store_campaign_rows,
-                                 suggested_redemption_mapping, update_saved_params,
-                                 with_store_names)
 from geo.campaign_settings import load_settings, save_settings
+from geo.data.activity import LAYOUTS
 from geo.data.columns import merge_mapping
+from geo.data.ingest import errors_csv
+from geo.data.schema import REDEMPTIONS
+from geo.funnel.attribution import anomaly_table
+from geo.funnel.campaign import (
+    campaign_versions,
+    saved_campaign,
+    store_campaign_rows,
+    suggested_redemption_mapping,
+    update_saved_params,
+    with_store_names,
+)
 from geo.funnel.funnel import STAGES, lift_table
 from geo.modes import Mode
-from geo.data.ingest import errors_csv
 from geo.money import format_money
-from geo.data.schema import REDEMPTIONS
+from geo.views import charts
 from ui import funnel as cached
 from ui.errors import shown_as_message, shown_inline
 from ui.state import active_workspace, data_root, ensure_app_shell

@@ -24,21 +24,30 @@ import json
 import pandas as pd
 import streamlit as st
 
-from geo.targeting.audience import AudienceFilters
 from geo.campaign_settings import load_settings
 from geo.catchments.polygons import to_geojson
-from geo.targeting.codes import existing_codes
 from geo.errors import GeoError
 from geo.modes import MODES, Mode
 from geo.money import format_money
+from geo.targeting.audience import AudienceFilters
+from geo.targeting.codes import existing_codes
 from geo.targeting.plan import plan_campaign
 from geo.targeting.reach import DEFAULT_HOLDOUT, STAGE_LABELS, travel_histogram
-from geo.views.reach_charts import histogram_table, waterfall_table
-from geo.targeting.suppression import (SUPPRESSION_TABLE, clear_suppression, save_suppression,
-                             suppression_from_bytes)
+from geo.targeting.suppression import (
+    SUPPRESSION_TABLE,
+    clear_suppression,
+    save_suppression,
+    suppression_from_bytes,
+)
+from geo.targeting.targets import (
+    build_target_list,
+    download,
+    download_name,
+    save_campaign,
+    to_csv_bytes,
+)
 from geo.text import plural
-from geo.targeting.targets import (build_target_list, download, download_name, save_campaign,
-                         to_csv_bytes)
+from geo.views.reach_charts import histogram_table, waterfall_table
 from ui import cache, engine
 from ui import reach as ui
 from ui import reach_preview as preview

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,13 +22,12 @@ def _shared_osm() -> Path:
 SHARED_OSM = _shared_osm()
 
 
-def placeable_nodes(router) -> "np.ndarray":
+def placeable_nodes(router) -> np.ndarray:
     """Indices of the router's core nodes inside the extract's declared bounds (well inside the extract).
 
     The bounds test is done here in EPSG:4326 degrees with shapely, apart from
     the router's own (projected) area test.
     """
-    import numpy as np
     import shapely
 
     inside = (shapely.contains_xy(router.bounds, router.lon, router.lat) if router.bounds is not None

@@ -7,7 +7,13 @@ import zipfile
 import pandas as pd
 import pytest
 
-from geo.data.activity import activity_to_events, detect_layout, event_from_name, load_activity, read_activity
+from geo.data.activity import (
+    activity_to_events,
+    detect_layout,
+    event_from_name,
+    load_activity,
+    read_activity,
+)
 from geo.errors import DataError
 
 

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
+from geo.campaign_settings import load_settings
 from geo.catchments import trade_area
 from geo.catchments.assign import assign_customers
-from geo.campaign_settings import load_settings
 from geo.modes import Mode
-from geo.network.graph import load_network
+from geo.network.load import load_network
 from geo.network.routing import Router
 from geo.workspace import open_workspace
 from tests.conftest import run_app

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from geo.catchments.assign import assign_customers
-from geo.network.coverage import network_coverage
-from geo.network.graph import load_network
-from geo.network.routing import Router
 from geo.catchments.trade_area import band_table
+from geo.network.coverage import network_coverage
+from geo.network.load import load_network
+from geo.network.routing import Router
 from geo.workspace import create_workspace, open_workspace
 from tests.conftest import run_app
 

@@ -9,7 +9,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from geo.export import dry_run, journal_path, journal_state, make_adapter, prepare_targets
+from geo.export import (
+    dry_run,
+    journal_path,
+    journal_state,
+    make_adapter,
+    prepare_targets,
+)
 from geo.export.mailchimp import subscriber_hash
 from geo.export.recipients import with_current_consent
 from geo.targeting.targets import load_campaign

@@ -7,9 +7,9 @@ import shutil
 import pyarrow as pa
 import pytest
 
-from geo.funnel.campaign import analyse_campaign
 from geo.campaign_settings import load_settings
 from geo.demo.campaign import CAMPAIGN_NAME
+from geo.funnel.campaign import analyse_campaign
 from geo.workspace import create_workspace, open_workspace
 from tests.conftest import run_app
 

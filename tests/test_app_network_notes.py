@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.network.graph import load_network
+from geo.network.load import load_network
 from geo.network.routing import Router
 from geo.workspace import create_workspace
 from tests.conftest import placeable_nodes, run_app

@@ -8,14 +8,14 @@ import shutil
 
 import pytest
 
-from geo.catchments.assign import assign_customers, radius_assign
-from geo.targeting.forecast import forecast
-from geo.network.graph import load_network
-from geo.targeting.audience import AudienceFilters
 from geo.campaign_settings import load_settings
-from geo.targeting.reach import reach
-from geo.targeting.live import bands_up_to, overlap_by_store
+from geo.catchments.assign import assign_customers, radius_assign
+from geo.network.load import load_network
 from geo.network.routing import Router
+from geo.targeting.audience import AudienceFilters
+from geo.targeting.forecast import forecast
+from geo.targeting.live import bands_up_to, overlap_by_store
+from geo.targeting.reach import reach
 from geo.workspace import open_workspace
 from tests.conftest import run_app
 

@@ -9,12 +9,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import SHARED_OSM, placeable_nodes
-from geo.catchments.assign import (ASSIGN_COLUMNS, assign_customers, band_counts, customer_seconds, haversine_km, overlaps,
-                        radius_assign, snap_customers, threshold_minutes)
-from geo.errors import NetworkError
-from geo.network.graph import NetworkWarning, load_network
+from geo.catchments.assign import (
+    ASSIGN_COLUMNS,
+    assign_customers,
+    band_counts,
+    customer_seconds,
+    haversine_km,
+    overlaps,
+    radius_assign,
+    snap_customers,
+    threshold_minutes,
+)
+from geo.errors import NetworkError, NetworkWarning
+from geo.network.load import load_network
 from geo.network.routing import Router
+from tests.conftest import SHARED_OSM, placeable_nodes
 
 KREMS = SHARED_OSM / "krems.osm.gz"
 

@@ -5,10 +5,17 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from geo.funnel.attribution import (ANOMALIES, Window, anomaly_counts, anomaly_table, attribute_redemptions,
-                             likely_typos, store_wide_summary)
-from geo.targeting.codes import generate_codes
 from geo.errors import DataError
+from geo.funnel.attribution import (
+    ANOMALIES,
+    Window,
+    anomaly_counts,
+    anomaly_table,
+    attribute_redemptions,
+    likely_typos,
+    store_wide_summary,
+)
+from geo.targeting.codes import generate_codes
 
 
 def targets() -> pd.DataFrame:

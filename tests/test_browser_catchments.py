@@ -6,7 +6,12 @@ import re
 
 import pytest
 
-from tests.streamlit_server import collect_errors, launch_browser, streamlit_server, wait_for_app
+from tests.streamlit_server import (
+    collect_errors,
+    launch_browser,
+    streamlit_server,
+    wait_for_app,
+)
 
 pytestmark = pytest.mark.browser
 

@@ -13,8 +13,12 @@ from geo.export.recipients import with_current_consent
 from geo.targeting.targets import load_campaign
 from geo.workspace import open_workspace
 from tests.fakes.brevo import FakeBrevo
-from tests.streamlit_server import (collect_errors, launch_browser, streamlit_server,
-                                    wait_for_app)
+from tests.streamlit_server import (
+    collect_errors,
+    launch_browser,
+    streamlit_server,
+    wait_for_app,
+)
 
 pytestmark = pytest.mark.browser
 

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from geo.funnel.campaign import analyse_campaign
 from geo.demo.campaign import CAMPAIGN_NAME
+from geo.funnel.campaign import analyse_campaign
 from geo.workspace import open_workspace
 from tests.streamlit_server import launch_browser, streamlit_server, wait_for_app
 

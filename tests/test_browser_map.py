@@ -8,7 +8,13 @@ import pytest
 
 from geo.views.summary import headline_counts
 from geo.workspace import open_workspace
-from tests.streamlit_server import collect_errors, launch_browser, streamlit_server, wait_for_app, webgl2_available
+from tests.streamlit_server import (
+    collect_errors,
+    launch_browser,
+    streamlit_server,
+    wait_for_app,
+    webgl2_available,
+)
 
 pytestmark = pytest.mark.browser
 

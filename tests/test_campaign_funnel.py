@@ -8,14 +8,26 @@ import zipfile
 import pandas as pd
 import pytest
 
-from geo.views import charts
 from geo.data.activity import read_activity
-from geo.funnel.attribution import attribute_redemptions
-from geo.funnel.campaign import (analyse_campaign, saved_campaign, campaign_versions,
-                                 store_campaign_rows, suggested_redemption_mapping,
-                                 upload_columns, with_store_names)
 from geo.errors import DataError, WorkspaceError
-from geo.funnel.funnel import analyse_funnel, build_journeys, holdout_lift, like_for_like_lift, order_bands
+from geo.funnel.attribution import attribute_redemptions
+from geo.funnel.campaign import (
+    analyse_campaign,
+    campaign_versions,
+    saved_campaign,
+    store_campaign_rows,
+    suggested_redemption_mapping,
+    upload_columns,
+    with_store_names,
+)
+from geo.funnel.funnel import (
+    analyse_funnel,
+    build_journeys,
+    holdout_lift,
+    like_for_like_lift,
+    order_bands,
+)
+from geo.views import charts
 from geo.workspace import create_workspace
 
 

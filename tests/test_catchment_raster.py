@@ -7,7 +7,14 @@ import pytest
 import shapely
 from scipy import ndimage
 
-from geo.catchments._raster import Tiles, _cycle_order, _pack, assemble, fill_small_holes, trace_rings
+from geo.catchments._raster import (
+    Tiles,
+    _cycle_order,
+    _pack,
+    assemble,
+    fill_small_holes,
+    trace_rings,
+)
 
 
 def _mosaic(masks: list[np.ndarray]) -> tuple[np.ndarray, Tiles]:

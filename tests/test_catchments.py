@@ -12,13 +12,24 @@ import pytest
 import shapely
 from scipy.spatial import cKDTree
 
-from tests.conftest import SHARED_OSM, placeable_nodes
-from geo.catchments.assign import assign_customers, band_counts, haversine_km, radius_assign
-from geo.catchments.polygons import (CATCHMENT_COLUMNS, DEFAULT_MAX_HOLE_KM2, catchment_polygons, radius_rings, to_geojson,
-                            what_if_store)
-from geo.errors import NetworkError
-from geo.network.graph import NetworkWarning, load_network
+from geo.catchments.assign import (
+    assign_customers,
+    band_counts,
+    haversine_km,
+    radius_assign,
+)
+from geo.catchments.polygons import (
+    CATCHMENT_COLUMNS,
+    DEFAULT_MAX_HOLE_KM2,
+    catchment_polygons,
+    radius_rings,
+    to_geojson,
+    what_if_store,
+)
+from geo.errors import NetworkError, NetworkWarning
+from geo.network.load import load_network
 from geo.network.routing import Router
+from tests.conftest import SHARED_OSM, placeable_nodes
 
 KREMS = SHARED_OSM / "krems.osm.gz"
 

@@ -7,8 +7,8 @@ import io
 import pandas as pd
 import pytest
 
-from geo.views import charts
 from geo.funnel.funnel import analyse_funnel, lift_table
+from geo.views import charts
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import SHARED_OSM
 from geo.cli import main
-from geo.network.graph import NetworkWarning, load_network
+from geo.errors import NetworkWarning
+from geo.network.load import load_network
 from geo.network.routing import Router
+from tests.conftest import SHARED_OSM
 
 KREMS = SHARED_OSM / "krems.osm.gz"
 ROOT = Path(__file__).resolve().parents[1]

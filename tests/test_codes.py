@@ -7,9 +7,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo.targeting import codes
-from geo.targeting.codes import ALPHABET, check_character, existing_codes, generate_codes, validate
 from geo.keys import code_key
+from geo.targeting import codes
+from geo.targeting.codes import (
+    ALPHABET,
+    check_character,
+    existing_codes,
+    generate_codes,
+    validate,
+)
 from geo.workspace import create_workspace
 
 

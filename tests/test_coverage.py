@@ -7,8 +7,9 @@ import warnings
 import pandas as pd
 import pytest
 
+from geo.errors import NetworkWarning
 from geo.network.coverage import network_coverage
-from geo.network.graph import NetworkWarning, load_network
+from geo.network.load import load_network
 from geo.network.routing import Router
 from tests.conftest import SHARED_OSM
 

@@ -9,12 +9,23 @@ import pandas as pd
 import pytest
 
 from geo.data.columns import recall_mapping, suggest_mapping
-from geo.errors import DataError
+from geo.data.ingest import (
+    check_file,
+    import_file,
+    import_history,
+    problem_counts,
+    report_summary,
+    shared_addresses_csv,
+)
+from geo.data.inventory import (
+    describe_workspace,
+    owned_files,
+    table_rows,
+    workspace_inventory,
+)
 from geo.data.readers import peek
-from geo.data.ingest import (check_file, import_file, import_history, problem_counts, report_summary,
-                        shared_addresses_csv)
-from geo.data.inventory import describe_workspace, owned_files, table_rows, workspace_inventory
 from geo.data.schema import CUSTOMERS, STORES
+from geo.errors import DataError
 from geo.workspace import create_workspace
 
 DATA = Path(__file__).parent / "data" / "import"

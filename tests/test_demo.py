@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.demo import build as demo
 from geo.campaign_settings import load_settings
 from geo.data.tables import load_customers, load_stores
+from geo.demo import build as demo
 
 
 @pytest.fixture(scope="module")

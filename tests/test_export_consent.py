@@ -6,8 +6,14 @@ import json
 
 import pytest
 
-from geo.export import (BrevoAdapter, ExportError, KlaviyoAdapter, MailchimpAdapter,
-                        SendGridAdapter, run_export)
+from geo.export import (
+    BrevoAdapter,
+    ExportError,
+    KlaviyoAdapter,
+    MailchimpAdapter,
+    SendGridAdapter,
+    run_export,
+)
 from tests.fakes import Sleeps, fast_policy, make_targets
 from tests.fakes.brevo import FakeBrevo
 from tests.fakes.klaviyo import FakeKlaviyo

@@ -15,9 +15,22 @@ import pytest
 
 from geo.cli import main
 from geo.errors import DataError, GeoError
-from geo.export import (ExportError, ExportJournal, ExportKey, JournalError, Secret, dry_run,
-                        journal_state, make_adapter, manual_import_csv, manual_import_frame,
-                        prepare_targets, resolve_api_key, run_export, write_manual_import)
+from geo.export import (
+    ExportError,
+    ExportJournal,
+    ExportKey,
+    JournalError,
+    Secret,
+    dry_run,
+    journal_state,
+    make_adapter,
+    manual_import_csv,
+    manual_import_frame,
+    prepare_targets,
+    resolve_api_key,
+    run_export,
+    write_manual_import,
+)
 from geo.export.base import HttpClient, RetryPolicy, retry_after
 from geo.export.csv_layouts import manual_import_bytes
 from geo.export.journal import LEGACY

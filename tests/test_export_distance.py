@@ -10,10 +10,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.export import (BrevoAdapter, ExportError, KlaviyoAdapter, MailchimpAdapter,
-                        SendGridAdapter, dry_run, prepare_targets, run_export)
-from geo.export.csv_layouts import (API_TRAVEL_FIELDS, LAYOUTS, RADIUS, api_travel_field,
-                                    manual_import_frame)
+from geo.export import (
+    BrevoAdapter,
+    ExportError,
+    KlaviyoAdapter,
+    MailchimpAdapter,
+    SendGridAdapter,
+    dry_run,
+    prepare_targets,
+    run_export,
+)
+from geo.export.csv_layouts import (
+    API_TRAVEL_FIELDS,
+    LAYOUTS,
+    RADIUS,
+    api_travel_field,
+    manual_import_frame,
+)
 from geo.export.recipients import fingerprint
 from geo.export.runner import export_id_of
 from tests.fakes import fast_policy, make_targets

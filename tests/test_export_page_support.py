@@ -8,8 +8,15 @@ import pandas as pd
 import pytest
 
 from geo.errors import DataError
-from geo.export import (ExportJournal, dry_run, journal_state, make_adapter, prepare_targets,
-                        run_export, with_current_consent)
+from geo.export import (
+    ExportJournal,
+    dry_run,
+    journal_state,
+    make_adapter,
+    prepare_targets,
+    run_export,
+    with_current_consent,
+)
 from tests.fakes import fast_policy, make_targets
 from tests.fakes.brevo import FakeBrevo
 

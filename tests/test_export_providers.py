@@ -10,8 +10,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.export import (BrevoAdapter, ExportError, ExportJournal, ExportKey, KlaviyoAdapter,
-                        MailchimpAdapter, SendGridAdapter, run_export)
+from geo.export import (
+    BrevoAdapter,
+    ExportError,
+    ExportJournal,
+    ExportKey,
+    KlaviyoAdapter,
+    MailchimpAdapter,
+    SendGridAdapter,
+    run_export,
+)
 from tests.fakes import Sleeps, fast_policy, make_targets
 from tests.fakes.brevo import FakeBrevo
 from tests.fakes.klaviyo import FakeKlaviyo

@@ -6,7 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.targeting.forecast import NO_HISTORY, campaign_history, forecast, jeffreys_interval
+from geo.targeting.forecast import (
+    NO_HISTORY,
+    campaign_history,
+    forecast,
+    jeffreys_interval,
+)
 from geo.workspace import create_workspace
 
 

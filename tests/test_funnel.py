@@ -7,8 +7,16 @@ import pandas as pd
 import pytest
 
 from geo.funnel.attribution import Window
-from geo.funnel.funnel import (analyse_funnel, band_labels, breakdown, build_journeys, daily_redemptions,
-                        decay_curve, funnel_stages, stage_table)
+from geo.funnel.funnel import (
+    analyse_funnel,
+    band_labels,
+    breakdown,
+    build_journeys,
+    daily_redemptions,
+    decay_curve,
+    funnel_stages,
+    stage_table,
+)
 
 
 def targets() -> pd.DataFrame:

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from geo.demo import campaign as demo_campaign
-from geo.funnel.campaign import analyse_campaign, saved_campaign
 from geo.demo.campaign import CAMPAIGN_NAME, OFFER_END, OFFER_START, STORE_WIDE_CODE
+from geo.funnel.campaign import analyse_campaign, saved_campaign
 from geo.workspace import open_workspace
 
 

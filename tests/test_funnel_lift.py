@@ -8,7 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.funnel.funnel import holdout_lift, lift_table, relative_lift_ci, two_proportion_ci, wilson_interval
+from geo.funnel.funnel import (
+    holdout_lift,
+    lift_table,
+    relative_lift_ci,
+    two_proportion_ci,
+    wilson_interval,
+)
 
 
 def test_unpooled_wald_interval_by_hand():

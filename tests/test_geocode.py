@@ -12,8 +12,13 @@ from urllib.parse import parse_qs, urlsplit
 import pandas as pd
 import pytest
 
-from geo.data.geocode import (NOMINATIM_DOMAIN, GeocoderSettings, build_queries, geocode_missing,
-                         needs_geocoding)
+from geo.data.geocode import (
+    NOMINATIM_DOMAIN,
+    GeocoderSettings,
+    build_queries,
+    geocode_missing,
+    needs_geocoding,
+)
 from geo.data.ingest import check_file
 
 PLACES = {"10 rue de rivoli, 75004 paris, france": (48.8553, 2.3602),

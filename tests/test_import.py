@@ -9,14 +9,30 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.data.columns import (apply_mapping, check_mapping, merge_mapping, normalise_header,
-                         suggest_mapping)
-from geo.errors import DataError, WorkspaceError
-from geo.data.readers import (clean_headers, detect_delimiter, detect_encoding, detect_format,
-                           iter_csv, read_any)
+from geo.data.columns import (
+    apply_mapping,
+    check_mapping,
+    merge_mapping,
+    normalise_header,
+    suggest_mapping,
+)
 from geo.data.ingest import bad_rows_csv, check_file, errors_csv, import_file
+from geo.data.readers import (
+    clean_headers,
+    detect_delimiter,
+    detect_encoding,
+    detect_format,
+    iter_csv,
+    read_any,
+)
 from geo.data.schema import CUSTOMERS, EVENTS, REDEMPTIONS, STORES
-from geo.workspace import create_workspace, delete_workspace, list_workspaces, open_workspace
+from geo.errors import DataError, WorkspaceError
+from geo.workspace import (
+    create_workspace,
+    delete_workspace,
+    list_workspaces,
+    open_workspace,
+)
 
 HEADER = "customer_id,email,first_name,lat,lon,opted_in\n"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from geo.errors import DataError
 from geo.data.ingest import check_file
+from geo.errors import DataError
 
 CORPUS = Path(__file__).parent / "data" / "import"
 EXPECTED = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))

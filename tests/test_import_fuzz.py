@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from geo.errors import DataError
-from geo.data.readers import read_any
 from geo.data.ingest import check_file
+from geo.data.readers import read_any
+from geo.errors import DataError
 
 FUZZ = settings(max_examples=60, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from geo.errors import DataError
-from geo.data.tables import check_table, load_customers, load_stores
 from geo.data.schema import CUSTOMERS
+from geo.data.tables import check_table, load_customers, load_stores
+from geo.errors import DataError
 
 HEADER = "customer_id,email,first_name,lat,lon,opted_in\n"
 

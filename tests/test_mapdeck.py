@@ -6,8 +6,13 @@ import json
 
 import pandas as pd
 
-from geo.views.maps import (customer_points_json, legend, overview_deck, store_records,
-                         view_state)
+from geo.views.maps import (
+    customer_points_json,
+    legend,
+    overview_deck,
+    store_records,
+    view_state,
+)
 from geo.views.summary import headline_counts
 
 CUSTOMERS = pd.DataFrame({

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from geo.cli import main
-from geo.errors import DataError
 from geo.data.ingest import can_undo_import, import_file, preview_import, undo_import
 from geo.data.merge import merge_table
 from geo.data.schema import CUSTOMERS, EVENTS
+from geo.errors import DataError
 from geo.workspace import create_workspace, open_workspace
 
 

@@ -15,11 +15,13 @@ import osmnx as ox
 import pytest
 import shapely
 
-from tests.conftest import SHARED_OSM
-from geo.errors import NetworkError
+from geo.errors import NetworkError, NetworkWarning
+from geo.network.download import graph_from_bbox, graph_from_place
 from geo.network.extent import graph_bounds
-from geo.network.graph import (DEFAULT_BIKE_KMH, DEFAULT_WALK_KMH, NetworkWarning, graph_from_bbox, graph_from_place,
-                         load_network, load_notes, read_osm_elements, way_filter, way_passes)
+from geo.network.graph import DEFAULT_BIKE_KMH, DEFAULT_WALK_KMH, load_notes
+from geo.network.load import load_network
+from geo.network.osm import read_osm_elements, way_filter, way_passes
+from tests.conftest import SHARED_OSM
 
 OSM = SHARED_OSM
 KREMS = OSM / "krems.osm.gz"

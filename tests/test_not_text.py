@@ -7,10 +7,10 @@ import zlib
 import pytest
 
 from geo.data.activity import read_activity
-from geo.errors import DataError
-from geo.data.readers import looks_binary, peek
 from geo.data.ingest import check_file
+from geo.data.readers import looks_binary, peek
 from geo.data.tables import read_raw
+from geo.errors import DataError
 from geo.targeting.suppression import suppression_from_bytes
 
 # a real PNG with a few e-mail-looking bytes inside, as a phone photo renamed .csv would be

@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 
 from geo.targeting.audience import AudienceFilters, prepare_audience
-from geo.targeting.reach import STAGES, band_index, band_labels, compute_reach, reach, travel_histogram
+from geo.targeting.reach import (
+    STAGES,
+    band_index,
+    band_labels,
+    compute_reach,
+    reach,
+    travel_histogram,
+)
 from geo.targeting.suppression import parse_suppression, recently_contacted
 from geo.workspace import create_workspace
 
@@ -115,7 +122,11 @@ def test_suppression_matching_is_case_and_whitespace_insensitive():
 
 def test_saved_suppression_survives_and_can_be_removed(tmp_path):
     from geo.errors import DataError
-    from geo.targeting.suppression import clear_suppression, save_suppression, saved_suppression
+    from geo.targeting.suppression import (
+        clear_suppression,
+        save_suppression,
+        saved_suppression,
+    )
     from geo.workspace import open_workspace
 
     ws = create_workspace("shop", tmp_path)

@@ -7,11 +7,26 @@ import pandas as pd
 import pytest
 
 from geo.targeting.audience import prepare_audience
-from geo.targeting.reach import _order_within, compute_reach, index_reach, travel_histogram
-from geo.views.reach_charts import (chart_spec, histogram_table, travel_histogram_chart,
-                              waterfall_chart, waterfall_table)
-from geo.targeting.live import (bands_up_to, candidate_targets, cell_grid, overlap_by_store,
-                            store_positions)
+from geo.targeting.live import (
+    bands_up_to,
+    candidate_targets,
+    cell_grid,
+    overlap_by_store,
+    store_positions,
+)
+from geo.targeting.reach import (
+    _order_within,
+    compute_reach,
+    index_reach,
+    travel_histogram,
+)
+from geo.views.reach_charts import (
+    chart_spec,
+    histogram_table,
+    travel_histogram_chart,
+    waterfall_chart,
+    waterfall_table,
+)
 
 STORES = pd.DataFrame({"store_id": ["S1", "S2", "S3"], "name": ["North", "South", "East"],
                        "lat": [60.0, 60.01, 60.02], "lon": [24.0, 24.01, 24.02]})

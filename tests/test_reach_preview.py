@@ -8,12 +8,21 @@ import numpy as np
 import pytest
 
 from geo.targeting.audience import prepare_audience
-from geo.targeting.reach import index_reach
 from geo.targeting.live import bands_up_to, overlap_by_store, overlap_index
-from geo.targeting.reach import STAGES
-from geo.targeting.preview import (CURVE_COLUMNS, counts_at, map_counts_at, preview_counts_json,
-                               preview_map_json, preview_stores, reach_curve, slider_steps,
-                               snap_to_step, step_of, targets_by_store)
+from geo.targeting.preview import (
+    CURVE_COLUMNS,
+    counts_at,
+    map_counts_at,
+    preview_counts_json,
+    preview_map_json,
+    preview_stores,
+    reach_curve,
+    slider_steps,
+    snap_to_step,
+    step_of,
+    targets_by_store,
+)
+from geo.targeting.reach import STAGES, index_reach
 from tests.test_reach_live import STORES, population
 
 

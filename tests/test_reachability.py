@@ -18,14 +18,19 @@ import pytest
 import shapely
 
 from geo.catchments.assign import assign_customers
-from geo.targeting.audience import prepare_audience
 from geo.catchments.polygons import catchment_polygons, what_if_store
-from geo.errors import NetworkError
-from geo.network.graph import NetworkWarning, load_network
-from geo.targeting.reach import index_reach
-from geo.targeting.live import overlap_index
-from geo.targeting.preview import preview_map_json, reach_curve, slider_steps, targets_by_store
+from geo.errors import NetworkError, NetworkWarning
+from geo.network.load import load_network
 from geo.network.routing import Router
+from geo.targeting.audience import prepare_audience
+from geo.targeting.live import overlap_index
+from geo.targeting.preview import (
+    preview_map_json,
+    reach_curve,
+    slider_steps,
+    targets_by_store,
+)
+from geo.targeting.reach import index_reach
 from tests.conftest import placeable_nodes
 
 CLIP_BOX = (15.605, 48.380, 15.640, 48.410)

@@ -13,10 +13,11 @@ import pytest
 import shapely
 
 from geo.catchments.assign import haversine_km
-from tests.conftest import SHARED_OSM, placeable_nodes
-from geo.errors import NetworkError
-from geo.network.graph import NetworkWarning, add_travel_times, load_network
+from geo.errors import NetworkError, NetworkWarning
+from geo.network.graph import add_travel_times
+from geo.network.load import load_network
 from geo.network.routing import REASONS, Router
+from tests.conftest import SHARED_OSM, placeable_nodes
 
 KREMS = SHARED_OSM / "krems.osm.gz"
 

@@ -21,10 +21,10 @@ from hypothesis import strategies as st
 
 from geo.cli import main
 from geo.data.ingest import check_file, import_file
+from geo.data.schema import CUSTOMERS
 from geo.data.tables import complete
 from geo.keys import email_keys
 from geo.targeting.reach import reach
-from geo.data.schema import CUSTOMERS
 from geo.targeting.targets import build_target_list, download
 from geo.workspace import create_workspace
 

@@ -10,16 +10,33 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from geo.targeting.codes import existing_codes, validate
-from geo.errors import DataError, WorkspaceError
-from geo.targeting.reach import reach
-from geo.export import (manual_import_csv, manual_import_frame, prepare_targets,
-                        with_current_consent, write_manual_import)
 from geo.data.tables import read_raw
-from geo.targeting.targets import (CLI_COLUMNS, TARGET_COLUMNS, OfferWindow, build_target_list, download,
-                         download_name, load_campaign, neutralise_formulas, save_campaign,
-                         targets_layout, to_csv_bytes, to_xlsx_bytes, treatment_only,
-                         write_download)
+from geo.errors import DataError, WorkspaceError
+from geo.export import (
+    manual_import_csv,
+    manual_import_frame,
+    prepare_targets,
+    with_current_consent,
+    write_manual_import,
+)
+from geo.targeting.codes import existing_codes, validate
+from geo.targeting.reach import reach
+from geo.targeting.targets import (
+    CLI_COLUMNS,
+    TARGET_COLUMNS,
+    OfferWindow,
+    build_target_list,
+    download,
+    download_name,
+    load_campaign,
+    neutralise_formulas,
+    save_campaign,
+    targets_layout,
+    to_csv_bytes,
+    to_xlsx_bytes,
+    treatment_only,
+    write_download,
+)
 from geo.workspace import create_workspace
 
 STORES = pd.DataFrame({"store_id": ["S1", "S2"], "name": ["=North", "South"],

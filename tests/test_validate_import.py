@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from geo.data.schema import CUSTOMERS, STORES
-from geo.data.schema import CUSTOMERS
 from geo.data.validate import find_swapped, shared_addresses, validate_table
 
 

@@ -6,8 +6,12 @@ import pandas as pd
 import pytest
 
 from geo.errors import WorkspaceError
-from geo.workspace import (create_workspace, delete_workspace, list_workspaces,
-                           open_workspace)
+from geo.workspace import (
+    create_workspace,
+    delete_workspace,
+    list_workspaces,
+    open_workspace,
+)
 
 
 def test_tables_settings_and_campaigns_persist(tmp_path):

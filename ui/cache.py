@@ -90,8 +90,8 @@ def road_paths_url(source: str, mode: str) -> str:
     """URL of the road lines of ``source`` as static JSON for the map's road layer."""
     import osmnx as ox
 
-    from geo.views.maps import road_paths_json
     from geo.network.sources import source_key
+    from geo.views.maps import road_paths_json
 
     def make() -> bytes:
         return road_paths_json(ox.graph_to_gdfs(road_network(source, mode), nodes=False))

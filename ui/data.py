@@ -11,13 +11,19 @@ import pandas as pd
 import streamlit as st
 
 from geo.data.columns import check_mapping, merge_mapping
-from geo.errors import DataError, GeoError
 from geo.data.geocode import NOMINATIM_DOMAIN, GeocoderSettings
-from geo.data.readers import peek
 from geo.data.inventory import owned_files
+from geo.data.readers import peek
 from geo.data.schema import Schema
 from geo.data.validate import ValidationReport
-from geo.workspace import DEMO, Workspace, create_workspace, delete_workspace, open_workspace
+from geo.errors import DataError, GeoError
+from geo.workspace import (
+    DEMO,
+    Workspace,
+    create_workspace,
+    delete_workspace,
+    open_workspace,
+)
 from ui.state import WS_KEY
 
 # session-state keys owned by the Data page

@@ -13,11 +13,11 @@ import pandas as pd
 import streamlit as st
 
 from geo.data.activity import ActivityImport, read_activity
-from geo.funnel.campaign import analyse_campaign, upload_columns
-from geo.views.charts import chart_png, table_csv
-from geo.funnel.funnel import FunnelResult
 from geo.data.ingest import check_file
 from geo.data.validate import ValidationReport
+from geo.funnel.campaign import analyse_campaign, upload_columns
+from geo.funnel.funnel import FunnelResult
+from geo.views.charts import chart_png, table_csv
 from geo.workspace import open_workspace
 
 

@@ -20,9 +20,9 @@ import pandas as pd
 import streamlit as st
 
 from geo.targeting.audience import Audience, AudienceFilters, prepare_audience
+from geo.targeting.preview import KM_MAX
 from geo.targeting.reach import ReachIndex, index_reach
 from geo.targeting.suppression import recently_contacted
-from geo.targeting.preview import KM_MAX
 from geo.workspace import open_workspace
 from ui import cache, engine
 
@@ -103,8 +103,8 @@ def reach_index(root: str, ws: str, cv: str, sv: str, source: str, mode: str, tr
 @st.cache_data(show_spinner=False, max_entries=8)
 def chart_spec(kind: str, unit: str = "min") -> dict:
     """Vega-Lite spec (no data) of a reach chart, built with Altair once: ``waterfall`` or ``histogram``."""
-    from geo.views import reach_charts as rc
     from geo.targeting.reach import STAGE_LABELS, STAGES
+    from geo.views import reach_charts as rc
 
     if kind == "waterfall":
         sample = pd.DataFrame({"stage": list(STAGES), "label": [STAGE_LABELS[s] for s in STAGES],

@@ -15,10 +15,17 @@ from pathlib import Path
 
 import streamlit as st
 
-from geo.targeting.reach import RADIUS, ReachIndex
 from geo.targeting.live import Overlap, overlap_index
-from geo.targeting.preview import (preview_counts_json, preview_map_json, preview_stores, reach_curve,
-                               slider_steps, snap_to_step, targets_by_store)
+from geo.targeting.preview import (
+    preview_counts_json,
+    preview_map_json,
+    preview_stores,
+    reach_curve,
+    slider_steps,
+    snap_to_step,
+    targets_by_store,
+)
+from geo.targeting.reach import RADIUS, ReachIndex
 from ui import cache
 from ui import reach as ui
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from geo.campaign_settings import save_settings
-from geo.modes import Mode
 from geo.catchments.trade_area import even_bands
+from geo.modes import Mode
 from geo.workspace import Workspace
 
 

@@ -8,11 +8,11 @@ from urllib.parse import urlsplit
 
 from geo.cli import print_json
 from geo.data.columns import merge_mapping, suggest_mapping
-from geo.errors import DataError
 from geo.data.geocode import NOMINATIM_DOMAIN, GeocoderSettings
-from geo.data.readers import iter_tables
 from geo.data.ingest import KIND_SCHEMAS, bad_rows_csv, schema_for
+from geo.data.readers import iter_tables
 from geo.data.validate import ValidationReport
+from geo.errors import DataError
 from geo.workspace import default_root
 
 

@@ -7,9 +7,13 @@ from pathlib import Path
 
 from geo.catchments.assign import assign_customers, radius_assign
 from geo.cli import print_json
-from geo.commands.catchments import add_network_arguments, router_from_args, unplaced_summary
+from geo.commands.catchments import (
+    add_network_arguments,
+    router_from_args,
+    unplaced_summary,
+)
 from geo.data.tables import load_customers, load_stores, write_csv
-from geo.network.graph import MODES
+from geo.modes import MODES
 
 NAME = "assign"
 HELP = "Assign each customer to the nearest store by travel time, with the runner-up and crow-flies km."
@@ -20,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_network_arguments(parser)
     parser.add_argument("--stores", required=True, type=Path, help="stores CSV (store_id, name, lat, lon)")
     parser.add_argument("--customers", required=True, type=Path, help="customers CSV")
-    parser.add_argument("--mode", required=True, choices=[*MODES, "radius"], help="travel mode, or radius")
+    parser.add_argument("--mode", required=True, choices=[m.value for m in MODES], help="travel mode, or radius")
     parser.add_argument("--max-minutes", type=float, default=None,
                         help="customers farther than this from every store are unreachable")
     parser.add_argument("--km", type=float, default=2.0, help="radius in km (radius mode)")

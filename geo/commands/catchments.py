@@ -7,9 +7,11 @@ from pathlib import Path
 
 from geo.catchments.polygons import catchment_polygons, radius_rings, to_geojson
 from geo.cli import print_json
-from geo.errors import GeoError
 from geo.data.tables import load_stores
-from geo.network.graph import DEFAULT_BIKE_KMH, DEFAULT_WALK_KMH, MODES, load_network
+from geo.errors import GeoError
+from geo.modes import MODES
+from geo.network.graph import DEFAULT_BIKE_KMH, DEFAULT_WALK_KMH
+from geo.network.load import load_network
 from geo.network.routing import DEFAULT_SNAP_MAX_M, Router
 
 NAME = "catchments"
@@ -57,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the command's options."""
     add_network_arguments(parser)
     parser.add_argument("--stores", required=True, type=Path, help="stores CSV (store_id, name, lat, lon)")
-    parser.add_argument("--mode", required=True, choices=[*MODES, "radius"], help="travel mode, or radius")
+    parser.add_argument("--mode", required=True, choices=[m.value for m in MODES], help="travel mode, or radius")
     parser.add_argument("--minutes", default="5,10,15", help="travel-time bands in minutes, e.g. 5,10,15")
     parser.add_argument("--km", default="1,2", help="radius rings in km (radius mode), e.g. 1,2")
     parser.add_argument("--out", required=True, type=Path, help="GeoJSON file to write")

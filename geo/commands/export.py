@@ -6,9 +6,18 @@ import argparse
 from pathlib import Path
 
 from geo.cli import print_json
-from geo.export import PROVIDERS, ExportError, RetryPolicy, dry_run, journal_path, make_adapter, run_export, write_manual_import
-from geo.export.recipients import prepare_targets
 from geo.data.tables import read_raw
+from geo.export import (
+    PROVIDERS,
+    ExportError,
+    RetryPolicy,
+    dry_run,
+    journal_path,
+    make_adapter,
+    run_export,
+    write_manual_import,
+)
+from geo.export.recipients import prepare_targets
 from geo.workspace import default_root, open_workspace
 
 NAME = "export"

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from geo.data.activity import LAYOUTS, read_activity
-from geo.funnel.attribution import Window
 from geo.cli import print_json
-from geo.errors import DataError
-from geo.funnel.funnel import DEFAULT_BANDS, analyse_funnel, check_with_extras
+from geo.data.activity import LAYOUTS, read_activity
 from geo.data.schema import REDEMPTIONS, TARGETS
+from geo.errors import DataError
+from geo.funnel.attribution import Window
+from geo.funnel.funnel import DEFAULT_BANDS, analyse_funnel, check_with_extras
 
 NAME = "funnel"
 HELP = "Attribute redemptions to a campaign and print the funnel (stages, stores, bands, lift) as JSON."

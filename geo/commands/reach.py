@@ -8,15 +8,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from geo.targeting.audience import AudienceFilters
 from geo.campaign_settings import CampaignSettings, load_settings
 from geo.cli import print_json
 from geo.errors import DataError
 from geo.modes import MODES, Mode
+from geo.targeting.audience import AudienceFilters
 from geo.targeting.plan import plan_campaign
 from geo.targeting.reach import DEFAULT_HOLDOUT, DEFAULT_SEED, reach
 from geo.targeting.suppression import read_suppression, recently_contacted
-from geo.targeting.targets import LAYOUTS, build_target_list, save_campaign, write_download
+from geo.targeting.targets import (
+    LAYOUTS,
+    build_target_list,
+    save_campaign,
+    write_download,
+)
 
 NAME = "reach"
 HELP = ("Assign customers to stores, apply consent and audience filters, draw the holdout and "
@@ -103,7 +108,7 @@ def assignment_for(args: argparse.Namespace, stores: pd.DataFrame, customers: pd
         raise DataError("--network", f"a road network is needed for --mode {args.mode} "
                                      "(a file or 'demo'); use --mode radius without one")
     from geo.catchments.assign import assign_customers
-    from geo.network.graph import load_network
+    from geo.network.load import load_network
     from geo.network.routing import Router
     graph = load_network(args.network, args.mode)
     router = Router.from_graph(graph)
@@ -122,8 +127,8 @@ def _offer_window(args: argparse.Namespace) -> tuple[object, object]:
 
 def run(args: argparse.Namespace) -> int:
     """Load, assign, apply the audience rules, write the list and print the JSON summary."""
-    from geo.targeting.codes import existing_codes
     from geo.data.tables import load_customers, load_stores
+    from geo.targeting.codes import existing_codes
     from geo.workspace import create_workspace, open_workspace
 
     radius = Mode.parse(args.mode) is Mode.RADIUS

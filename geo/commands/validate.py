@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from geo.commands._importing import (add_common_arguments, finish, geocoder_settings,
-                                     resolve_mapping)
+from geo.commands._importing import (
+    add_common_arguments,
+    finish,
+    geocoder_settings,
+    resolve_mapping,
+)
 from geo.data.ingest import check_file
 
 NAME = "validate"

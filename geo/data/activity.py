@@ -56,10 +56,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from geo.errors import DataError
-from geo.data.tables import complete, read_csv_text, read_raw
 from geo.data.schema import EVENT_TYPES, EVENTS
+from geo.data.tables import complete, read_csv_text, read_raw
 from geo.data.validate import HEADER_ROWS, ValidationReport, validate_table
+from geo.errors import DataError
 
 LAYOUTS = ("generic", "mailchimp", "mailchimp_members", "klaviyo")
 SKIP = "__skip__"

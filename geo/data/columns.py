@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
-from geo.errors import DataError
 from geo.data.schema import Schema
+from geo.errors import DataError
 
 #: Columns that are not in a schema but that the importer keeps when present:
 #: they let rows without coordinates be geocoded (see `geo.data.geocode`).

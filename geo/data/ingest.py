@@ -26,15 +26,25 @@ from pathlib import Path
 
 import pandas as pd
 
-from geo.data.columns import LOCATION_FIELDS, apply_mapping, check_mapping, suggest_mapping
-from geo.errors import DataError
+from geo.data.columns import (
+    LOCATION_FIELDS,
+    apply_mapping,
+    check_mapping,
+    suggest_mapping,
+)
 from geo.data.geocode import GeocoderSettings, Lookup, geocode_missing
-from geo.data.readers import CHUNK_ROWS, Progress, Source, iter_tables, source_name
-from geo.data.tables import complete
 from geo.data.merge import ImportChanges, check_mode, merge_table
+from geo.data.readers import CHUNK_ROWS, Progress, Source, iter_tables, source_name
 from geo.data.schema import CUSTOMERS, EVENTS, REDEMPTIONS, STORES, Schema
-from geo.data.validate import (ValidationReport, check_across_rows, finish_report, sort_errors,
-                          validate_rows)
+from geo.data.tables import complete
+from geo.data.validate import (
+    ValidationReport,
+    check_across_rows,
+    finish_report,
+    sort_errors,
+    validate_rows,
+)
+from geo.errors import DataError
 from geo.workspace import Workspace
 
 KIND_SCHEMAS: dict[str, Schema] = {"customers": CUSTOMERS, "stores": STORES,

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from geo.data.schema import Schema
 from geo.errors import DataError
 from geo.keys import email_keys
-from geo.data.schema import Schema
 
 MODES = ("add", "replace")
 """``add``: add and update (default); ``replace``: the file becomes the table."""

@@ -8,10 +8,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from geo.errors import DataError
 from geo.data.readers import decode_text
-from geo.data.schema import CUSTOMERS, EVENTS, REDEMPTIONS, SCHEMAS, STORES, TARGETS, Schema
+from geo.data.schema import (
+    CUSTOMERS,
+    EVENTS,
+    REDEMPTIONS,
+    SCHEMAS,
+    STORES,
+    TARGETS,
+    Schema,
+)
 from geo.data.validate import ValidationReport, validate_table
+from geo.errors import DataError
+
 
 def read_csv_text(text: str, file: str) -> pd.DataFrame:
     """Parse CSV text into a frame of strings, sniffing the delimiter (comma, semicolon, tab).

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from geo.data.schema import Column, Schema
 from geo.errors import DataError
 from geo.keys import email_keys
-from geo.data.schema import Column, Schema
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TRUE_WORDS = {"true", "t", "yes", "y", "1", "1.0", "x", "on"}

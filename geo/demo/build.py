@@ -288,7 +288,13 @@ def install_demo(root: Path | None = None, *, n_customers: int = DEFAULT_CUSTOME
     geo.workspace.Workspace
     """
     from geo.data.tables import load_customers, load_stores
-    from geo.workspace import DEMO, create_workspace, default_root, delete_workspace, list_workspaces
+    from geo.workspace import (
+        DEMO,
+        create_workspace,
+        default_root,
+        delete_workspace,
+        list_workspaces,
+    )
 
     root = Path(root or default_root())
     files = write_demo(out_dir or root / "demo", n_customers=n_customers, seed=seed)
@@ -316,9 +322,10 @@ def install_demo_campaign(ws, *, seed: int = DEFAULT_SEED, out_dir: Path | None 
     Returns the campaign's name. The CSV files are also written to ``out_dir`` when given.
     """
     from geo.catchments.assign import assign_customers
-    from geo.demo.campaign import CAMPAIGN_NAME, make_campaign
     from geo.data.tables import write_csv
-    from geo.network.graph import NetworkWarning, load_network
+    from geo.demo.campaign import CAMPAIGN_NAME, make_campaign
+    from geo.errors import NetworkWarning
+    from geo.network.load import load_network
     from geo.network.routing import Router
     from geo.targeting.targets import save_campaign
 

@@ -10,16 +10,36 @@ Typical use::
 
 from __future__ import annotations
 
-from geo.export.base import (ENV_KEYS, Adapter, ExportError, JobLost, ProviderError,
-                             RetryPolicy, Secret, mask_email, resolve_api_key)
+from geo.export.base import (
+    ENV_KEYS,
+    Adapter,
+    ExportError,
+    JobLost,
+    ProviderError,
+    RetryPolicy,
+    Secret,
+    mask_email,
+    resolve_api_key,
+)
 from geo.export.brevo import BrevoAdapter
-from geo.export.csv_layouts import manual_import_csv, manual_import_frame, write_manual_import
+from geo.export.csv_layouts import (
+    manual_import_csv,
+    manual_import_frame,
+    write_manual_import,
+)
 from geo.export.journal import Destination, ExportJournal, ExportKey, JournalError
 from geo.export.klaviyo import KlaviyoAdapter
 from geo.export.mailchimp import MailchimpAdapter
 from geo.export.recipients import PreparedTargets, prepare_targets, with_current_consent
-from geo.export.runner import (DryRun, ExportResult, dry_run, journal_path, journal_state,
-                               list_mode, run_export)
+from geo.export.runner import (
+    DryRun,
+    ExportResult,
+    dry_run,
+    journal_path,
+    journal_state,
+    list_mode,
+    run_export,
+)
 from geo.export.sendgrid import SendGridAdapter
 
 PROVIDERS: dict[str, type[Adapter]] = {

@@ -7,8 +7,16 @@ from urllib.parse import quote
 import httpx
 import pandas as pd
 
-from geo.export.base import (Adapter, Collected, ExportError, Job, JobLost, JobState,
-                             outcomes_frame, with_travel)
+from geo.export.base import (
+    Adapter,
+    Collected,
+    ExportError,
+    Job,
+    JobLost,
+    JobState,
+    outcomes_frame,
+    with_travel,
+)
 from geo.export.csv_layouts import ApiField
 
 #: our field -> (attribute name, Brevo attribute type); the travel attribute (``TRAVEL_MINUTES``

@@ -5,8 +5,15 @@ from __future__ import annotations
 import httpx
 import pandas as pd
 
-from geo.export.base import (Adapter, Collected, Job, JobLost, JobState, outcomes_frame,
-                             with_travel)
+from geo.export.base import (
+    Adapter,
+    Collected,
+    Job,
+    JobLost,
+    JobState,
+    outcomes_frame,
+    with_travel,
+)
 from geo.export.csv_layouts import ApiField
 from geo.export.recipients import tag_list
 from geo.keys import email_key

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from geo.data.validate import EMAIL_RE, TRUE_WORDS
 from geo.errors import DataError
 from geo.keys import email_keys
-from geo.data.validate import EMAIL_RE, TRUE_WORDS
 
 REQUIRED = ("customer_id", "email", "group")
 FIELD_COLUMNS = ["first_name", "store_id", "store_name", "store_address", "travel_min", "mode",

@@ -11,7 +11,15 @@ from pathlib import Path
 import pandas as pd
 
 from geo.errors import GeoError
-from geo.export.base import Adapter, ExportError, Job, JobLost, JobState, log, mask_email
+from geo.export.base import (
+    Adapter,
+    ExportError,
+    Job,
+    JobLost,
+    JobState,
+    log,
+    mask_email,
+)
 from geo.export.csv_layouts import RADIUS, distance_values, layout_mode
 from geo.export.journal import FINAL, Destination, ExportJournal, ExportKey
 from geo.export.recipients import PreparedTargets, fingerprint, prepare_targets

@@ -8,8 +8,17 @@ import io
 import httpx
 import pandas as pd
 
-from geo.export.base import (Adapter, Collected, ExportError, Job, JobLost, JobState,
-                             ProviderError, outcomes_frame, with_travel)
+from geo.export.base import (
+    Adapter,
+    Collected,
+    ExportError,
+    Job,
+    JobLost,
+    JobState,
+    ProviderError,
+    outcomes_frame,
+    with_travel,
+)
 from geo.export.csv_layouts import ApiField
 from geo.keys import email_key
 

@@ -52,9 +52,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from geo.targeting.codes import ALPHABET
 from geo.errors import DataError
 from geo.keys import code_keys
+from geo.targeting.codes import ALPHABET
 
 ANOMALIES = ("unknown_code", "likely_typo", "double_redemption", "cross_store",
              "outside_window", "holdout_redemption")

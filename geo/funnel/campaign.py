@@ -15,14 +15,14 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from geo.funnel.attribution import Window
 from geo.data.columns import suggest_mapping
-from geo.errors import DataError, WorkspaceError
-from geo.funnel.funnel import DEFAULT_BANDS, FunnelResult, analyse_funnel
 from geo.data.readers import Source, iter_tables
-from geo.data.tables import complete
-from geo.modes import Mode
 from geo.data.schema import EVENTS, REDEMPTIONS, Schema
+from geo.data.tables import complete
+from geo.errors import DataError, WorkspaceError
+from geo.funnel.attribution import Window
+from geo.funnel.funnel import DEFAULT_BANDS, FunnelResult, analyse_funnel
+from geo.modes import Mode
 from geo.workspace import Workspace
 
 CAMPAIGN_FILES = ("targets", "events", "redemptions")

@@ -27,11 +27,16 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from geo.funnel.attribution import Window, anomaly_counts, attribute_redemptions, store_wide_summary
-from geo.data.tables import complete, read_raw
-from geo.keys import email_keys
 from geo.data.schema import Schema
+from geo.data.tables import complete, read_raw
 from geo.data.validate import HEADER_ROWS, ValidationReport, validate_table
+from geo.funnel.attribution import (
+    Window,
+    anomaly_counts,
+    attribute_redemptions,
+    store_wide_summary,
+)
+from geo.keys import email_keys
 
 STAGES = ("targeted", "sent", "delivered", "opened", "clicked", "redeemed")
 EVENT_FLAGS = ("sent", "delivered", "opened", "clicked", "bounced", "unsubscribed")

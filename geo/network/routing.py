@@ -1,6 +1,6 @@
 """Compute travel times on a road graph: compact arrays, snapping, one multi-source Dijkstra per question.
 
-A `Router` is built once per graph (see `geo.network.graph.load_network`). It holds a
+A `Router` is built once per graph (see `geo.network.load.load_network`). It holds a
 CSR matrix of edge travel times in seconds (the minimum over parallel edges),
 the node coordinates in a projected CRS (UTM, metres), k-d trees over them and
 the network's pieces.
@@ -75,8 +75,9 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
 from geo.errors import NetworkError
+from geo.modes import check_mode
 from geo.network.extent import BOUNDS_FROM_KEY, graph_bounds
-from geo.network.graph import DEFAULT_BIKE_KMH, DEFAULT_WALK_KMH, check_mode, load_notes
+from geo.network.graph import DEFAULT_BIKE_KMH, DEFAULT_WALK_KMH, load_notes
 
 DIRECTIONS = ("to_store", "from_store")
 REASONS = ("", "off_network", "outside_area", "no_route", "beyond_max_minutes", "beyond_radius")
@@ -285,7 +286,7 @@ class Router:
         Parameters
         ----------
         G
-            Graph from `geo.network.graph.load_network` (node ``x``/``y`` in EPSG:4326;
+            Graph from `geo.network.load.load_network` (node ``x``/``y`` in EPSG:4326;
             ``G.graph["bounds"]``, when present, is the extract's declared area).
         snap_max_m
             Points farther than this (metres) from every node are unreachable.
@@ -306,7 +307,7 @@ class Router:
         u, v, t = [], [], []
         for a, b, data in G.edges(data=True):
             if "travel_time" not in data:
-                raise NetworkError(f"edge {a}->{b} has no travel_time; load the graph with geo.network.graph.load_network")
+                raise NetworkError(f"edge {a}->{b} has no travel_time; load the graph with geo.network.load.load_network")
             u.append(a)
             v.append(b)
             t.append(data["travel_time"])

@@ -22,8 +22,9 @@ from pathlib import Path
 import networkx as nx
 
 from geo.errors import NetworkError
-from geo.network.graph import (CACHE_VERSION, bbox_around, graph_from_bbox, graph_from_place,
-                         load_graph_cache, load_network, save_graph_cache)
+from geo.network.cache import CACHE_VERSION, load_graph_cache, save_graph_cache
+from geo.network.download import bbox_around, graph_from_bbox, graph_from_place
+from geo.network.load import load_network
 
 PLACE = "place:"
 BBOX = "bbox:"
@@ -59,7 +60,7 @@ def source_key(source: str, mode: str) -> str:
     """
     if is_online(source):
         return f"{CACHE_VERSION}|{source}|{mode}"
-    from geo.network.graph import demo_network_path
+    from geo.network.load import demo_network_path
 
     path = demo_network_path() if source == "demo" else Path(source)
     try:
@@ -119,7 +120,7 @@ def save_network_file(folder: Path, filename: str, data: bytes) -> Path:
 
     Raises `NetworkError` when the extension is not one `load_network` reads.
     """
-    from geo.network.graph import FILE_SUFFIXES
+    from geo.network.load import FILE_SUFFIXES
 
     name = Path(filename).name
     if not name.lower().endswith(FILE_SUFFIXES):

@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from geo.targeting.reach import RADIUS, band_index, band_labels
 from geo.keys import code_keys, email_keys
+from geo.targeting.reach import RADIUS, band_index, band_labels
 
 RATES = ("open", "click", "redeem")
 DEFAULT_CONFIDENCE = 0.90

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from geo.targeting.audience import AudienceFilters
 from geo.campaign_settings import CampaignSettings
 from geo.modes import Mode
+from geo.targeting.audience import AudienceFilters
 from geo.targeting.live import bands_up_to
 
 

@@ -30,9 +30,16 @@ import json
 import numpy as np
 import pandas as pd
 
+from geo.targeting.live import (
+    CELL_M,
+    POINTS_MAX,
+    Overlap,
+    candidate_targets,
+    cell_grid,
+    store_colours,
+    store_positions,
+)
 from geo.targeting.reach import RADIUS, STAGES, ReachIndex
-from geo.targeting.live import (CELL_M, POINTS_MAX, Overlap, candidate_targets, cell_grid,
-                            store_colours, store_positions)
 
 MINUTES_MAX = 60
 """Largest travel time the slider offers, minutes (steps of one minute)."""

@@ -26,7 +26,14 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from geo.targeting.audience import Audience, AudienceFilters, _arrow, _codes_of, _lookup, prepare_audience
+from geo.targeting.audience import (
+    Audience,
+    AudienceFilters,
+    _arrow,
+    _codes_of,
+    _lookup,
+    prepare_audience,
+)
 
 STAGES = ("in_catchment", "opted_in", "not_suppressed", "not_recently_contacted",
           "in_segment", "one_per_email")

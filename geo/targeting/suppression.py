@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from geo.errors import DataError
 from geo.data.readers import decode_text
+from geo.errors import DataError
 from geo.keys import email_keys
 
 _EMAIL_TOKEN = re.compile(r"[^\s,;\"'<>]+@[^\s,;\"'<>]+")

@@ -29,11 +29,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geo.targeting import codes as _codes
 from geo.errors import DataError, GeoError, WorkspaceError
+from geo.export.csv_layouts import (
+    csv_text,
+    manual_import_bytes,
+    manual_import_frame,
+    neutralise_formulas,
+)
 from geo.keys import code_keys
-from geo.export.csv_layouts import (csv_text, manual_import_bytes, manual_import_frame,
-                                    neutralise_formulas)
+from geo.targeting import codes as _codes
 from geo.workspace import Workspace, check_name
 
 MODES = ("drive", "walk", "bike", "radius")
