@@ -21,11 +21,11 @@ def metric_value(page, label: str) -> str:
     return box.locator("[data-testid='stMetricValue']").inner_text()
 
 
-def test_slider_move_updates_counts(demo_root):
+def test_slider_move_updates_counts(scratch_demo):
     from playwright.sync_api import sync_playwright
 
     errors: list[str] = []
-    with streamlit_server(demo_root) as url, sync_playwright() as pw:
+    with streamlit_server(scratch_demo) as url, sync_playwright() as pw:
         browser = launch_browser(pw)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         collect_errors(page, errors)
