@@ -22,7 +22,8 @@ from geo.funnel.campaign import (
     update_saved_params,
     with_store_names,
 )
-from geo.funnel.funnel import STAGES, lift_table
+from geo.funnel.funnel import STAGES
+from geo.funnel.lift import lift_table
 from geo.modes import Mode
 from geo.money import format_money
 from geo.views import charts
@@ -209,8 +210,8 @@ for note in result.notes:
 
 lift = result.lift_like_for_like if basis == LIKE else result.lift
 st.subheader("Treatment vs holdout")
-card_share = lift.get("treatment_card_share")
-st.caption(f"Shown: **{lift['basis']}**. " + (
+card_share = lift.treatment_card_share
+st.caption(f"Shown: **{lift.basis}**. " + (
     ("" if card_share is None else f"The till recorded the loyalty card on {card_share:.0%} "
                                    "of the treatment's redemptions. ")
     + "This basis assumes both groups show their card equally often, and its incremental "
@@ -227,29 +228,30 @@ def _pp(x) -> str:
     return "n/a" if x is None else f"{x * 100:+.2f} pp"
 
 
-low, high = lift["ci95"]
+low, high = lift.lift_low, lift.lift_high
 m = [*st.columns(4), *st.columns(4)[:3]]
-m[0].metric("Treatment rate", _pct(lift["treatment_rate"]),
-            help=f"{lift['treatment_redeemed']:,} of {lift['treatment_n']:,} redeemed")
-m[1].metric("Holdout rate", _pct(lift["holdout_rate"]),
-            help=f"{lift['holdout_redeemed']:,} of {lift['holdout_n']:,} redeemed")
-m[2].metric("Lift", _pp(lift["lift_abs"]),
-            help=f"Percentage points; 95% CI {_pp(low)} to {_pp(high)}; {lift['method']}")
-m[3].metric("Relative lift", _pct(lift["lift_rel"], signed=True),
-            help="95% CI {} to {} (Katz log interval)".format(*map(
-                lambda v: _pct(v, True), lift["ci95_rel"])))
+m[0].metric("Treatment rate", _pct(lift.treatment_rate),
+            help=f"{lift.treatment_redeemed:,} of {lift.treatment_n:,} redeemed")
+m[1].metric("Holdout rate", _pct(lift.holdout_rate),
+            help=f"{lift.holdout_redeemed:,} of {lift.holdout_n:,} redeemed")
+m[2].metric("Lift", _pp(lift.lift_abs),
+            help=f"Percentage points; {lift.confidence:.0%} CI {_pp(low)} to {_pp(high)}; "
+                 f"{lift.method}")
+m[3].metric("Relative lift", _pct(lift.lift_rel, signed=True),
+            help=f"{lift.confidence:.0%} CI " + "{} to {} (Katz log interval)".format(*map(
+                lambda v: _pct(v, True), (lift.lift_rel_low, lift.lift_rel_high))))
 m[4].metric("Incremental redemptions",
-            "n/a" if lift["incremental_redemptions"] is None
-            else f"{lift['incremental_redemptions']:,.0f}",
+            "n/a" if lift.incremental_redemptions is None
+            else f"{lift.incremental_redemptions:,.0f}",
             help="Lift times the treatment group's size.")
-m[5].metric("Incremental revenue", format_money(lift["incremental_revenue"], currency, decimals=2))
+m[5].metric("Incremental revenue", format_money(lift.incremental_revenue, currency, decimals=2))
 m[6].metric("Cost per incremental visit",
-            "n/a" if lift["cost_per_incremental_visit"] is None or not lift["cost"]
-            else format_money(lift["cost_per_incremental_visit"], currency, decimals=4),
+            "n/a" if lift.cost_per_incremental_visit is None or not lift.cost
+            else format_money(lift.cost_per_incremental_visit, currency, decimals=4),
             help="Campaign cost (cost per e-mail x e-mails sent) / incremental redemptions; n/a "
                  "without a positive lift or a cost per e-mail.")
-st.caption(f"95% confidence interval of the lift: {_pp(low)} to {_pp(high)} · "
-           f"campaign cost {format_money(lift['cost'], currency, decimals=2)}")
+st.caption(f"{lift.confidence:.0%} confidence interval of the lift: {_pp(low)} to {_pp(high)} · "
+           f"campaign cost {format_money(lift.cost, currency, decimals=2)}")
 
 # details ------------------------------------------------------------------------------
 tabs = st.tabs(["Funnel", "By store", "By band", "By segment", "Daily", "Holdout", "Anomalies"])
@@ -288,7 +290,7 @@ with tabs[4]:
                            "funnel_daily")
 with tabs[5]:
     rates = lift_table(lift)
-    cached.chart_block(charts.holdout_chart(rates, title=f"Treatment vs holdout ({lift['basis']})"),
+    cached.chart_block(charts.holdout_chart(rates, title=f"Treatment vs holdout ({lift.basis})"),
                        rates, "treatment-vs-holdout", "funnel_holdout")
 with tabs[6]:
     a = st.columns(7)

@@ -260,18 +260,18 @@ def live_panel() -> None:
     else:
         t = fc.totals
         f = st.columns(4)
-        f[0].metric("Expected redemptions", f"{t['redemptions']:,.0f}",
-                    help=f"{t['confidence']:.0%} range {t['redemptions_low']:,.0f}–"
-                         f"{t['redemptions_high']:,.0f}")
-        f[1].metric("Expected revenue", format_money(t["revenue"], money),
-                    help=f"range {format_money(t['revenue_low'], money)}–"
-                         f"{format_money(t['revenue_high'], money)}")
-        f[2].metric("Cost", format_money(t["cost"], money),
+        f[0].metric("Expected redemptions", f"{t.redemptions:,.0f}",
+                    help=f"{t.confidence:.0%} range {t.redemptions_low:,.0f}–"
+                         f"{t.redemptions_high:,.0f}")
+        f[1].metric("Expected revenue", format_money(t.revenue, money),
+                    help=f"range {format_money(t.revenue_low, money)}–"
+                         f"{format_money(t.revenue_high, money)}")
+        f[2].metric("Cost", format_money(t.cost, money),
                     help="E-mails sent plus discounts redeemed.")
-        f[3].metric("ROI", "n/a" if t["roi"] != t["roi"] else f"{t['roi']:.0%}",
-                    help=f"range {t['roi_low']:.0%}–{t['roi_high']:.0%}"
-                    if t["roi_low"] == t["roi_low"] else None)
-        st.caption(fc.message + f" Ranges: {t['confidence']:.0%}.")
+        f[3].metric("ROI", "n/a" if t.roi != t.roi else f"{t.roi:.0%}",
+                    help=f"range {t.roi_low:.0%}–{t.roi_high:.0%}"
+                    if t.roi_low == t.roi_low else None)
+        st.caption(fc.message + f" Ranges: {t.confidence:.0%}.")
 
     st.subheader("Target list")
     o1, o2, o3 = st.columns([2, 2, 1])

@@ -49,9 +49,9 @@ def test_page_shows_the_campaigns_funnel_and_like_for_like_lift(demo_env):
         assert shown[stage.capitalize()] == f"{result.stages[stage]:,}"
     assert shown["Revenue"] == f"€{result.stages['revenue']:,.0f}"  # the demo's currency
     like = result.lift_like_for_like
-    assert shown["Treatment rate"] == f"{like['treatment_rate']:.2%}"
-    assert shown["Holdout rate"] == f"{like['holdout_rate']:.2%}"
-    assert shown["Lift"] == pp(like["lift_abs"])
+    assert shown["Treatment rate"] == f"{like.treatment_rate:.2%}"
+    assert shown["Holdout rate"] == f"{like.holdout_rate:.2%}"
+    assert shown["Lift"] == pp(like.lift_abs)
     assert shown["Unknown codes"] == f"{result.anomalies['unknown_code']:,}"
     assert shown["Codes redeemed twice"] == f"{result.anomalies['double_redemption']:,}"
     captions = " ".join(c.value for c in at.caption)
@@ -77,8 +77,8 @@ def test_basis_and_cost_inputs_change_the_numbers_and_cost_is_kept(scratch_root)
     ws = open_workspace("demo", scratch_root)
     result = analyse_campaign(ws, CAMPAIGN_NAME, cost_per_email=0.01)
     shown = metrics(at)
-    assert shown["Lift"] == pp(result.lift["lift_abs"]) != like_lift
-    assert shown["Cost per incremental visit"] == f"€{result.lift['cost_per_incremental_visit']:,.4f}"
+    assert shown["Lift"] == pp(result.lift.lift_abs) != like_lift
+    assert shown["Cost per incremental visit"] == f"€{result.lift.cost_per_incremental_visit:,.4f}"
     assert any("all attributed redemptions" in c.value for c in at.caption)
     assert load_settings(ws).cost_per_email == pytest.approx(0.01)  # Reach sees it too
     again = run_app(PAGE)   # a new session starts from the campaign's saved cost

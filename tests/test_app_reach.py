@@ -185,8 +185,8 @@ def test_expected_outcome_comes_from_the_past_campaign(app, scratch_demo, walk_a
                   cost_per_email=app.number_input(key="reach_cost").value,
                   discount_value=app.number_input(key="reach_discount").value)
     assert fc.has_history
-    assert shown(app)["Expected redemptions"] == f"{fc.totals['redemptions']:,.0f}"
-    assert shown(app)["Expected revenue"] == f"€{fc.totals['revenue']:,.0f}"  # the demo's currency
+    assert shown(app)["Expected redemptions"] == f"{fc.totals.redemptions:,.0f}"
+    assert shown(app)["Expected revenue"] == f"€{fc.totals.revenue:,.0f}"  # the demo's currency
 
 
 def test_radius_mode(app, scratch_demo):

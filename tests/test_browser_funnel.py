@@ -35,7 +35,7 @@ def test_funnel_page_shows_chart_numbers_and_png_download(demo_root, tmp_path):
         body = page.locator("[data-testid='stMain']").inner_text()
         for stage in ("targeted", "sent", "opened", "clicked", "redeemed"):
             assert re.search(rf"{stage.capitalize()}\s+{result.stages[stage]:,}", body), stage
-        lift = result.lift_like_for_like["lift_abs"] * 100
+        lift = result.lift_like_for_like.lift_abs * 100
         assert re.search(rf"Lift\s+\+{lift:.2f} pp", body)
         assert "like-for-like" in body
         button = page.locator("[data-testid='stDownloadButton'] button",

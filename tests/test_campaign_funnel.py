@@ -20,13 +20,8 @@ from geo.funnel.campaign import (
     upload_columns,
     with_store_names,
 )
-from geo.funnel.funnel import (
-    analyse_funnel,
-    build_journeys,
-    holdout_lift,
-    like_for_like_lift,
-    order_bands,
-)
+from geo.funnel.funnel import analyse_funnel, build_journeys, order_bands
+from geo.funnel.lift import holdout_lift, like_for_like_lift
 from geo.views import charts
 from geo.workspace import create_workspace
 
@@ -61,22 +56,22 @@ def test_like_for_like_counts_card_redemptions_only_in_both_groups():
     plain = holdout_lift(journeys)
     like = like_for_like_lift(journeys, attributed)
     # all redemptions: treatment 3/4 (C1, C2, C3), holdout 1/4 (C5)
-    assert (plain["treatment_redeemed"], plain["holdout_redeemed"]) == (3, 1)
-    assert plain["lift_abs"] == pytest.approx(0.5)
+    assert (plain.treatment_redeemed, plain.holdout_redeemed) == (3, 1)
+    assert plain.lift_abs == pytest.approx(0.5)
     # card only: treatment 2/4 (C1, C3; C2 showed no card), holdout 1/4
-    assert (like["treatment_redeemed"], like["holdout_redeemed"]) == (2, 1)
-    assert like["lift_abs"] == pytest.approx(0.25)
-    assert like["treatment_card_share"] == pytest.approx(2 / 3)
-    assert "like-for-like" in like["basis"]
+    assert (like.treatment_redeemed, like.holdout_redeemed) == (2, 1)
+    assert like.lift_abs == pytest.approx(0.25)
+    assert like.treatment_card_share == pytest.approx(2 / 3)
+    assert "like-for-like" in like.basis
     # revenue on the card basis: treatment 10 + 30 over 4, holdout 40 over 4 -> 0 per member
-    assert like["incremental_revenue"] == pytest.approx((40 / 4 - 40 / 4) * 4)
+    assert like.incremental_revenue == pytest.approx((40 / 4 - 40 / 4) * 4)
 
 
 def test_analyse_funnel_carries_both_lifts_and_the_caveat_note():
     targets, redemptions = small_campaign()
     result = analyse_funnel(targets, None, redemptions, store_wide_codes=["WELCOME"])
-    assert result.lift["treatment_redeemed"] == 3
-    assert result.lift_like_for_like["treatment_redeemed"] == 2
+    assert result.lift.treatment_redeemed == 3
+    assert result.lift_like_for_like.treatment_redeemed == 2
     assert result.as_dict()["holdout_like_for_like"]["lift_abs"] == pytest.approx(0.25)
     assert any("loyalty card" in n for n in result.notes)
 

@@ -7,7 +7,8 @@ import io
 import pandas as pd
 import pytest
 
-from geo.funnel.funnel import analyse_funnel, lift_table
+from geo.funnel.funnel import analyse_funnel
+from geo.funnel.lift import lift_table
 from geo.views import charts
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -6,12 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.targeting.forecast import (
-    NO_HISTORY,
-    campaign_history,
-    forecast,
-    jeffreys_interval,
-)
+from geo.stats import jeffreys_interval
+from geo.targeting.forecast import NO_HISTORY, campaign_history, forecast
 from geo.workspace import create_workspace
 
 
@@ -45,7 +41,7 @@ def test_no_history_says_so(tmp_path):
     ws = create_workspace("w", tmp_path)
     f = forecast(ws, pd.Series({"0-5": 100}), [5, 10])
     assert not f.has_history and f.message == NO_HISTORY
-    assert np.isnan(f.totals["redemptions"]) and f.totals["recipients"] == 100
+    assert np.isnan(f.totals.redemptions) and f.totals.recipients == 100
     past_campaign(ws, "unsent", n=50, minutes=3, opened=0, clicked=0, redeemed=0,
                   with_events=False)
     assert not forecast(ws, pd.Series({"0-5": 100}), [5, 10]).has_history
@@ -73,14 +69,14 @@ def test_history_per_band_and_window(tmp_path):
     assert exp.loc["0-5", "redemptions"] == pytest.approx(100)
     assert exp.loc["5-10", "redemptions"] == pytest.approx(10)
     t = f.totals
-    assert t["redemptions"] == pytest.approx(110)
-    assert t["redemptions_low"] < 110 < t["redemptions_high"]
-    assert t["revenue"] == pytest.approx(100 * 20 + 10 * 50)
-    assert t["revenue_low"] < t["revenue"] < t["revenue_high"]
+    assert t.redemptions == pytest.approx(110)
+    assert t.redemptions_low < 110 < t.redemptions_high
+    assert t.revenue == pytest.approx(100 * 20 + 10 * 50)
+    assert t.revenue_low < t.revenue < t.revenue_high
     cost = 1500 * 0.01 + 110 * 5.0
-    assert t["cost"] == pytest.approx(cost)
-    assert t["roi"] == pytest.approx((2500 - cost) / cost)
-    assert t["roi_low"] < t["roi"] < t["roi_high"]
+    assert t.cost == pytest.approx(cost)
+    assert t.roi == pytest.approx((2500 - cost) / cost)
+    assert t.roi_low < t.roi < t.roi_high
     # same seed, same range
     g = forecast(ws, pd.Series({"0-5": 1000, "5-10": 500}), [5, 10], cost_per_email=0.01,
                  discount_value=5.0)

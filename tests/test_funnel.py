@@ -172,7 +172,7 @@ def test_as_dict_has_the_cli_shape(result):
     assert set(d["stages"]) == {"targeted", "sent", "delivered", "opened", "clicked", "redeemed", "revenue"}
     assert set(d["by_store"]) == {"S1", "S2"}
     assert d["by_store"]["S1"]["redeemed"] == 2 and isinstance(d["by_store"]["S1"]["redeemed"], int)
-    assert {"treatment_rate", "holdout_rate", "lift_abs", "ci95"} <= set(d["holdout"])
+    assert {"treatment_rate", "holdout_rate", "lift_abs", "ci", "confidence"} <= set(d["holdout"])
     assert {"unknown_code", "double_redemption", "cross_store", "outside_window",
             "holdout_redemption"} <= set(d["anomalies"])
     assert d["anomalies"]["double_redemption"] == 1

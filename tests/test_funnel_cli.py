@@ -67,7 +67,7 @@ def test_funnel_json(files, capsys):
     assert out["by_segment"]["loyal"]["targeted"] == 2
     h = out["holdout"]
     assert h["treatment_rate"] == 0.5 and h["holdout_rate"] == 0.5 and h["lift_abs"] == 0.0
-    assert len(h["ci95"]) == 2 and h["ci95"][0] < 0 < h["ci95"][1]
+    assert len(h["ci"]) == 2 and h["ci"][0] < 0 < h["ci"][1] and h["confidence"] == 0.95
     assert h["cost"] == 2.0  # 4 sent x 0.5
     assert out["anomalies"] == {"unknown_code": 1, "likely_typo": 0, "double_redemption": 1,
                                 "cross_store": 2,

@@ -87,15 +87,15 @@ def test_stage_counts_match_a_direct_pandas_computation(demo):
 def test_lift_is_positive_on_both_bases(demo):
     _, t, result = demo
     for lift in (result.lift, result.lift_like_for_like):
-        assert lift["lift_abs"] > 0 and lift["ci95"][0] > 0
-        assert lift["incremental_redemptions"] > 0 and lift["cost_per_incremental_visit"] > 0
+        assert lift.lift_abs > 0 and lift.lift_low > 0
+        assert lift.incremental_redemptions > 0 and lift.cost_per_incremental_visit > 0
     # like-for-like counts fewer treatment redemptions, never more; the holdout's are the same
-    assert result.lift_like_for_like["treatment_redeemed"] < result.lift["treatment_redeemed"]
-    assert result.lift_like_for_like["holdout_redeemed"] == result.lift["holdout_redeemed"]
+    assert result.lift_like_for_like.treatment_redeemed < result.lift.treatment_redeemed
+    assert result.lift_like_for_like.holdout_redeemed == result.lift.holdout_redeemed
     hold = t["targets"][t["targets"]["group"] == "holdout"]
     red = direct_redemptions(t["targets"], t["redemptions"])
-    assert result.lift["holdout_n"] == len(hold)
-    assert result.lift["holdout_redeemed"] == red.loc[red["counted"] & (red["group"] == "holdout"),
+    assert result.lift.holdout_n == len(hold)
+    assert result.lift.holdout_redeemed == red.loc[red["counted"] & (red["group"] == "holdout"),
                                                       "recipient"].nunique()
 
 

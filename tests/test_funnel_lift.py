@@ -8,13 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.funnel.funnel import (
-    holdout_lift,
-    lift_table,
-    relative_lift_ci,
-    two_proportion_ci,
-    wilson_interval,
-)
+from geo.funnel.lift import holdout_lift, lift_table
+from geo.stats import relative_lift_ci, two_proportion_ci, wilson_interval
 
 
 def test_unpooled_wald_interval_by_hand():
@@ -62,25 +57,25 @@ def journeys(n1=200, k1=30, n2=100, k2=10, sent=180, rev1=600.0, rev2=150.0) -> 
 
 def test_holdout_lift_figures():
     lift = holdout_lift(journeys(), cost_per_email=0.10)
-    assert lift["treatment_rate"] == pytest.approx(0.15)
-    assert lift["holdout_rate"] == pytest.approx(0.10)
-    assert lift["lift_abs"] == pytest.approx(0.05)
-    assert lift["ci95"] == pytest.approx([0.05 - 0.0768520, 0.05 + 0.0768520], abs=1e-6)
-    assert lift["lift_rel"] == pytest.approx(0.5)
-    assert lift["incremental_redemptions"] == pytest.approx(10.0)  # 0.05 x 200
-    assert lift["incremental_revenue"] == pytest.approx((600 / 200 - 150 / 100) * 200)  # 300
-    assert lift["cost"] == pytest.approx(18.0)  # 180 sent x 0.10
-    assert lift["cost_per_incremental_visit"] == pytest.approx(1.8)
+    assert lift.treatment_rate == pytest.approx(0.15)
+    assert lift.holdout_rate == pytest.approx(0.10)
+    assert lift.lift_abs == pytest.approx(0.05)
+    assert [lift.lift_low, lift.lift_high] == pytest.approx([0.05 - 0.0768520, 0.05 + 0.0768520], abs=1e-6)
+    assert lift.lift_rel == pytest.approx(0.5)
+    assert lift.incremental_redemptions == pytest.approx(10.0)  # 0.05 x 200
+    assert lift.incremental_revenue == pytest.approx((600 / 200 - 150 / 100) * 200)  # 300
+    assert lift.cost == pytest.approx(18.0)  # 180 sent x 0.10
+    assert lift.cost_per_incremental_visit == pytest.approx(1.8)
 
 
 def test_no_positive_lift_means_no_cost_per_visit():
     lift = holdout_lift(journeys(k1=10, k2=10, rev1=100.0, rev2=100.0), cost_per_email=0.1)
-    assert lift["lift_abs"] < 0 and lift["cost_per_incremental_visit"] is None
+    assert lift.lift_abs < 0 and lift.cost_per_incremental_visit is None
 
 
 def test_no_holdout_gives_nulls_not_nan():
     lift = holdout_lift(journeys().query("group == 'treatment'"))
-    assert lift["holdout_rate"] is None and lift["ci95"] == [None, None]
+    assert lift.holdout_rate is None and [lift.lift_low, lift.lift_high] == [None, None]
 
 
 def test_lift_table_for_the_chart():
@@ -88,3 +83,12 @@ def test_lift_table_for_the_chart():
     assert table["group"].tolist() == ["treatment", "holdout"]
     assert table["rate"].tolist() == pytest.approx([0.15, 0.10])
     assert (table["rate_low"] < table["rate"]).all() and (table["rate"] < table["rate_high"]).all()
+
+
+def test_the_interval_says_its_confidence():
+    wide, narrow = holdout_lift(journeys()), holdout_lift(journeys(), confidence=0.90)
+    assert (wide.confidence, narrow.confidence) == (0.95, 0.90)
+    assert narrow.lift_high - narrow.lift_low < wide.lift_high - wide.lift_low
+    d = narrow.as_dict()
+    assert d["confidence"] == 0.90 and d["ci"] == [narrow.lift_low, narrow.lift_high]
+    assert "ci95" not in d

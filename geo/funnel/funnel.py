@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from geo.data.schema import Schema
 from geo.data.tables import complete, read_raw
@@ -36,7 +35,9 @@ from geo.funnel.attribution import (
     attribute_redemptions,
     store_wide_summary,
 )
+from geo.funnel.lift import Lift, holdout_lift, like_for_like_lift
 from geo.keys import email_keys
+from geo.stats import wilson_interval
 
 STAGES = ("targeted", "sent", "delivered", "opened", "clicked", "redeemed")
 EVENT_FLAGS = ("sent", "delivered", "opened", "clicked", "bounced", "unsubscribed")
@@ -248,25 +249,6 @@ def breakdown(journeys: pd.DataFrame, by: str) -> pd.DataFrame:
 
 
 # distance decay and time -------------------------------------------------------------
-def wilson_interval(successes, trials, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for a binomial proportion (vectorised; NaN where trials is 0).
-
-    Wilson, E. B. (1927), "Probable inference, the law of succession, and
-    statistical inference", JASA 22: 209-212.
-    """
-    k = np.asarray(successes, dtype="float64")
-    n = np.asarray(trials, dtype="float64")
-    z = norm.ppf(0.5 + confidence / 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = k / n
-        denom = 1 + z**2 / n
-        centre = (p + z**2 / (2 * n)) / denom
-        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-    low = np.where(n > 0, np.clip(centre - half, 0, 1), np.nan)
-    high = np.where(n > 0, np.clip(centre + half, 0, 1), np.nan)
-    return low, high
-
-
 def decay_curve(journeys: pd.DataFrame, *, bin_min: float = 1.0,
                 group: str = "treatment", confidence: float = 0.95) -> pd.DataFrame:
     """Redemption rate by travel time: the distance-decay curve.
@@ -333,145 +315,6 @@ def daily_redemptions(attributed: pd.DataFrame, *, counted_only: bool = True) ->
     return full[cols]
 
 
-# treatment vs holdout --------------------------------------------------------------------
-def two_proportion_ci(k1: int, n1: int, k2: int, n2: int,
-                      confidence: float = 0.95) -> tuple[float, float, float]:
-    """Difference of two proportions with the unpooled Wald interval.
-
-    ``d = p1 - p2``, ``SE = sqrt(p1 (1 - p1) / n1 + p2 (1 - p2) / n2)``,
-    interval ``d -/+ z SE`` with ``z`` the ``(1 + confidence) / 2`` normal
-    quantile (1.959964 for 95 %). See Agresti, A. (2013), *Categorical Data
-    Analysis*, 3rd ed., sect. 3.1.3, or Newcombe, R. G. (1998), Statistics in
-    Medicine 17: 873-890, method 1.
-
-    Returns
-    -------
-    d, low, high
-        NaN when either group is empty.
-    """
-    if n1 <= 0 or n2 <= 0:
-        return float("nan"), float("nan"), float("nan")
-    p1, p2 = k1 / n1, k2 / n2
-    se = np.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
-    z = norm.ppf(0.5 + confidence / 2)
-    d = p1 - p2
-    return float(d), float(d - z * se), float(d + z * se)
-
-
-def relative_lift_ci(k1: int, n1: int, k2: int, n2: int,
-                     confidence: float = 0.95) -> tuple[float, float, float]:
-    """Relative lift ``p1 / p2 - 1`` with the Katz log interval for the risk ratio.
-
-    ``SE(log RR) = sqrt(1/k1 - 1/n1 + 1/k2 - 1/n2)`` (Katz et al. 1978,
-    Biometrics 34: 469-474). NaN when either group has no redemption.
-    """
-    if min(k1, k2, n1, n2) <= 0:
-        return float("nan"), float("nan"), float("nan")
-    rr = (k1 / n1) / (k2 / n2)
-    se = np.sqrt(1 / k1 - 1 / n1 + 1 / k2 - 1 / n2)
-    z = norm.ppf(0.5 + confidence / 2)
-    return float(rr - 1), float(rr * np.exp(-z * se) - 1), float(rr * np.exp(z * se) - 1)
-
-
-def holdout_lift(journeys: pd.DataFrame, *, cost_per_email: float = 0.0,
-                 confidence: float = 0.95) -> dict:
-    """Compare the treatment group's redemption rate with the holdout's.
-
-    Parameters
-    ----------
-    journeys
-        Output of `build_journeys`.
-    cost_per_email
-        Cost of one sent e-mail in the revenue's currency; the campaign cost is
-        this times the number of treatment customers sent to (or targeted,
-        when no send events are known).
-    confidence
-        Level of the intervals.
-
-    Returns
-    -------
-    dict
-        ``treatment_n``, ``treatment_redeemed``, ``treatment_rate``,
-        ``holdout_n``, ``holdout_redeemed``, ``holdout_rate``, ``lift_abs`` and
-        ``ci95`` (`two_proportion_ci`), ``lift_rel`` and ``ci95_rel``
-        (`relative_lift_ci`), ``incremental_redemptions`` (lift_abs x
-        treatment_n), ``incremental_revenue`` (difference of revenue per member
-        x treatment_n), ``cost``, ``cost_per_incremental_visit`` (None when the
-        lift is not positive). Rates are fractions; NaN becomes None.
-    """
-    t = journeys[journeys["group"].eq("treatment").fillna(False)]
-    h = journeys[journeys["group"].eq("holdout").fillna(False)]
-    n1, k1, n2, k2 = len(t), int(t["redeemed"].sum()), len(h), int(h["redeemed"].sum())
-    d, lo, hi = two_proportion_ci(k1, n1, k2, n2, confidence)
-    rel, rlo, rhi = relative_lift_ci(k1, n1, k2, n2, confidence)
-    rev1 = t["revenue"].sum() / n1 if n1 else np.nan
-    rev2 = h["revenue"].sum() / n2 if n2 else np.nan
-    inc = d * n1 if n1 else np.nan
-    sent = int(t["sent"].sum()) or n1
-    cost = float(cost_per_email) * sent
-    cpv = cost / inc if (np.isfinite(inc) and inc > 0) else np.nan
-
-    def clean(x):
-        return None if x is None or not np.isfinite(x) else float(x)
-    return {
-        "treatment_n": n1, "treatment_redeemed": k1, "treatment_rate": clean(k1 / n1 if n1 else np.nan),
-        "holdout_n": n2, "holdout_redeemed": k2, "holdout_rate": clean(k2 / n2 if n2 else np.nan),
-        "lift_abs": clean(d), "ci95": [clean(lo), clean(hi)],
-        "lift_rel": clean(rel), "ci95_rel": [clean(rlo), clean(rhi)],
-        "confidence": confidence,
-        "incremental_redemptions": clean(inc),
-        "incremental_revenue": clean((rev1 - rev2) * n1 if n1 else np.nan),
-        "cost": cost, "cost_per_incremental_visit": clean(cpv),
-        "method": "two-proportion unpooled Wald interval (Agresti 2013, 3.1.3)",
-    }
-
-
-def like_for_like_lift(journeys: pd.DataFrame, attributed: pd.DataFrame, *,
-                       cost_per_email: float = 0.0, confidence: float = 0.95) -> dict:
-    """`holdout_lift` counting only redemptions where the till recorded the customer, in both groups.
-
-    Treatment visits are seen through their unique code, holdout visits only
-    through a loyalty card (``customer_id`` at the till), so the plain lift
-    compares "code or card" with "card only" and overstates the effect. Here
-    both groups are counted on card-observed redemptions (``match ==
-    "customer_id"``), which is fair when members of both groups show their card
-    equally often. ``treatment_card_share`` (card-observed share of the
-    treatment's counted redemptions) says how much of the treatment this sees.
-
-    Returns
-    -------
-    dict
-        The keys of `holdout_lift` plus ``basis`` and ``treatment_card_share``.
-    """
-    seen = attributed[attributed["counted"] & attributed["match"].eq("customer_id").fillna(False)]
-    keys = (["campaign_id", "recipient_id"] if "campaign_id" in journeys and "campaign_id" in seen
-            else ["recipient_id"])
-    per = seen.groupby(keys, dropna=True).agg(card_redemptions=("amount", "size"),
-                                              card_revenue=("amount", "sum"))
-    jkeys = [("customer_id" if k == "recipient_id" else k) for k in keys]
-    j = journeys.merge(per, left_on=jkeys, right_index=True, how="left")
-    j["redeemed"] = j["card_redemptions"].fillna(0).gt(0)
-    j["revenue"] = j["card_revenue"].fillna(0.0).astype("float64")
-    out = holdout_lift(j, cost_per_email=cost_per_email, confidence=confidence)
-    treat = attributed["counted"] & attributed["group"].eq("treatment").fillna(False)
-    n_treat = int(treat.sum())
-    n_card = int((treat & attributed["match"].eq("customer_id").fillna(False)).sum())
-    out["basis"] = "loyalty-card redemptions only, in both groups (like-for-like)"
-    out["treatment_card_share"] = n_card / n_treat if n_treat else None
-    return out
-
-
-def lift_table(lift: dict) -> pd.DataFrame:
-    """Treatment and holdout rates with their Wilson intervals, for the comparison chart."""
-    k = np.array([lift["treatment_redeemed"], lift["holdout_redeemed"]])
-    n = np.array([lift["treatment_n"], lift["holdout_n"]])
-    low, high = wilson_interval(k, n, lift.get("confidence", 0.95))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rate = np.where(n > 0, k / np.where(n > 0, n, 1), np.nan)
-    return pd.DataFrame({"group": ["treatment", "holdout"], "customers": n, "redeemed": k,
-                         "rate": rate, "rate_low": low, "rate_high": high})
-
-
 # loading ---------------------------------------------------------------------------------------
 def check_with_extras(path: str | Path, schema: Schema) -> ValidationReport:
     """Validate a table file against ``schema`` but keep its extra columns (segment, band...).
@@ -507,12 +350,12 @@ class FunnelResult:
     by_campaign: pd.DataFrame | None
     daily: pd.DataFrame
     decay: pd.DataFrame
-    lift: dict
+    lift: Lift
     anomalies: dict
     store_wide: dict
     window: Window | None = None
     notes: list[str] = field(default_factory=list)
-    lift_like_for_like: dict | None = None
+    lift_like_for_like: Lift | None = None
 
     def as_dict(self) -> dict:
         """Return the command line's JSON shape (see `geo.commands.funnel`)."""
@@ -531,8 +374,9 @@ class FunnelResult:
             "by_band": rows(self.by_band),
             "by_segment": rows(self.by_segment),
             "by_campaign": rows(self.by_campaign),
-            "holdout": self.lift,
-            "holdout_like_for_like": self.lift_like_for_like,
+            "holdout": self.lift.as_dict(),
+            "holdout_like_for_like": (None if self.lift_like_for_like is None
+                                      else self.lift_like_for_like.as_dict()),
             "holdout_stages": funnel_stages(self.journeys, "holdout"),
             "anomalies": self.anomalies,
             "store_wide": self.store_wide,
@@ -594,8 +438,7 @@ def analyse_funnel(targets: pd.DataFrame, events: pd.DataFrame | None,
     if window is None:
         notes.append("No offer window given: no redemption is flagged as outside the window.")
     lift = holdout_lift(journeys, cost_per_email=cost_per_email)
-    lift["basis"] = "all attributed redemptions (unique code or loyalty card)"
-    if lift["holdout_n"]:
+    if lift.holdout_n:
         notes.append("Holdout visits are seen only through a loyalty card at the till, treatment "
                      "visits through their code too: the like-for-like basis counts "
                      "card-observed redemptions in both groups.")

@@ -23,13 +23,13 @@ not the lift over the holdout (see `geo.funnel.funnel` for measured lift).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from geo.keys import code_keys, email_keys
+from geo.stats import jeffreys_interval
 from geo.targeting.reach import RADIUS, band_index, band_labels
 
 RATES = ("open", "click", "redeem")
@@ -37,6 +37,38 @@ DEFAULT_CONFIDENCE = 0.90
 DEFAULT_DRAWS = 4000
 NO_HISTORY = ("No past campaign in this workspace has provider events yet, so there is no "
               "history to base an expected outcome on.")
+
+
+@dataclass(frozen=True)
+class ForecastTotals:
+    """The whole audience's expected outcome, with ranges at ``confidence``.
+
+    Counts are expected numbers (means); ``_low`` / ``_high`` bound the
+    ``confidence`` range of the simulation. Money in the revenue's currency;
+    ROI as a ratio (0.5: the campaign returns 1.5 times its cost). NaN where
+    there is no history.
+    """
+
+    recipients: int
+    opens: float
+    clicks: float
+    redemptions: float
+    redemptions_low: float
+    redemptions_high: float
+    revenue: float
+    revenue_low: float
+    revenue_high: float
+    cost: float
+    cost_low: float
+    cost_high: float
+    roi: float
+    roi_low: float
+    roi_high: float
+    confidence: float
+
+    def as_dict(self) -> dict[str, float]:
+        """The figures as a dict (JSON output)."""
+        return {k: float(v) for k, v in asdict(self).items()}
 
 
 @dataclass
@@ -59,10 +91,7 @@ class Forecast:
         Per band: ``band, recipients, opens, clicks, redemptions,
         redemptions_low, redemptions_high, revenue``.
     totals
-        ``recipients, opens, clicks, redemptions, redemptions_low,
-        redemptions_high, revenue, revenue_low, revenue_high, cost, cost_low,
-        cost_high, roi, roi_low, roi_high, confidence`` (ROI as a ratio:
-        0.5 means the campaign returns 1.5 times its cost).
+        The whole audience's expected outcome (`ForecastTotals`).
     """
 
     has_history: bool
@@ -70,7 +99,7 @@ class Forecast:
     campaigns: list[str]
     rates: pd.DataFrame
     expected: pd.DataFrame
-    totals: dict
+    totals: ForecastTotals
 
 
 def _naive(ts: pd.Series) -> pd.Series:
@@ -158,18 +187,6 @@ def history_by_band(workspace, bands: Sequence[float], *, mode: str = "drive"
     return rows, used
 
 
-def jeffreys_interval(successes, trials, confidence: float = DEFAULT_CONFIDENCE
-                      ) -> tuple[np.ndarray, np.ndarray]:
-    """Equal-tailed Jeffreys interval of a proportion (NaN where there are no trials)."""
-    k = np.asarray(successes, dtype=float)
-    n = np.asarray(trials, dtype=float)
-    a = (1 - confidence) / 2
-    with np.errstate(invalid="ignore"):
-        lo = np.where(k > 0, stats.beta.ppf(a, k + 0.5, n - k + 0.5), 0.0)
-        hi = np.where(k < n, stats.beta.ppf(1 - a, k + 0.5, n - k + 0.5), 1.0)
-    return np.where(n > 0, lo, np.nan), np.where(n > 0, hi, np.nan)
-
-
 def _rates(hist: pd.DataFrame, confidence: float) -> pd.DataFrame:
     r = hist.copy()
     pooled = hist[["sent", "opened", "clicked", "redeemed", "revenue", "revenue_sq"]].sum()
@@ -198,10 +215,8 @@ def _empty_forecast(labels, recipients, message) -> Forecast:
     for c in ("opens", "clicks", "redemptions", "redemptions_low", "redemptions_high",
               "revenue"):
         expected[c] = nan
-    totals = {k: nan for k in ("opens", "clicks", "redemptions", "redemptions_low",
-                               "redemptions_high", "revenue", "revenue_low", "revenue_high",
-                               "cost", "cost_low", "cost_high", "roi", "roi_low", "roi_high")}
-    totals["recipients"] = int(np.sum(recipients))
+    figures = {f: nan for f in ForecastTotals.__dataclass_fields__ if f != "recipients"}
+    totals = ForecastTotals(**{**figures, "recipients": int(np.sum(recipients))})
     return Forecast(False, message, [], pd.DataFrame({"band": labels}), expected, totals)
 
 
@@ -279,15 +294,12 @@ def forecast(workspace, recipients_per_band: pd.Series, bands: Sequence[float], 
     point_rev = float(expected["revenue"].sum())
     point_cost = cost_per_email * n.sum() + discount_value * float(expected["redemptions"].sum())
     roi_m = (point_rev * margin - point_cost) / point_cost if point_cost > 0 else float("nan")
-    totals = {"recipients": int(n.sum()), "opens": float(expected["opens"].sum()),
-              "clicks": float(expected["clicks"].sum()),
-              "redemptions": float(expected["redemptions"].sum()),
-              "redemptions_low": red_lo, "redemptions_high": red_hi,
-              "revenue": float(expected["revenue"].sum()),
-              "revenue_low": rev_lo, "revenue_high": rev_hi,
-              "cost": float(point_cost),
-              "cost_low": cost_lo, "cost_high": cost_hi,
-              "roi": roi_m, "roi_low": roi_lo, "roi_high": roi_hi, "confidence": confidence}
+    totals = ForecastTotals(
+        recipients=int(n.sum()), opens=float(expected["opens"].sum()),
+        clicks=float(expected["clicks"].sum()), redemptions=float(expected["redemptions"].sum()),
+        redemptions_low=red_lo, redemptions_high=red_hi, revenue=point_rev,
+        revenue_low=rev_lo, revenue_high=rev_hi, cost=float(point_cost), cost_low=cost_lo,
+        cost_high=cost_hi, roi=roi_m, roi_low=roi_lo, roi_high=roi_hi, confidence=confidence)
     borrowed = [b for b, basis in zip(labels, r["basis"]) if basis != "band"]
     message = (f"Based on {int(hist['sent'].sum()):,} recipients of {len(used)} past "
                f"campaign(s)" + (f"; bands {', '.join(borrowed)} have no history and use all "

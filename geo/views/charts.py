@@ -150,7 +150,7 @@ def holdout_chart(lift: pd.DataFrame, *, title: str = "Treatment vs holdout") ->
     Parameters
     ----------
     lift
-        `geo.funnel.funnel.lift_table` output: ``group``, ``customers``, ``redeemed``,
+        `geo.funnel.lift.lift_table` output: ``group``, ``customers``, ``redeemed``,
         ``rate``, ``rate_low``, ``rate_high``.
     """
     _require(lift, ["group", "customers", "redeemed", "rate", "rate_low", "rate_high"], "holdout_chart")
