@@ -39,7 +39,7 @@ from geo.targeting.audience import AudienceFilters, prepare_audience  # noqa: E4
 from geo.targeting.live import bands_up_to, overlap_index  # noqa: E402
 from geo.targeting.preview import preview_map_json, reach_curve, slider_steps  # noqa: E402
 from geo.targeting.reach import compute_reach, index_reach  # noqa: E402
-from geo.targeting.targets import build_target_list  # noqa: E402
+from geo.targeting.targets import build_target_list
 
 
 def synthetic(n: int, n_stores: int, seed: int = 1) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

@@ -12,7 +12,7 @@ from geo.export import (
     manual_import_csv,
     run_export,
 )
-from geo.targeting.targets import download_name
+from geo.export.downloads import download_name
 from ui import export as ux
 from ui.errors import shown_as_message
 from ui.state import active_workspace, data_root, ensure_app_shell

@@ -27,6 +27,7 @@ import streamlit as st
 from geo.campaign_settings import load_settings
 from geo.catchments.polygons import to_geojson
 from geo.errors import GeoError
+from geo.export.downloads import download, download_name, to_csv_bytes
 from geo.modes import MODES, Mode
 from geo.money import format_money
 from geo.targeting.audience import AudienceFilters
@@ -39,13 +40,7 @@ from geo.targeting.suppression import (
     save_suppression,
     suppression_from_bytes,
 )
-from geo.targeting.targets import (
-    build_target_list,
-    download,
-    download_name,
-    save_campaign,
-    to_csv_bytes,
-)
+from geo.targeting.targets import build_target_list, save_campaign
 from geo.text import plural
 from geo.views.reach_charts import histogram_table, waterfall_table
 from ui import cache, engine

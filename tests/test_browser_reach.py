@@ -11,12 +11,13 @@ import pytest
 
 from geo.campaign_settings import load_settings
 from geo.catchments.assign import assign_customers
+from geo.export.downloads import CLI_COLUMNS
 from geo.network.load import load_network
 from geo.network.routing import Router
 from geo.targeting.codes import validate_codes
 from geo.targeting.live import bands_up_to
 from geo.targeting.reach import reach
-from geo.targeting.targets import CLI_COLUMNS, TARGET_COLUMNS
+from geo.targeting.targets import TARGET_COLUMNS
 from geo.workspace import open_workspace
 from tests.streamlit_server import launch_browser, streamlit_server, wait_for_app
 

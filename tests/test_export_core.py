@@ -33,8 +33,8 @@ from geo.export import (
 )
 from geo.export.base import HttpClient, RetryPolicy, retry_after
 from geo.export.csv_layouts import manual_import_bytes
+from geo.export.downloads import download
 from geo.export.journal import LEGACY
-from geo.targeting.targets import download
 from geo.workspace import create_workspace
 from tests.fakes import Sleeps, fast_policy, make_targets
 from tests.fakes.brevo import FakeBrevo

@@ -23,9 +23,10 @@ from geo.cli import main
 from geo.data.ingest import check_file, import_file
 from geo.data.schema import CUSTOMERS
 from geo.data.tables import complete
+from geo.export.downloads import download
 from geo.keys import email_keys
 from geo.targeting.reach import reach
-from geo.targeting.targets import build_target_list, download
+from geo.targeting.targets import build_target_list
 from geo.workspace import create_workspace
 
 STORES = pd.DataFrame({"store_id": ["S1", "S2"], "name": ["North", "South"],

@@ -19,23 +19,25 @@ from geo.export import (
     with_current_consent,
     write_manual_import,
 )
-from geo.targeting.codes import existing_codes, validate
-from geo.targeting.reach import reach
-from geo.targeting.targets import (
+from geo.export.csv_layouts import neutralise_formulas
+from geo.export.downloads import (
     CLI_COLUMNS,
-    TARGET_COLUMNS,
-    OfferWindow,
-    build_target_list,
     download,
     download_name,
-    load_campaign,
-    neutralise_formulas,
-    save_campaign,
     targets_layout,
     to_csv_bytes,
     to_xlsx_bytes,
-    treatment_only,
     write_download,
+)
+from geo.targeting.codes import existing_codes, validate
+from geo.targeting.reach import reach
+from geo.targeting.targets import (
+    TARGET_COLUMNS,
+    OfferWindow,
+    build_target_list,
+    load_campaign,
+    save_campaign,
+    treatment_only,
 )
 from geo.workspace import create_workspace
 

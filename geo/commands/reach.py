@@ -11,17 +11,13 @@ import pandas as pd
 from geo.campaign_settings import CampaignSettings, load_settings
 from geo.cli import print_json
 from geo.errors import DataError
+from geo.export.downloads import LAYOUTS, write_download
 from geo.modes import MODES, Mode
 from geo.targeting.audience import AudienceFilters
 from geo.targeting.plan import plan_campaign
 from geo.targeting.reach import DEFAULT_HOLDOUT, DEFAULT_SEED, reach
 from geo.targeting.suppression import read_suppression, recently_contacted
-from geo.targeting.targets import (
-    LAYOUTS,
-    build_target_list,
-    save_campaign,
-    write_download,
-)
+from geo.targeting.targets import build_target_list, save_campaign
 
 NAME = "reach"
 HELP = ("Assign customers to stores, apply consent and audience filters, draw the holdout and "

@@ -1,55 +1,31 @@
-"""Build a campaign's target list with merge fields and codes, save it, and write its downloads.
+"""Build a campaign's target list with merge fields and codes, and keep campaigns in the workspace.
 
 The target list is one row per targeted customer (treatment and holdout,
 from `geo.targeting.reach.compute_reach`) with the merge fields a template needs:
 ``first_name, store_name, store_address, travel_min, mode, coupon_code,
 offer_start, offer_end, tags``. Holdout rows are listed and marked but get
 no coupon code and are left out of every provider file (`treatment_only`).
-
-The Mailchimp and Klaviyo CSV downloads are the Export page's manual-import
-files (`geo.export.csv_layouts`, the one definition of each provider's columns):
-the same recipients and the same bytes, every cell verbatim, since they go to the
-provider's importer (an address such as ``-dash@example.com`` stays deliverable).
-
-Every file meant for a spreadsheet passes through `neutralise_formulas`: the
-target list as CSV, any CSV for Excel (``bom``) and every XLSX. A text cell that
-begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading
-single quote, so a spreadsheet shows it as text and never evaluates it; XLSX text
-cells are also typed and formatted as text.
+Its downloads (CSV, XLSX, the providers' import files) are written by
+`geo.export.downloads`.
 """
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from geo.errors import DataError, GeoError, WorkspaceError
-from geo.export.csv_layouts import (
-    csv_text,
-    manual_import_bytes,
-    manual_import_frame,
-    neutralise_formulas,
-)
 from geo.keys import code_keys
+from geo.modes import Mode
 from geo.targeting import codes as _codes
 from geo.workspace import Workspace, check_name
 
-MODES = ("drive", "walk", "bike", "radius")
 TARGET_COLUMNS = ("customer_id", "email", "first_name", "store_id", "store_name", "store_address",
                   "travel_min", "crow_km", "band", "mode", "segment", "coupon_code", "group",
                   "offer_start", "offer_end", "tags")
-CLI_COLUMNS = ("customer_id", "email", "first_name", "store_id", "store_name", "travel_min",
-               "mode", "coupon_code", "group")
-DATETIME_FORMAT = "%Y-%m-%d %H:%M"
-PROVIDER_LAYOUTS = ("mailchimp", "klaviyo")
-LAYOUTS = ("targets", *PROVIDER_LAYOUTS)
-FORMATS = ("csv", "xlsx")
 CHECK_ALGORITHM = f"position-weighted sum mod {_codes.N} over {_codes.ALPHABET}"
 
 
@@ -126,8 +102,10 @@ def build_target_list(reach_targets: pd.DataFrame, stores: pd.DataFrame, *, mode
     exports round it to whole minutes), ``crow_km`` in km, ``coupon_code``
     NA for holdout rows.
     """
-    if mode not in MODES:
-        raise GeoError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
+    try:
+        mode = Mode.parse(mode).value
+    except ValueError as exc:
+        raise GeoError(str(exc)) from None
     window = OfferWindow.parse(offer_start, offer_end)
     t = reach_targets.reset_index(drop=True)
     info = stores.assign(store_id=stores["store_id"].astype("string")).set_index("store_id")
@@ -161,95 +139,6 @@ def build_target_list(reach_targets: pd.DataFrame, stores: pd.DataFrame, *, mode
 def treatment_only(targets: pd.DataFrame) -> pd.DataFrame:
     """The rows that may go to an e-mail provider: the treatment group, never the holdout."""
     return targets[(targets["group"].astype("string") == "treatment").to_numpy(dtype=bool)]
-
-
-# --- neutralising and layouts -----------------------------------------------------------------
-
-def _iso(ts: pd.Series) -> pd.Series:
-    return pd.to_datetime(ts).dt.strftime(DATETIME_FORMAT).astype("string")
-
-
-def _whole_minutes(minutes: pd.Series) -> pd.Series:
-    return pd.Series(np.round(minutes.to_numpy(dtype=float, na_value=np.nan)),
-                     index=minutes.index).astype("Int64")
-
-
-def targets_layout(targets: pd.DataFrame) -> pd.DataFrame:
-    """The full target list for download: every row (holdout marked), minutes rounded.
-
-    Columns follow `CLI_COLUMNS` first, then the other merge fields; the offer
-    window is written as ``YYYY-MM-DD HH:MM``.
-    """
-    out = targets.copy()
-    out["travel_min"] = _whole_minutes(out["travel_min"])
-    out["crow_km"] = out["crow_km"].round(2)
-    for c in ("offer_start", "offer_end"):
-        out[c] = _iso(out[c])
-    rest = [c for c in TARGET_COLUMNS if c not in CLI_COLUMNS]
-    return out[list(CLI_COLUMNS) + rest]
-
-
-def to_csv_bytes(df: pd.DataFrame, *, bom: bool = False) -> bytes:
-    """CSV bytes in UTF-8 (with a byte-order mark when ``bom``, which Excel needs), neutralised."""
-    return csv_text(df).encode("utf-8-sig" if bom else "utf-8")
-
-
-def to_xlsx_bytes(df: pd.DataFrame, *, sheet_name: str = "targets") -> bytes:
-    """XLSX bytes of one sheet, neutralised.
-
-    Text is written as string cells, never turned into formulas, links or
-    numbers, and text columns carry Excel's text format (``@``), so a value
-    typed into them later stays text too.
-    """
-    buf = io.BytesIO()
-    options = {"strings_to_formulas": False, "strings_to_urls": False,
-               "strings_to_numbers": False}
-    safe = neutralise_formulas(df)
-    with pd.ExcelWriter(buf, engine="xlsxwriter", engine_kwargs={"options": options}) as xl:
-        safe.to_excel(xl, sheet_name=sheet_name, index=False)
-        text = xl.book.add_format({"num_format": "@"})
-        for i, col in enumerate(safe.columns):
-            if not pd.api.types.is_numeric_dtype(safe[col]):
-                xl.sheets[sheet_name].set_column(i, i, None, text)
-    return buf.getvalue()
-
-
-def download(targets: pd.DataFrame, *, layout: str = "targets", fmt: str = "csv",
-             bom: bool = False) -> bytes:
-    """Bytes of a download of the target list.
-
-    Parameters
-    ----------
-    targets
-        The list from `build_target_list`.
-    layout
-        ``targets`` (every row, holdout marked), ``mailchimp`` or ``klaviyo``
-        (the provider's manual-import file, `geo.export.csv_layouts`: treatment
-        members only, never the holdout; the travel column is ``Drive/Walk/Bike
-        Minutes`` or ``Distance km`` in radius mode; as CSV without ``bom`` its
-        cells are verbatim, for the provider's importer).
-    fmt
-        ``csv`` or ``xlsx``.
-    bom
-        For CSV: the CSV for Excel, starting with a UTF-8 byte-order mark so Excel
-        reads accents right (and neutralised, also in a provider layout).
-    """
-    if layout not in LAYOUTS:
-        raise GeoError(f"unknown download layout {layout!r}; use one of {', '.join(LAYOUTS)}")
-    if fmt not in FORMATS:
-        raise GeoError(f"unknown download format {fmt!r}; use one of {', '.join(FORMATS)}")
-    if layout in PROVIDER_LAYOUTS and fmt == "csv":
-        return manual_import_bytes(targets, layout, bom=bom)
-    frame = targets_layout(targets) if layout == "targets" else manual_import_frame(targets,
-                                                                                      layout)
-    return to_csv_bytes(frame, bom=bom) if fmt == "csv" else to_xlsx_bytes(frame,
-                                                                            sheet_name=layout)
-
-
-def download_name(campaign: str, *, layout: str = "targets", fmt: str = "csv") -> str:
-    """A file name for a download, e.g. ``spring-offer-mailchimp.csv``."""
-    stem = "-".join(str(campaign).strip().lower().split()) or "targets"
-    return f"{stem}-{layout}.{fmt}" if layout != "targets" else f"{stem}.{fmt}"
 
 
 # --- campaigns in the workspace ---------------------------------------------------------------
@@ -341,13 +230,3 @@ def load_campaign(workspace: Workspace, name: str) -> Campaign:
         raise WorkspaceError(f"campaign {name!r} in workspace {workspace.name!r} has no "
                              f"targets file ({workspace.campaign_path(name) / 'targets.parquet'})")
     return Campaign(name=check_name(name), meta=meta, targets=targets)
-
-
-def write_download(targets: pd.DataFrame, path: str | Path, *, layout: str = "targets",
-                   bom: bool = False) -> Path:
-    """Write a download to ``path``; the format follows the extension (``.csv`` / ``.xlsx``)."""
-    path = Path(path)
-    fmt = "xlsx" if path.suffix.lower() == ".xlsx" else "csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(download(targets, layout=layout, fmt=fmt, bom=bom))
-    return path
