@@ -17,15 +17,9 @@ from geo.data.columns import (
     suggest_mapping,
 )
 from geo.data.ingest import bad_rows_csv, check_file, errors_csv, import_file
-from geo.data.readers import (
-    clean_headers,
-    detect_delimiter,
-    detect_encoding,
-    detect_format,
-    iter_csv,
-    read_any,
-)
+from geo.data.readers import iter_csv, read_any
 from geo.data.schema import CUSTOMERS, EVENTS, REDEMPTIONS, STORES
+from geo.data.sniff import clean_headers, detect_delimiter, detect_encoding, detect_format
 from geo.errors import DataError, WorkspaceError
 from geo.workspace import (
     create_workspace,

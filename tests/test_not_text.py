@@ -8,7 +8,8 @@ import pytest
 
 from geo.data.activity import read_activity
 from geo.data.ingest import check_file
-from geo.data.readers import looks_binary, peek
+from geo.data.readers import peek
+from geo.data.sniff import looks_binary
 from geo.data.tables import read_raw
 from geo.errors import DataError
 from geo.targeting.suppression import suppression_from_bytes

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from geo.data.readers import decode_text
 from geo.data.schema import (
     CUSTOMERS,
     EVENTS,
@@ -18,6 +17,7 @@ from geo.data.schema import (
     TARGETS,
     Schema,
 )
+from geo.data.sniff import decode_text
 from geo.data.validate import ValidationReport, validate_table
 from geo.errors import DataError
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from geo.data.readers import decode_text
+from geo.data.sniff import decode_text
 from geo.errors import DataError
 from geo.keys import email_keys
 
