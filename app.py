@@ -3,19 +3,20 @@
 import streamlit as st
 
 from geo.views.maps import OSM_ATTRIBUTION
-from ui.state import mark_shell, workspace_picker
+from ui.cache import ensure_demo
+from ui.state import data_root, workspace_picker
 
 # No page_icon: an icon name makes the browser fetch it from a font CDN; the default is local.
 st.set_page_config(page_title="O2O geo-targeting", layout="wide")
-mark_shell()
+ensure_demo(str(data_root()))   # built once per server, on its first run
 
 PAGES = [
-    st.Page("pages/map.py", title="Map", url_path="map", default=True),
-    st.Page("pages/catchments.py", title="Catchments", url_path="catchments"),
-    st.Page("pages/reach.py", title="Reach & targets", url_path="reach"),
-    st.Page("pages/export.py", title="Export", url_path="export"),
-    st.Page("pages/funnel.py", title="Funnel", url_path="funnel"),
-    st.Page("pages/data.py", title="Data & workspaces", url_path="data"),
+    st.Page("app_pages/map.py", title="Map", url_path="map", default=True),
+    st.Page("app_pages/catchments.py", title="Catchments", url_path="catchments"),
+    st.Page("app_pages/reach.py", title="Reach & targets", url_path="reach"),
+    st.Page("app_pages/export.py", title="Export", url_path="export"),
+    st.Page("app_pages/funnel.py", title="Funnel", url_path="funnel"),
+    st.Page("app_pages/data.py", title="Data & workspaces", url_path="data"),
 ]
 
 nav = st.navigation(PAGES)

@@ -75,7 +75,7 @@ APP = ROOT / "app.py"
 
 
 def run_app(page: str | None = None, *, timeout: float = 180):
-    """Run the app under `AppTest` (optionally switched to ``page``, e.g. ``"pages/reach.py"``)."""
+    """Run the app under `AppTest` (optionally switched to ``page``, e.g. ``"app_pages/reach.py"``)."""
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(APP), default_timeout=timeout)

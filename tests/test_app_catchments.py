@@ -18,7 +18,7 @@ from tests.conftest import run_app
 
 @pytest.fixture()
 def app(scratch_demo):
-    at = run_app("pages/catchments.py")
+    at = run_app("app_pages/catchments.py")
     assert not at.exception, at.exception
     return at
 
@@ -64,7 +64,7 @@ def test_slider_and_mode_change_the_counts_and_are_kept_for_the_workspace(app, s
     assert app.toggle(key="cand_on").disabled               # the what-if needs roads
     app.radio(key="catch_mode").set_value("drive").run()
     assert not app.exception and "Customers within 6 min" in shown(app)  # minutes carried over
-    again = run_app("pages/catchments.py")                   # a new session: the same settings
+    again = run_app("app_pages/catchments.py")                   # a new session: the same settings
     assert again.radio(key="catch_mode").value == "drive"
     assert "Customers within 6 min" in shown(again)
 

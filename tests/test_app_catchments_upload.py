@@ -40,7 +40,7 @@ def krems_ws(tmp_path, monkeypatch, shared_osm):
 def open_catchments(ws):
     at = run_app()
     at.session_state["workspace"] = ws.name
-    at.switch_page("pages/catchments.py").run()
+    at.switch_page("app_pages/catchments.py").run()
     assert not at.exception, at.exception
     return at
 

@@ -18,7 +18,7 @@ from geo.views.summary import headline_counts
 from geo.workspace import create_workspace, list_workspaces, open_workspace
 from tests.conftest import APP, run_app
 
-PAGE = "pages/data.py"
+PAGE = "app_pages/data.py"
 DATA = Path(__file__).parent / "data" / "import"
 
 

@@ -52,7 +52,7 @@ def open_page(secrets: dict | None = None):
 
     at = AppTest.from_file(str(APP), default_timeout=240)
     at.secrets.update(secrets or {})
-    at.switch_page("pages/export.py")
+    at.switch_page("app_pages/export.py")
     at.run()
     assert not at.exception, at.exception
     return at

@@ -54,7 +54,7 @@ def test_layer_toggle_and_colour_choice_change_the_spec(app):
     assert not app.exception
 
 
-@pytest.mark.parametrize("page", ["pages/map.py", "pages/catchments.py", "pages/reach.py"])
+@pytest.mark.parametrize("page", ["app_pages/map.py", "app_pages/catchments.py", "app_pages/reach.py"])
 def test_empty_workspace_says_where_to_import(tmp_path, monkeypatch, demo_root, page):
     import shutil
 

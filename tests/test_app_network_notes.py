@@ -54,7 +54,7 @@ def assert_far_store_named(at) -> None:
 
 
 def test_catchments_page_names_the_far_store_and_draws_the_others(krems_far_store):
-    at = open_page(krems_far_store, "pages/catchments.py")
+    at = open_page(krems_far_store, "app_pages/catchments.py")
     assert_far_store_named(at)
     table = at.dataframe[0].value.set_index("store_id")
     assert table.loc[["K1", "K2", "K3"], "≤ 15 min"].sum() > 0 and table.loc["KX", "≤ 15 min"] == 0
@@ -62,7 +62,7 @@ def test_catchments_page_names_the_far_store_and_draws_the_others(krems_far_stor
 
 
 def test_reach_page_names_the_far_store_and_counts_the_others(krems_far_store):
-    at = open_page(krems_far_store, "pages/reach.py")
+    at = open_page(krems_far_store, "app_pages/reach.py")
     assert_far_store_named(at)
     per_store = at.dataframe[0].value.set_index("Store")
     assert per_store.loc["KX"].drop("Name").sum() == 0

@@ -19,7 +19,7 @@ from geo.targeting.reach import reach
 from geo.workspace import open_workspace
 from tests.conftest import run_app
 
-PAGE = "pages/reach.py"
+PAGE = "app_pages/reach.py"
 
 
 @pytest.fixture(scope="module")

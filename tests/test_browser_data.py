@@ -64,12 +64,7 @@ def test_upload_map_a_column_by_hand_import_and_see_the_count_on_the_map(demo_ro
         browser = launch_browser(pw)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         page.on("pageerror", lambda e: errors.append(str(e)))
-        # start at the entry point: a cold deep link to /data would run pages/data.py as a
-        # legacy multipage page, without the entry point's sidebar (Streamlit scans pages/);
-        # once the entry point has run, the server routes /data through st.navigation
-        page.goto(url)
-        wait_for_app(page)
-        page.goto(f"{url}/data")
+        page.goto(f"{url}/data")   # a cold deep link: st.navigation routes it through app.py
         page.get_by_text("Import a file into “demo”").wait_for(timeout=60_000)
         wait_for_app(page)
         main = page.locator("[data-testid='stMain']")

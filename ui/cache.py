@@ -24,9 +24,13 @@ def ensure_demo(root: str) -> bool:
     return True
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def load_table(root: str, workspace: str, kind: str, version: str) -> pd.DataFrame | None:
-    """Read a workspace table; ``version`` (from `Workspace.table_version`) keys the cache."""
+@st.cache_resource(show_spinner=False, max_entries=12)
+def table(root: str, workspace: str, kind: str, version: str) -> pd.DataFrame | None:
+    """A workspace table, read once per ``version`` (`Workspace.table_version`) and shared.
+
+    Every page and cached function of a session gets the same frame (no copy
+    per call): read it, never change it.
+    """
     return open_workspace(workspace, Path(root)).load_table(kind)
 
 
@@ -105,7 +109,7 @@ def customer_points_url(root: str, workspace: str, version: str) -> str:
     from geo.views.maps import customer_points_json
 
     def make() -> bytes:
-        return customer_points_json(load_table(root, workspace, "customers", version))
+        return customer_points_json(table(root, workspace, "customers", version))
 
     return publish_static_keyed("customers", f"{root}|{workspace}|{version}", make)
 
@@ -117,8 +121,8 @@ def dataset_view(root: str, workspace: str, customers_version: str, stores_versi
 
     from geo.views.maps import view_state
 
-    customers = load_table(root, workspace, "customers", customers_version)
-    stores = load_table(root, workspace, "stores", stores_version)
+    customers = table(root, workspace, "customers", customers_version)
+    stores = table(root, workspace, "stores", stores_version)
     lat = np.concatenate([stores["lat"].to_numpy(float),
                           customers["lat"].quantile([0.01, 0.99]).to_numpy(float)])
     lon = np.concatenate([stores["lon"].to_numpy(float),
@@ -133,13 +137,12 @@ def customers_and_stores(ws) -> tuple[pd.DataFrame, pd.DataFrame, str, str]:
     every map page handles an empty workspace the same way.
     """
     from geo.errors import GeoError
-    from ui.state import data_root
 
-    root = str(data_root())
+    root = str(ws.root)
     cv, sv = ws.table_version("customers"), ws.table_version("stores")
     try:
-        customers = load_table(root, ws.name, "customers", cv)
-        stores = load_table(root, ws.name, "stores", sv)
+        customers = table(root, ws.name, "customers", cv)
+        stores = table(root, ws.name, "stores", sv)
     except (GeoError, OSError, ValueError) as exc:
         st.error(f"Could not load the data of workspace {ws.name!r}: {exc}")
         st.stop()

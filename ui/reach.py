@@ -24,7 +24,8 @@ from geo.targeting.preview import KM_MAX
 from geo.targeting.reach import ReachIndex, index_reach
 from geo.targeting.suppression import recently_contacted
 from geo.workspace import open_workspace
-from ui import cache, engine
+from ui import engine
+from ui.selection import Selection
 
 DRAFTS_KEY = "reach_drafts"
 
@@ -40,15 +41,14 @@ def campaigns_version(root: str, workspace: str) -> str:
 
 
 @st.cache_resource(show_spinner="Routing customers to their nearest store…", max_entries=8)
-def assignment(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffic: float,
-               store_ids: tuple[str, ...]) -> pd.DataFrame:
+def assignment(sel: Selection) -> pd.DataFrame:
     """Nearest store per customer for ``mode`` (radius: crow-flies up to `geo.targeting.preview.KM_MAX` km, the slider's end).
 
     Shared and read-only: a slider move only thresholds it (never copy or mutate it).
     """
-    if mode == "radius":
-        return engine.radius_assignment(root, ws, cv, sv, KM_MAX, store_ids)
-    return engine.assignment(root, ws, cv, sv, source, mode, traffic, store_ids)
+    if sel.mode == "radius":
+        return engine.radius_assignment(sel, KM_MAX)
+    return engine.assignment(sel)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -72,7 +72,7 @@ def suppression_digest(addresses: list[str]) -> str:
 
 
 @st.cache_resource(show_spinner="Applying the audience rules…", max_entries=8)
-def audience(root: str, ws: str, cv: str, filters_json: str, suppression_key: str,
+def audience(sel: Selection, filters_json: str, suppression_key: str,
              _suppression: tuple[str, ...], campaigns: str, today: str) -> Audience:
     """Per-customer consent and filter flags (`geo.targeting.audience.prepare_audience`), shared, read-only.
 
@@ -81,23 +81,21 @@ def audience(root: str, ws: str, cv: str, filters_json: str, suppression_key: st
     """
     filters = AudienceFilters(**{k: (tuple(v) if isinstance(v, list) else v)
                                  for k, v in json.loads(filters_json).items()})
-    customers = cache.load_table(root, ws, "customers", cv)
-    recent = (contacted(root, ws, campaigns, filters.exclude_contacted_days, today)
+    customers = sel.customers()
+    recent = (contacted(sel.root, sel.workspace, campaigns, filters.exclude_contacted_days, today)
               if filters.exclude_contacted_days is not None else None)
     return prepare_audience(customers, filters=filters, suppression=list(_suppression),
                             contacted=recent, today=today)
 
 
 @st.cache_resource(show_spinner="Applying the audience rules to the catchments…", max_entries=8)
-def reach_index(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffic: float,
-                store_ids: tuple[str, ...], audience_key: str, _audience: Audience) -> ReachIndex:
+def reach_index(sel: Selection, audience_key: str, _audience: Audience) -> ReachIndex:
     """`geo.targeting.reach.index_reach` of an audience over the assignment, shared and read-only.
 
     ``audience_key`` identifies ``_audience`` (the arguments of `audience`).
     A minutes-slider move then only calls `ReachIndex.at`.
     """
-    return index_reach(_audience, assignment(root, ws, cv, sv, source, mode, traffic, store_ids),
-                       selected_stores(root, ws, sv, store_ids), mode=mode)
+    return index_reach(_audience, assignment(sel), sel.chosen_stores(), mode=sel.mode)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -112,12 +110,6 @@ def chart_spec(kind: str, unit: str = "min") -> dict:
         return rc.chart_spec(rc.waterfall_chart(rc.waterfall_table(sample)))
     sample = pd.DataFrame({"bin_start": [0.0], "bin_end": [1.0], "treatment": [0], "holdout": [0]})
     return rc.chart_spec(rc.travel_histogram_chart(rc.histogram_table(sample), unit=unit))
-
-
-def selected_stores(root: str, ws: str, sv: str, store_ids: tuple[str, ...]) -> pd.DataFrame:
-    """The workspace's stores restricted to ``store_ids``, in table order."""
-    stores = cache.load_table(root, ws, "stores", sv)
-    return stores[stores["store_id"].astype(str).isin(store_ids)].reset_index(drop=True)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -28,6 +28,7 @@ from geo.targeting.preview import (
 from geo.targeting.reach import RADIUS, ReachIndex
 from ui import cache
 from ui import reach as ui
+from ui.selection import Selection
 
 _HERE = Path(__file__).parent
 _COMPONENT = st.components.v2.component(
@@ -36,39 +37,32 @@ _COMPONENT = st.components.v2.component(
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def overlap(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffic: float,
-            store_ids: tuple[str, ...]) -> Overlap:
+def overlap(sel: Selection) -> Overlap:
     """`geo.targeting.live.overlap_index` of the page's assignment, shared and read-only."""
-    customers = cache.load_table(root, ws, "customers", cv) if mode == RADIUS else None
-    return overlap_index(ui.assignment(root, ws, cv, sv, source, mode, traffic, store_ids),
-                         ui.selected_stores(root, ws, sv, store_ids), mode=mode,
+    customers = sel.customers() if sel.mode == RADIUS else None
+    return overlap_index(ui.assignment(sel), sel.chosen_stores(), mode=sel.mode,
                          customers=customers)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def counts_url(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffic: float,
-               store_ids: tuple[str, ...], audience_key: str, holdout: float,
-               _index: ReachIndex) -> str:
+def counts_url(sel: Selection, audience_key: str, holdout: float, _index: ReachIndex) -> str:
     """URL of the preview's counts for every step (`geo.targeting.preview.preview_counts_json`)."""
-    over = overlap(root, ws, cv, sv, source, mode, traffic, store_ids)
-    steps = slider_steps(mode)
+    over = overlap(sel)
+    steps = slider_steps(sel.mode)
     return cache.publish_static("reach-counts", preview_counts_json(
         reach_curve(_index, over, steps, holdout=holdout), targets_by_store(_index, steps)))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def stores_payload(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffic: float,
-                   store_ids: tuple[str, ...], audience_key: str,
-                   _index: ReachIndex) -> list[dict]:
+def stores_payload(sel: Selection, audience_key: str, _index: ReachIndex) -> list[dict]:
     """`geo.targeting.preview.preview_stores` in the reach index's store order (that of the counts)."""
     return preview_stores(_index.stores)
 
 
 @st.cache_data(show_spinner="Preparing the map of targets…", max_entries=16)
-def map_url(root: str, ws: str, cv: str, sv: str, source: str, mode: str, traffic: float,
-            store_ids: tuple[str, ...], audience_key: str, _index: ReachIndex) -> str:
+def map_url(sel: Selection, audience_key: str, _index: ReachIndex) -> str:
     """URL of `geo.targeting.preview.preview_map_json` served as a static file (fetched once)."""
-    return cache.publish_static("reach-preview", preview_map_json(_index, slider_steps(mode)))
+    return cache.publish_static("reach-preview", preview_map_json(_index, slider_steps(sel.mode)))
 
 
 def preview(*, key: str, mode: str, limit: float, counts_data_url: str, map_data_url: str,

@@ -15,14 +15,12 @@ from geo.export import (
 from geo.export.downloads import download_name
 from ui import export as ux
 from ui.errors import shown_as_message
-from ui.state import active_workspace, data_root, ensure_app_shell
+from ui.page import start_page
 
-ensure_app_shell()
-ws = active_workspace()
-root = str(data_root())
+page = start_page("Export")
+ws, root = page.ws, page.root
 journal = journal_path(ws)
 
-st.title("Export")
 st.caption("Uploads a saved campaign to your email provider: only treatment members with consent "
            "are sent; the holdout never leaves this app. Nothing is sent before a dry run and "
            "your confirmation, and every recipient's state is journaled, so an interrupted "

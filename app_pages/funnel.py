@@ -29,13 +29,11 @@ from geo.money import format_money
 from geo.views import charts
 from ui import funnel as cached
 from ui.errors import shown_as_message, shown_inline
-from ui.state import active_workspace, data_root, ensure_app_shell
+from ui.page import start_page
 
-ensure_app_shell()
-ws = active_workspace()
-root = str(data_root())
+page = start_page("O2O funnel")
+ws, root = page.ws, page.root
 
-st.title("O2O funnel")
 st.caption("From e-mail to till: who was sent, opened, clicked and then bought in store with "
            "their code, and how much more than the holdout who got nothing.")
 

@@ -7,14 +7,12 @@ from geo.views.maps import legend, overview_deck
 from geo.views.summary import headline_counts
 from ui import cache
 from ui.errors import shown_as_message
-from ui.state import active_workspace, data_root, ensure_app_shell
+from ui.page import start_page
 
-ensure_app_shell()
-ws = active_workspace()
-root = str(data_root())
+page = start_page("Customers and stores")
+ws, root = page.ws, page.root
 settings = ws.settings()
 
-st.title("Customers and stores")
 customers, stores, cv, sv = cache.customers_and_stores(ws)
 
 counts = headline_counts(customers, stores)

@@ -20,13 +20,10 @@ from geo.demo.build import install_demo
 from geo.workspace import DEMO, list_workspaces
 from ui import data as ui
 from ui.errors import shown_as_message
-from ui.state import active_workspace, data_root, ensure_app_shell
+from ui.page import start_page
 
-ensure_app_shell()
-ws = active_workspace()
-root = data_root()
-
-st.title("Data & workspaces")
+page = start_page("Data & workspaces")
+ws, root = page.ws, page.ws.root
 ui.show_flash()
 
 # --- workspaces ---------------------------------------------------------------------------
@@ -168,7 +165,7 @@ if kept["stored"]:
     st.success(f"Stored {summary['valid']:,} {kind} in {where}: "
                f"{ui.changes_text(report.changes, kind)}.")
     if kind in ("customers", "stores"):
-        st.page_link("pages/map.py", label="See them on the map", icon="🗺️")
+        st.page_link("app_pages/map.py", label="See them on the map", icon="🗺️")
 elif summary["valid"] == 0:
     st.error(f"No usable row in {report.file}: nothing was stored, {where} keeps its data.")
 else:

@@ -16,16 +16,15 @@ from geo.views.maps import (
 from ui import cache, engine
 from ui.errors import shown_as_message, shown_inline
 from ui.network_notes import show_network_notes
+from ui.page import start_page
 from ui.pickers import store_picker
+from ui.selection import Selection
 from ui.settings import save_even_bands, save_on_change
-from ui.state import active_workspace, data_root, ensure_app_shell
 
-ensure_app_shell()
-ws = active_workspace()
-root = str(data_root())
+page = start_page("Catchments")
+ws, root = page.ws, page.root
 settings = ws.settings()
 plan = load_settings(ws)
-st.title("Catchments")
 customers, stores, cv, sv = cache.customers_and_stores(ws)
 source = settings.get("network", "demo")
 st.caption(f"Road network: **{describe(source)}**. Map data © OpenStreetMap contributors (ODbL).")
@@ -61,7 +60,7 @@ with st.expander("Road network"):
         kept = f"the network stays {describe(source)}"
         with st.spinner(f"Loading the {check_mode} network of {describe(new_source)}…"), \
                 shown_inline(f"Could not use {describe(new_source)}; {kept}"):
-            coverage = engine.coverage(root, ws.name, cv, sv, new_source, check_mode)
+            coverage = engine.coverage(Selection.of(ws, source=new_source, mode=check_mode))
             if not coverage.usable:
                 st.error(f"{coverage.summary(describe(new_source))}: it cannot be used for this "
                          f"workspace; {kept}. Load an extract or download an area that holds "
@@ -135,34 +134,30 @@ def catchments_view() -> None:
         right.info("Choose at least one store (or press All stores).")
         return
     ids = tuple(sorted(chosen))
+    sel = Selection.of(ws, stores=ids, source=source, mode=mode.value, traffic=traffic)
     palette = store_palette(all_ids)
     shown_stores = stores[stores["store_id"].astype(str).isin(ids)]
     with right, shown_as_message("Could not compute the catchments"):
         if mode is Mode.RADIUS:
-            assigned = engine.radius_assignment(root, ws.name, cv, sv, float(bands[-1]), ids)
-            polys = engine.rings(root, ws.name, cv, sv, ids, tuple(bands))
-            points_url = engine.assigned_points_url(root, ws.name, cv, sv, source, "walk", 1.0,
-                                                    ids, float(bands[-1]))
+            assigned = engine.radius_assignment(sel, float(bands[-1]))
+            polys = engine.rings(sel, tuple(bands))
+            points_url = engine.assigned_points_url(sel, float(bands[-1]))
             table = trade_area.band_table(assigned, customers, shown_stores, bands, by="crow_km")
             nodes_url = roads_url = None
             pairs = None
         else:
-            show_network_notes(root, ws.name, sv, source, mode.value, ids)
-            assigned = engine.assignment(root, ws.name, cv, sv, source, mode.value, traffic, ids)
-            polys = engine.travel_catchments(root, ws.name, cv, sv, source, mode.value, traffic, ids,
-                                             tuple(bands))
-            points_url = engine.assigned_points_url(root, ws.name, cv, sv, source, mode.value, traffic,
-                                                    ids, None)
+            show_network_notes(sel)
+            assigned = engine.assignment(sel)
+            polys = engine.travel_catchments(sel, tuple(bands))
+            points_url = engine.assigned_points_url(sel, None)
             nodes_url = engine.sites_url(source, mode.value)
             roads_url = cache.road_paths_url(source, mode.value)
             table = trade_area.band_table(assigned, customers, shown_stores, bands)
-            pairs = engine.store_overlaps(root, ws.name, cv, sv, source, mode.value, traffic, ids,
-                                          float(bands[-1]))
+            pairs = engine.store_overlaps(sel, float(bands[-1]))
         candidate = cand_polys = whatif = None
         if st.session_state.get("cand_on") and mode.is_travel:
             candidate = {"lat": st.session_state["cand_lat"], "lon": st.session_state["cand_lon"]}
-            whatif = engine.what_if(root, ws.name, cv, sv, source, mode.value, traffic, ids,
-                                    candidate["lat"], candidate["lon"], tuple(bands))
+            whatif = engine.what_if(sel, candidate["lat"], candidate["lon"], tuple(bands))
             cand_polys = cache.publish_static(
                 "candidate", geojson_bytes(catchment_geojson(whatif.catchment, {})))
         unit = mode.unit
@@ -215,7 +210,7 @@ with st.expander("Threshold trade area: how far must a store reach to hold N cus
         st.caption("Pick a travel mode above (not radius) to use this.")
     elif st.button("Compute", key="thr_go"):
         with shown_inline("Could not compute the threshold"):
-            minutes = engine.threshold(root, ws.name, cv, sv, source, thr_mode.value, store,
-                                       int(n))
+            minutes = engine.threshold(Selection.of(ws, source=source, mode=thr_mode.value),
+                                       store, int(n))
             st.success(f"{store} holds {int(n):,} customers within **{minutes:.1f} minutes** "
                        f"({thr_mode.label.lower()}).")

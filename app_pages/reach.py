@@ -48,9 +48,10 @@ from ui import reach as ui
 from ui import reach_preview as preview
 from ui.errors import shown_as_message
 from ui.network_notes import show_network_notes
+from ui.page import start_page
 from ui.pickers import store_picker
+from ui.selection import Selection
 from ui.settings import save_on_change
-from ui.state import active_workspace, data_root, ensure_app_shell
 
 SAVED_UPLOAD = "reach_suppression_saved"   # file id of the upload already saved to the workspace
 CHART_PX = 260  # with height="content" Streamlit squeezed these two charts to a sliver
@@ -60,14 +61,12 @@ CONSENT_RULE = ("**Consent rule (always on):** only customers who opted in and n
                 "or is unsubscribed, that address is not targeted at all. One target per "
                 "address (trimmed, lower-cased), at its nearest store.")
 
-ensure_app_shell()
-ws = active_workspace()
-root = str(data_root())
+page = start_page("Reach & targets")
+ws, root = page.ws, page.root
 settings = ws.settings()
 remembered = dict(settings.get("reach", {}))
 plan = load_settings(ws)   # mode, bands, traffic, costs, currency: shared with every page
 
-st.title("Reach & targets")
 customers, stores, cv, sv = cache.customers_and_stores(ws)
 source = str(settings.get("network", "demo"))
 st.caption(CONSENT_RULE)
@@ -144,10 +143,10 @@ filters_json = json.dumps(filters.as_dict(), sort_keys=True)
 sup_key = ui.suppression_digest(suppression)
 campaigns = ui.campaigns_version(root, ws.name)
 audience_key = f"{filters_json}|{sup_key}|{campaigns}|{today}"
-with shown_as_message("Could not apply the audience filters"):
-    audience = ui.audience(root, ws.name, cv, filters_json, sup_key, tuple(suppression), campaigns,
-                           str(today))
 store_ids = tuple(sorted(chosen))
+base = Selection.of(ws, stores=store_ids, source=source)   # mode and traffic set below
+with shown_as_message("Could not apply the audience filters"):
+    audience = ui.audience(base, filters_json, sup_key, tuple(suppression), campaigns, str(today))
 
 
 def remember_limit(field: str, key: str) -> None:
@@ -185,14 +184,14 @@ def live_panel() -> None:
     show_roads = c4.toggle("Show roads", False, key="reach_roads", persist_state="session",
                            help="Thin grey road lines under the targets, for context.")
     traffic = traffic if mode is Mode.DRIVE else 1.0
-    stores_on_map = ui.selected_stores(root, ws.name, sv, store_ids)
-    args = (root, ws.name, cv, sv, source, mode.value, traffic, store_ids)
+    sel = base.with_(mode=mode.value, traffic=traffic)
+    stores_on_map = sel.chosen_stores()
     with shown_as_message("Could not route the customers"):
         if not radius:
-            show_network_notes(root, ws.name, sv, source, mode.value, store_ids)
-        index = ui.reach_index(*args, audience_key, audience)
-        counts_url = preview.counts_url(*args, audience_key, holdout_pct / 100, index)
-        map_url = preview.map_url(*args, audience_key, index)
+            show_network_notes(sel)
+        index = ui.reach_index(sel, audience_key, audience)
+        counts_url = preview.counts_url(sel, audience_key, holdout_pct / 100, index)
+        map_url = preview.map_url(sel, audience_key, index)
     roads = None
     if show_roads:
         with shown_as_message("Could not load the road network"):
@@ -202,14 +201,14 @@ def live_panel() -> None:
         key=f"reach_preview_{unit}", mode=mode.value,
         limit=float(remembered.get(field, max(now.bands))),
         counts_data_url=counts_url, map_data_url=map_url,
-        stores=preview.stores_payload(*args, audience_key, index), roads_url=roads,
+        stores=preview.stores_payload(sel, audience_key, index), roads_url=roads,
         on_change=lambda: remember_limit(field, f"reach_preview_{unit}"))
     campaign_plan = plan_campaign(now, limit=limit, stores=store_ids, filters=filters,
                                   holdout=holdout_pct / 100, seed=int(seed), network=source,
                                   today=today, suppressed_addresses=len(suppression))
     bands = list(campaign_plan.bands)
     r = index.at(bands, holdout=campaign_plan.holdout, seed=campaign_plan.seed)
-    shared = pd.Series(preview.overlap(*args).by_store(limit, len(stores_on_map)),
+    shared = pd.Series(preview.overlap(sel).by_store(limit, len(stores_on_map)),
                        index=stores_on_map["store_id"].astype(str))
     counts = r.summary()
     st.caption(f"**Details for the catchment within {limit:g} {unit}** (they follow the slider "
@@ -308,10 +307,8 @@ def live_panel() -> None:
                           file_name=download_name(stem, layout="klaviyo"), mime="text/csv")
     dl[4].download_button(
         "Catchments (GeoJSON)", key="reach_dl_geojson", on_click="ignore",
-        data=lambda: to_geojson(engine.rings(root, ws.name, cv, sv, store_ids, tuple(bands))
-                                if radius else
-                                engine.travel_catchments(root, ws.name, cv, sv, source, mode.value,
-                                                         traffic, store_ids, tuple(bands))),
+        data=lambda: to_geojson(engine.rings(sel, tuple(bands)) if radius else
+                                engine.travel_catchments(sel, tuple(bands))),
         file_name=f"{stem.lower().replace(' ', '-')}-catchments.geojson",
         mime="application/geo+json")
     st.caption("Coupon codes are drawn once for this selection: the downloads and the saved "
