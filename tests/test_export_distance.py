@@ -23,12 +23,12 @@ from geo.export import (
 from geo.export.csv_layouts import (
     API_TRAVEL_FIELDS,
     LAYOUTS,
-    RADIUS,
     api_travel_field,
     manual_import_frame,
 )
 from geo.export.recipients import fingerprint
 from geo.export.runner import export_id_of
+from geo.modes import Mode
 from tests.fakes import fast_policy, make_targets
 from tests.fakes.brevo import FakeBrevo
 from tests.fakes.klaviyo import FakeKlaviyo
@@ -239,14 +239,14 @@ def test_radius_export_ids_follow_the_distance_sent():
 def test_api_fields_follow_each_providers_naming_rules():
     for provider, fields in API_TRAVEL_FIELDS.items():
         minutes, km = fields["travel_min"], fields["crow_km"]
-        assert api_travel_field(provider, RADIUS) is km
+        assert api_travel_field(provider, Mode.RADIUS) is km
         assert {api_travel_field(provider, m).name for m in ("drive", "walk", "bike", None)} == \
             {minutes.name}
         assert (minutes.source, km.source) == ("travel_min", "crow_km")
     assert all(MERGE_TAG.match(f.name) for f in API_TRAVEL_FIELDS["mailchimp"].values())
     for provider in ("sendgrid", "brevo"):          # the import files' own spellings
         layout, fields = LAYOUTS[provider], API_TRAVEL_FIELDS[provider]
-        assert fields["crow_km"].name == layout.distance_header(RADIUS)
+        assert fields["crow_km"].name == layout.distance_header(Mode.RADIUS)
         assert manual_import_frame(radius_targets(), provider).columns[4] == fields["crow_km"].name
     assert API_TRAVEL_FIELDS["brevo"]["crow_km"].name.isupper()
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from geo.modes import Mode
 from geo.targeting.audience import Audience, AudienceFilters, prepare_audience
 from geo.targeting.preview import KM_MAX
 from geo.targeting.reach import ReachIndex, index_reach
@@ -46,7 +47,7 @@ def assignment(sel: Selection) -> pd.DataFrame:
 
     Shared and read-only: a slider move only thresholds it (never copy or mutate it).
     """
-    if sel.mode == "radius":
+    if sel.mode == Mode.RADIUS:
         return engine.radius_assignment(sel, KM_MAX)
     return engine.assignment(sel)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from geo.modes import Mode
 from geo.targeting.live import Overlap, overlap_index
 from geo.targeting.preview import (
     preview_counts_json,
@@ -25,7 +26,7 @@ from geo.targeting.preview import (
     snap_to_step,
     targets_by_store,
 )
-from geo.targeting.reach import RADIUS, ReachIndex
+from geo.targeting.reach import ReachIndex
 from ui import cache
 from ui import reach as ui
 from ui.selection import Selection
@@ -39,7 +40,7 @@ _COMPONENT = st.components.v2.component(
 @st.cache_resource(show_spinner=False, max_entries=8)
 def overlap(sel: Selection) -> Overlap:
     """`geo.targeting.live.overlap_index` of the page's assignment, shared and read-only."""
-    customers = sel.customers() if sel.mode == RADIUS else None
+    customers = sel.customers() if sel.mode == Mode.RADIUS else None
     return overlap_index(ui.assignment(sel), sel.chosen_stores(), mode=sel.mode,
                          customers=customers)
 
@@ -86,7 +87,7 @@ def preview(*, key: str, mode: str, limit: float, counts_data_url: str, map_data
         Called when the user settles on a new value.
     """
     steps = slider_steps(mode)
-    radius = mode == RADIUS
+    radius = mode == Mode.RADIUS
     start = snap_to_step(limit, steps)
     current = st.session_state.get(key)
     settled = getattr(current, "limit", None) if current is not None else None

@@ -39,6 +39,7 @@ import shapely
 from geo.catchments import _raster as raster
 from geo.catchments.assign import assign_customers, band_counts, snap_customers
 from geo.errors import NetworkError
+from geo.modes import Mode
 from geo.network.routing import Router, StoreTimes
 
 CATCHMENT_COLUMNS = ["store_id", "band_min", "mode", "area_km2", "customers", "geometry"]
@@ -220,7 +221,7 @@ def radius_rings(stores: pd.DataFrame, km: list[float], *, assigned: pd.DataFram
             lons, lats, _ = geod.fwd(np.full(points, lon), np.full(points, lat), az, np.full(points, r * 1000.0))
             ring = shapely.Polygon(np.column_stack([lons, lats]))
             area = abs(geod.geometry_area_perimeter(ring)[0]) / 1e6
-            records.append((sid, r, "radius", area, ring))
+            records.append((sid, r, Mode.RADIUS.value, area, ring))
     gdf = gpd.GeoDataFrame(pd.DataFrame(records, columns=["store_id", "band_min", "mode", "area_km2", "geometry"]),
                            geometry="geometry", crs="EPSG:4326")
     return _with_counts(gdf, assigned, by="crow_km")

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from geo.data.consent import contactable
+from geo.modes import Mode
 
 
 def band_label(value: float, unit: str) -> str:
@@ -83,13 +84,13 @@ REASON_WORDS = {
 
 def unreachable_title(mode: str, limit: float) -> str:
     """The headline for customers with no store: ``"No store by road"`` or ``"Beyond 2 km"``."""
-    return f"Beyond {limit:g} km" if str(mode) == "radius" else "No store by road"
+    return f"Beyond {limit:g} km" if str(mode) == Mode.RADIUS else "No store by road"
 
 
 def unreachable_words(lost: dict[str, int], mode: str) -> str:
     """Customers with no store, by reason, as a sentence (see `unreachable_counts`)."""
     if not lost:
-        return "Every customer has a store." if str(mode) != "radius" else \
+        return "Every customer has a store." if str(mode) != Mode.RADIUS else \
             "Every customer is within the largest ring of a store."
     parts = [f"{n:,} {REASON_WORDS.get(reason, reason.replace('_', ' '))}"
              for reason, n in lost.items()]

@@ -13,7 +13,7 @@ from geo.commands.catchments import (
     unplaced_summary,
 )
 from geo.data.tables import load_customers, load_stores, write_csv
-from geo.modes import MODES
+from geo.modes import MODES, Mode
 
 NAME = "assign"
 HELP = "Assign each customer to the nearest store by travel time, with the runner-up and crow-flies km."
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     stores = load_stores(args.stores)
     customers = load_customers(args.customers)
     unplaced: list[dict] = []
-    if args.mode == "radius":
+    if args.mode == Mode.RADIUS:
         out = radius_assign(stores, customers, args.km)
     else:
         router = router_from_args(args, args.mode)

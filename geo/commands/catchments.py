@@ -9,7 +9,7 @@ from geo.catchments.polygons import catchment_polygons, radius_rings, to_geojson
 from geo.cli import print_json
 from geo.data.tables import load_stores
 from geo.errors import GeoError
-from geo.modes import MODES
+from geo.modes import MODES, Mode
 from geo.network.graph import DEFAULT_BIKE_KMH, DEFAULT_WALK_KMH
 from geo.network.load import load_network
 from geo.network.routing import DEFAULT_SNAP_MAX_M, Router
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     """Compute the catchments, write the GeoJSON and print a one-line JSON summary."""
     stores = load_stores(args.stores)
     unplaced: list[dict] = []
-    if args.mode == "radius":
+    if args.mode == Mode.RADIUS:
         gdf = radius_rings(stores, parse_numbers(args.km, "--km"))
     else:
         router = router_from_args(args, args.mode)

@@ -28,7 +28,7 @@ from geo.data.schema import Schema
 from geo.errors import DataError
 from geo.keys import email_keys
 
-MODES = ("add", "replace")
+IMPORT_MODES = ("add", "replace")
 """``add``: add and update (default); ``replace``: the file becomes the table."""
 
 
@@ -64,9 +64,9 @@ class ImportChanges:
 
 
 def check_mode(mode: str) -> str:
-    """Return ``mode`` if it is one of `MODES`, else raise `DataError`."""
-    if mode not in MODES:
-        raise DataError("import", f"unknown import mode {mode!r}: use one of {', '.join(MODES)}")
+    """Return ``mode`` if it is one of `IMPORT_MODES`, else raise `DataError`."""
+    if mode not in IMPORT_MODES:
+        raise DataError("import", f"unknown import mode {mode!r}: use one of {', '.join(IMPORT_MODES)}")
     return mode
 
 

@@ -49,11 +49,11 @@ import pandas as pd
 
 from geo.errors import GeoError
 from geo.export.recipients import PreparedTargets, prepare_targets
+from geo.modes import Mode
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 LINE_TERMINATOR = "\r\n"
 DISTANCE = "distance"
-RADIUS = "radius"
 #: the distance column's key when the mode is missing or not one of drive/walk/bike/radius
 UNKNOWN_MODE = "travel"
 
@@ -104,12 +104,12 @@ _TITLE = {"first_name": "First Name", "store_name": "Nearest Store",
           "store_address": "Store Address", "coupon_code": "Coupon Code",
           "offer_start": "Offer Start", "offer_end": "Offer End", "tags": "Tags"}
 _TITLE_DISTANCE = {"drive": "Drive Minutes", "walk": "Walk Minutes", "bike": "Bike Minutes",
-                   RADIUS: "Distance km", UNKNOWN_MODE: "Travel Minutes"}
+                   Mode.RADIUS: "Distance km", UNKNOWN_MODE: "Travel Minutes"}
 _SNAKE = {"email": "email", "first_name": "first_name", "store_name": "nearest_store",
           "store_address": "store_address", "coupon_code": "coupon_code",
           "offer_start": "offer_start", "offer_end": "offer_end", "tags": "tags"}
 _SNAKE_DISTANCE = {"drive": "drive_minutes", "walk": "walk_minutes", "bike": "bike_minutes",
-                   RADIUS: "distance_km", UNKNOWN_MODE: "travel_minutes"}
+                   Mode.RADIUS: "distance_km", UNKNOWN_MODE: "travel_minutes"}
 
 #: provider -> its import layout (the only definition of these headers in the code base)
 LAYOUTS: Mapping[str, ProviderLayout] = MappingProxyType({
@@ -154,7 +154,7 @@ MINUTES, KM = "travel_min", "crow_km"
 def _api_fields(minutes: str, km: str, kind: str) -> Mapping[str, ApiField]:
     return MappingProxyType({
         MINUTES: ApiField(minutes, kind, _TITLE_DISTANCE[UNKNOWN_MODE], MINUTES),
-        KM: ApiField(km, kind, _TITLE_DISTANCE[RADIUS], KM)})
+        KM: ApiField(km, kind, _TITLE_DISTANCE[Mode.RADIUS], KM)})
 
 
 #: provider -> our column (``travel_min`` or ``crow_km``) -> its field in API uploads. Minutes
@@ -164,11 +164,11 @@ def _api_fields(minutes: str, km: str, kind: str) -> Mapping[str, ApiField]:
 #: snake/upper spellings of the mode-less and the radius travel column.
 API_TRAVEL_FIELDS: Mapping[str, Mapping[str, ApiField]] = MappingProxyType({
     "mailchimp": _api_fields("TRAVELMIN", "DISTKM", "number"),
-    "klaviyo": _api_fields(_SNAKE_DISTANCE[UNKNOWN_MODE], _SNAKE_DISTANCE[RADIUS], "number"),
+    "klaviyo": _api_fields(_SNAKE_DISTANCE[UNKNOWN_MODE], _SNAKE_DISTANCE[Mode.RADIUS], "number"),
     "sendgrid": _api_fields(LAYOUTS["sendgrid"].distance_header(None),
-                            LAYOUTS["sendgrid"].distance_header(RADIUS), "Number"),
+                            LAYOUTS["sendgrid"].distance_header(Mode.RADIUS), "Number"),
     "brevo": _api_fields(LAYOUTS["brevo"].distance_header(None),
-                         LAYOUTS["brevo"].distance_header(RADIUS), "float"),
+                         LAYOUTS["brevo"].distance_header(Mode.RADIUS), "float"),
 })
 
 
@@ -247,7 +247,7 @@ def layout_mode(eligible: pd.DataFrame) -> str | None:
 
 def distance_values(eligible: pd.DataFrame, mode: str | None) -> pd.Series:
     """The travel column: crow-flies km (one decimal) in radius mode, else whole minutes (Int64)."""
-    if mode == RADIUS:
+    if mode == Mode.RADIUS:
         if "crow_km" not in eligible:
             return pd.Series(pd.NA, index=eligible.index, dtype="Float64")
         return pd.to_numeric(eligible["crow_km"], errors="coerce").astype("Float64").round(1)
@@ -266,7 +266,7 @@ def api_travel_field(provider: str, mode: str | None) -> ApiField:
         When the provider is not one of `LAYOUTS`.
     """
     get_layout(provider)
-    return API_TRAVEL_FIELDS[provider][KM if mode == RADIUS else MINUTES]
+    return API_TRAVEL_FIELDS[provider][KM if mode == Mode.RADIUS else MINUTES]
 
 
 def api_travel(batch: pd.DataFrame, provider: str) -> tuple[ApiField, pd.Series]:

@@ -20,9 +20,10 @@ from geo.export.base import (
     log,
     mask_email,
 )
-from geo.export.csv_layouts import RADIUS, distance_values, layout_mode
+from geo.export.csv_layouts import distance_values, layout_mode
 from geo.export.journal import FINAL, Destination, ExportJournal, ExportKey
 from geo.export.recipients import PreparedTargets, fingerprint, prepare_targets
+from geo.modes import Mode
 
 REPORT_COLUMNS = ["customer_id", "email", "status", "reason", "outcome", "job_id"]
 
@@ -197,7 +198,7 @@ def list_mode(eligible: pd.DataFrame) -> str | None:
 def export_id_of(eligible: pd.DataFrame, provider: str, list_id: str) -> str:
     """The default export id: `fingerprint` of the values an upload sends (km in radius mode)."""
     mode = list_mode(eligible)
-    km = distance_values(eligible, mode) if mode == RADIUS else None
+    km = distance_values(eligible, mode) if mode == Mode.RADIUS else None
     return fingerprint(eligible, provider, str(list_id), distance_km=km)
 
 

@@ -29,8 +29,9 @@ import numpy as np
 import pandas as pd
 
 from geo.keys import code_keys, email_keys
+from geo.modes import Mode
 from geo.stats import jeffreys_interval
-from geo.targeting.reach import RADIUS, band_index, band_labels
+from geo.targeting.reach import band_index, band_labels
 
 RATES = ("open", "click", "redeem")
 DEFAULT_CONFIDENCE = 0.90
@@ -170,7 +171,7 @@ def history_by_band(workspace, bands: Sequence[float], *, mode: str = "drive"
         if h is None or not h["sent"].any():
             continue
         used.append(name)
-        idx = band_index(h["crow_km" if mode == RADIUS else "travel_min"].to_numpy(), bands)
+        idx = band_index(h["crow_km" if mode == Mode.RADIUS else "travel_min"].to_numpy(), bands)
         parts.append(h.assign(_band=idx)[idx >= 0])
     rows = pd.DataFrame({"band": labels})
     if not parts:

@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from geo.catchments.assign import haversine_km
-from geo.targeting.reach import RADIUS, ReachIndex
+from geo.modes import Mode
+from geo.targeting.reach import ReachIndex
 
 TARGET_PALETTE = ([31, 119, 180], [44, 160, 44], [148, 103, 189], [23, 190, 207],
                   [255, 127, 14], [140, 86, 75], [188, 189, 34], [227, 119, 194],
@@ -61,7 +62,7 @@ def bands_up_to(limits: Sequence[float], outer: float) -> list[float]:
 
 def metric_column(mode: str) -> str:
     """Assignment column the catchment limit applies to: ``crow_km`` for radius, else ``travel_min``."""
-    return "crow_km" if mode == RADIUS else "travel_min"
+    return "crow_km" if mode == Mode.RADIUS else "travel_min"
 
 
 def overlap_by_store(assignment: pd.DataFrame, stores: pd.DataFrame, limit: float, *,
@@ -125,7 +126,7 @@ def overlap_index(assignment: pd.DataFrame, stores: pd.DataFrame, *, mode: str,
     first = store_positions(assignment["store_id"], ids)
     second = store_positions(assignment["second_store_id"], ids)
     value = assignment[metric_column(mode)].to_numpy(dtype=float, na_value=np.nan)
-    if mode == RADIUS:
+    if mode == Mode.RADIUS:
         if customers is None:
             raise ValueError("overlap_by_store needs the customers' lat/lon in radius mode")
         ok = second >= 0

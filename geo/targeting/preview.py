@@ -30,6 +30,7 @@ import json
 import numpy as np
 import pandas as pd
 
+from geo.modes import Mode
 from geo.targeting.live import (
     CELL_M,
     POINTS_MAX,
@@ -39,7 +40,7 @@ from geo.targeting.live import (
     store_colours,
     store_positions,
 )
-from geo.targeting.reach import RADIUS, STAGES, ReachIndex
+from geo.targeting.reach import STAGES, ReachIndex
 
 MINUTES_MAX = 60
 """Largest travel time the slider offers, minutes (steps of one minute)."""
@@ -58,7 +59,7 @@ def slider_steps(mode: str) -> np.ndarray:
     >>> slider_steps("walk")[:3].tolist(), slider_steps("radius")[-1]
     ([1.0, 2.0, 3.0], np.float64(10.0))
     """
-    if mode == RADIUS:
+    if mode == Mode.RADIUS:
         n = int(round(KM_MAX / KM_STEP))
         return np.round(np.arange(1, n + 1) * KM_STEP, 1)
     return np.arange(1, MINUTES_MAX + 1, dtype=float)

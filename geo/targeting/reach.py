@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
+from geo.modes import Mode
 from geo.targeting.audience import (
     Audience,
     AudienceFilters,
@@ -48,7 +49,6 @@ STAGE_LABELS = {
 SECOND_RECORD_COLUMNS = ("customer_id", "email_key", "represented_by", "store_id")
 DEFAULT_HOLDOUT = 0.10
 DEFAULT_SEED = 0
-RADIUS = "radius"
 
 
 @dataclass
@@ -357,7 +357,7 @@ def index_reach(audience: Audience, assignment: pd.DataFrame, stores: pd.DataFra
         store_code = np.where(pos >= 0, store_code[np.maximum(pos, 0)], -1)
     travel = _column(assignment, "travel_min", pos)
     crow = _column(assignment, "crow_km", pos)
-    metric = crow if mode == RADIUS else travel
+    metric = crow if mode == Mode.RADIUS else travel
     reachable = (assignment["reachable"].astype("boolean").fillna(False).to_numpy(dtype=bool)
                  if "reachable" in assignment else np.ones(len(assignment), bool))
     if pos is not None:

@@ -67,7 +67,7 @@ class OfferWindow:
 
 
 def _tags(targets: pd.DataFrame, mode: str) -> pd.Series:
-    unit = "km" if mode == "radius" else "min"
+    unit = Mode.parse(mode).unit
     store = "store:" + targets["store_id"].astype("string")
     band = "band:" + targets["band"].astype("string") + unit
     seg = ("segment:" + targets["segment"].astype("string")).fillna("")
