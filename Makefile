@@ -9,7 +9,7 @@ REQ_HASH := $(shell sha1sum requirements.txt | cut -c1-12)
 STAMP := $(VENV)/.installed-$(REQ_HASH)
 PORT ?= 8501
 
-.PHONY: run test demo bench chromium clean
+.PHONY: run test lint demo bench chromium clean
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,7 +33,11 @@ run: $(STAMP)
 	@echo "Open http://127.0.0.1:$(PORT) (Ctrl+C stops the server)"
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
 
-test: $(STAMP) chromium
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: $(STAMP) chromium lint
 	$(PY) -m pytest
 
 bench: $(STAMP)
