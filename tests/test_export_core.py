@@ -31,7 +31,7 @@ from geo.export import (
     run_export,
     write_manual_import,
 )
-from geo.export.base import HttpClient, RetryPolicy, retry_after
+from geo.export.client import HttpClient, RetryPolicy, retry_after
 from geo.export.csv_layouts import manual_import_bytes
 from geo.export.downloads import download
 from geo.export.journal import LEGACY

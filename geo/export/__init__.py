@@ -10,18 +10,9 @@ Typical use::
 
 from __future__ import annotations
 
-from geo.export.base import (
-    ENV_KEYS,
-    Adapter,
-    ExportError,
-    JobLost,
-    ProviderError,
-    RetryPolicy,
-    Secret,
-    mask_email,
-    resolve_api_key,
-)
+from geo.export.base import Adapter, JobLost, mask_email
 from geo.export.brevo import BrevoAdapter
+from geo.export.client import ENV_KEYS, ExportError, ProviderError, RetryPolicy, Secret, resolve_api_key
 from geo.export.csv_layouts import (
     manual_import_csv,
     manual_import_frame,

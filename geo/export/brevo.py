@@ -10,13 +10,13 @@ import pandas as pd
 from geo.export.base import (
     Adapter,
     Collected,
-    ExportError,
     Job,
     JobLost,
     JobState,
     outcomes_frame,
     with_travel,
 )
+from geo.export.client import ExportError
 from geo.export.csv_layouts import ApiField
 
 #: our field -> (attribute name, Brevo attribute type); the travel attribute (``TRAVEL_MINUTES``

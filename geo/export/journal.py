@@ -70,7 +70,7 @@ class Destination(NamedTuple):
         The API base URL requests go to (for Mailchimp it names the data centre).
     account
         The account as the adapter knows it: ``key:`` and a one-way fingerprint
-        of the API key (see `geo.export.base.Secret.fingerprint`), never the key.
+        of the API key (see `geo.export.client.Secret.fingerprint`), never the key.
     list_id
         The provider's audience/list id.
     """

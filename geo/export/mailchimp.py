@@ -14,13 +14,13 @@ import pandas as pd
 from geo.export.base import (
     Adapter,
     Collected,
-    ExportError,
     Job,
     JobLost,
     JobState,
     outcomes_frame,
     with_travel,
 )
+from geo.export.client import ExportError
 from geo.export.csv_layouts import ApiField
 from geo.export.recipients import tag_list
 from geo.keys import email_key

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -11,19 +12,14 @@ from pathlib import Path
 import pandas as pd
 
 from geo.errors import GeoError
-from geo.export.base import (
-    Adapter,
-    ExportError,
-    Job,
-    JobLost,
-    JobState,
-    log,
-    mask_email,
-)
+from geo.export.base import Adapter, Job, JobLost, JobState, mask_email
+from geo.export.client import ExportError
 from geo.export.csv_layouts import distance_values, layout_mode
 from geo.export.journal import FINAL, Destination, ExportJournal, ExportKey
 from geo.export.recipients import PreparedTargets, fingerprint, prepare_targets
 from geo.modes import Mode
+
+log = logging.getLogger("geo.export")
 
 REPORT_COLUMNS = ["customer_id", "email", "status", "reason", "outcome", "job_id"]
 

@@ -11,14 +11,13 @@ import pandas as pd
 from geo.export.base import (
     Adapter,
     Collected,
-    ExportError,
     Job,
     JobLost,
     JobState,
-    ProviderError,
     outcomes_frame,
     with_travel,
 )
+from geo.export.client import ExportError, ProviderError
 from geo.export.csv_layouts import ApiField
 from geo.keys import email_key
 
