@@ -74,7 +74,7 @@ with st.expander("Road network"):
                 st.rerun()
 
 all_ids = stores["store_id"].astype(str).tolist()
-store_names = dict(zip(all_ids, stores["name"].astype(str)))
+store_names = dict(zip(all_ids, stores["name"].astype(str), strict=True))
 
 
 def add_clicked_store() -> None:

@@ -88,7 +88,7 @@ if access.ready:
     if lists.empty:
         st.warning(f"{label} has no {word} for this API key: create one in {label} first.")
         st.stop()
-    names, labels = dict(zip(lists["id"], lists["name"])), ux.list_labels(lists)
+    names, labels = dict(zip(lists["id"], lists["name"], strict=True)), ux.list_labels(lists)
     pick, refresh = st.columns([4, 1], vertical_alignment="bottom")
     list_id = pick.selectbox(f"{label} {word}", list(labels), key=f"export_list_{provider}",
                              format_func=labels.get)
@@ -156,6 +156,7 @@ if st.button("Resume export" if still_open else "Export now", type="primary",
     bar = st.progress(0.0, text=f"Preparing the {label} fields…")
 
     def show_progress(done: int, total: int) -> None:
+        """Move the progress bar to ``done`` of ``total`` recipients."""
         bar.progress(done / total if total else 1.0, text=f"{done:,} of {total:,} recipients done")
 
     try:

@@ -195,7 +195,7 @@ with shown_as_message(f"Could not analyse campaign {campaign!r}"):
 st.subheader("Funnel (treatment group, unique customers)")
 conv = result.stage_table.set_index("stage")
 cols = st.columns(len(STAGES) + 1)
-for col, stage in zip(cols, STAGES):
+for col, stage in zip(cols, STAGES, strict=False):
     step, cum = conv.loc[stage, "step_rate"], conv.loc[stage, "cumulative_rate"]
     col.metric(stage.capitalize(), f"{result.stages[stage]:,}",
                help=f"{step:.1%} of the previous stage, {cum:.1%} of targeted")
@@ -296,7 +296,7 @@ with tabs[6]:
               "double_redemption": "Codes redeemed twice",
               "cross_store": "At another store", "outside_window": "Outside the window",
               "holdout_redemption": "By holdout members", "holdout_contacted": "Holdout e-mailed"}
-    for col, (k, label) in zip(a, labels.items()):
+    for col, (k, label) in zip(a, labels.items(), strict=True):
         col.metric(label, f"{result.anomalies[k]:,}")
     sw = result.store_wide
     st.caption(f"Store-wide codes: {sw['redemptions']:,} redemptions "

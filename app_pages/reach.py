@@ -79,7 +79,7 @@ def remember(field: str, key: str) -> None:
 
 controls, live = st.columns([1, 3], gap="large")
 with controls:
-    store_names = dict(zip(stores["store_id"].astype(str), stores["name"].astype(str)))
+    store_names = dict(zip(stores["store_id"].astype(str), stores["name"].astype(str), strict=True))
     chosen = store_picker("Stores", store_names, "reach_stores")
     mode = Mode.parse(st.radio(
         "Catchment", [m.value for m in MODES], format_func=lambda m: Mode(m).label,

@@ -82,8 +82,8 @@ def measure(root: Path) -> dict[str, float]:
         settle(page, ws_bytes, static_bytes)
         rerun_ws, rerun_static = ws_bytes[0] - first_ws, static_bytes[0] - first_static
         browser.close()
-    return {"cold_s": cold, "server_s": t_server, "script_s": t_script, "first_ws": first_ws, "first_static": first_static,
-            "rerun_ws": rerun_ws, "rerun_static": rerun_static}
+    return {"cold_s": cold, "server_s": t_server, "script_s": t_script, "first_ws": first_ws,
+            "first_static": first_static, "rerun_ws": rerun_ws, "rerun_static": rerun_static}
 
 
 def main() -> None:

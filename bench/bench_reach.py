@@ -149,7 +149,7 @@ def main() -> int:
           f"({curve_cpu * 1000:.1f} ms CPU); reference ReachIndex.at per step {ref_s:.2f} s; "
           f"ratio {ref_s / curve_s:.0f}x")
     print("waterfall:", ", ".join(f"{s}={c:,}" for s, c in zip(r.waterfall.stage,
-                                                                r.waterfall.customers)))
+                                                                r.waterfall.customers, strict=True)))
     print(f"targets: {len(r.targets):,}  holdout share: "
           f"{(r.targets['group'] == 'holdout').mean():.4f}")
     return 0

@@ -153,7 +153,7 @@ def reference_minutes(G: nx.MultiDiGraph, stores: pd.DataFrame, lat: np.ndarray,
     sx, sy = to_xy.transform(stores["lon"].to_numpy(float), stores["lat"].to_numpy(float))
     snap_nodes, snap_d = ox.distance.nearest_nodes(G.subgraph(list(cores)), sx, sy, return_dist=True)
     placed = np.asarray(snap_d) <= SNAP_MAX_M
-    served = {cores[n] for n, ok in zip(snap_nodes, placed) if ok}
+    served = {cores[n] for n, ok in zip(snap_nodes, placed, strict=True) if ok}
     sub = G.subgraph([n for n, k in cores.items() if k in served])
     cx, cy = to_xy.transform(lon, lat)
     cnode, cdist = ox.distance.nearest_nodes(sub, cx, cy, return_dist=True)
@@ -161,7 +161,7 @@ def reference_minutes(G: nx.MultiDiGraph, stores: pd.DataFrame, lat: np.ndarray,
     leg_s = cdist / (DEFAULT_WALK_KMH / 3.6)
     rev = G.reverse(copy=False)
     out = np.full((len(lat), len(stores)), np.nan)
-    for j, (node, ok) in enumerate(zip(snap_nodes, placed)):
+    for j, (node, ok) in enumerate(zip(snap_nodes, placed, strict=True)):
         if not ok:
             continue
         sec = nx.single_source_dijkstra_path_length(rev, node, weight="travel_time")

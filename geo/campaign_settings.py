@@ -11,6 +11,7 @@ settings under ``"campaign"``.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -22,9 +23,10 @@ KEY = "campaign"
 """Where the settings live in ``Workspace.settings()``."""
 
 
-def _bands(values: object, what: str) -> tuple[float, ...]:
+def _bands(values: Iterable[float | str], what: str) -> tuple[float, ...]:
+    """Sorted distinct band limits; ValueError for anything else (settings files are JSON)."""
     try:
-        out = tuple(sorted({float(v) for v in values}))  # type: ignore[union-attr]
+        out = tuple(sorted({float(v) for v in values}))
     except (TypeError, ValueError):
         raise ValueError(f"{what} must be numbers, got {values!r}") from None
     if not out or out[0] <= 0 or not all(math.isfinite(v) for v in out):
@@ -85,8 +87,8 @@ class CampaignSettings:
 
     def with_bands(self, mode: Mode | str, bands: tuple[float, ...] | list[float]) -> CampaignSettings:
         """A copy with ``bands`` as the limits of ``mode`` (minutes or km)."""
-        field = "minutes" if Mode.parse(mode).is_travel else "km"
-        return replace(self, **{field: tuple(bands)})
+        limits = tuple(bands)
+        return replace(self, minutes=limits) if Mode.parse(mode).is_travel else replace(self, km=limits)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready values (as stored in the workspace and in a saved campaign)."""

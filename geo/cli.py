@@ -14,12 +14,13 @@ import json
 import pkgutil
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 import geo.commands
 from geo.errors import GeoError
 
 
-def _command_modules() -> list:
+def _command_modules() -> list[ModuleType]:
     mods = []
     for info in sorted(pkgutil.iter_modules(geo.commands.__path__), key=lambda i: i.name):
         if info.name.startswith("_"):

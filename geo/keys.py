@@ -20,7 +20,7 @@ for a column (``email_keys``, ``code_keys``) that give the same answers.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import pandas as pd
 
@@ -47,7 +47,8 @@ def email_key(email: object) -> str | None:
     return key or None
 
 
-def _vectorised(values: pd.Series | pd.Index | Iterable[object], fast, scalar) -> pd.Series:
+def _vectorised(values: pd.Series | pd.Index | Iterable[object], fast: Callable[[pd.Series], pd.Series],
+                scalar: Callable[[object], str | None]) -> pd.Series:
     """Apply ``fast`` (string methods) to ASCII values and ``scalar`` to the others.
 
     Arrow's case mapping differs from Python's for a few characters (``ß``,

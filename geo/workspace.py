@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,7 +37,7 @@ def default_root() -> Path:
     return Path(env) if env else Path(__file__).resolve().parent.parent / "data"
 
 
-def _atomic_write(path: Path, write) -> None:
+def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
@@ -174,7 +175,8 @@ class Workspace:
     def meta(self) -> dict[str, Any]:
         """Return the workspace's metadata (name, created, updated, settings)."""
         try:
-            return json.loads(self._meta_path().read_text(encoding="utf-8"))
+            meta: dict[str, Any] = json.loads(self._meta_path().read_text(encoding="utf-8"))
+            return meta
         except FileNotFoundError:
             raise WorkspaceError(f"workspace {self.name!r} does not exist under {self.root}") from None
         except json.JSONDecodeError as exc:
@@ -242,7 +244,8 @@ class Workspace:
         path = self.campaign_path(campaign_id) / "campaign.json"
         if not path.exists():
             raise WorkspaceError(f"campaign {campaign_id!r} not found in workspace {self.name!r}")
-        return json.loads(path.read_text(encoding="utf-8"))
+        meta: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return meta
 
     def delete_campaign(self, campaign_id: str) -> None:
         """Remove a campaign and every file it owns."""

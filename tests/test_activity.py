@@ -59,7 +59,7 @@ def test_klaviyo_events_map_metrics_and_skip_others():
     imp = activity_to_events(df, file="klaviyo.csv")
     assert imp.layout == "klaviyo"
     ev = imp.events
-    assert list(zip(ev["email"], ev["event"])) == [
+    assert list(zip(ev["email"], ev["event"], strict=True)) == [
         ("a@x.com", "sent"), ("a@x.com", "delivered"), ("a@x.com", "opened"),
         ("c@x.com", "sent"), ("c@x.com", "bounced"), ("d@x.com", "unsubscribed")]
     assert ev["timestamp"].iloc[0] == pd.Timestamp("2025-10-01 06:26:40")  # Unix seconds, UTC
@@ -87,7 +87,7 @@ def test_mailchimp_report_zip(tmp_path):
         z.writestr("Autumn/aggregate_stats.csv", "Title,Value\nOpens,1\n")
     imp = read_activity(path, sent_at="2026-10-01T08:00:00")
     assert imp.layout == "mailchimp_members"
-    assert sorted(zip(imp.events["email"], imp.events["event"])) == [
+    assert sorted(zip(imp.events["email"], imp.events["event"], strict=True)) == [
         ("a@x.com", "opened"), ("a@x.com", "sent"), ("b@x.com", "sent")]
     assert set(imp.events["timestamp"]) == {pd.Timestamp("2026-10-01 08:00")}
     assert imp.skipped == {"not_opened.csv": 1, "aggregate_stats.csv": 1}

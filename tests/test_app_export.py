@@ -84,7 +84,7 @@ def test_missing_key_names_the_setting_and_keeps_the_csv_fallback(export_root):
     assert shown["Recipients to upload"] == f"{plan['recipients']:,}" == f"{len(eligible):,}"
     per_store = at.dataframe[1].value
     assert per_store["recipients"].sum() == plan["recipients"] > 0
-    assert dict(zip(per_store["store"], per_store["recipients"])) == plan["per_store"]
+    assert dict(zip(per_store["store"], per_store["recipients"], strict=True)) == plan["per_store"]
     assert "@" not in str(plan["sample_payload"]).replace("***@", "")  # addresses masked
     assert any("Next step" in i.value and "MAILCHIMP_API_KEY" in i.value for i in at.info)
     assert not [b for b in at.button if b.key == "export_run"]           # nothing is sent

@@ -1,4 +1,7 @@
-"""Tests for geo.catchments.assign: nearest store by travel time against brute force, ties, radius, overlaps, thresholds."""
+"""Tests for geo.catchments.assign.
+
+Nearest store by travel time against brute force, ties, radius, overlaps, thresholds.
+"""
 
 from __future__ import annotations
 

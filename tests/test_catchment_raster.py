@@ -56,7 +56,7 @@ def test_random_tiles_trace_to_the_union_of_their_cells():
     masks.append(ndimage.binary_dilation(rng.random((40, 30)) < 0.02, iterations=3))  # blobs with holes
     mosaic, tiles = _mosaic(masks)
     geoms = _polygons(mosaic, tiles)
-    for m, g in zip(masks, geoms):
+    for m, g in zip(masks, geoms, strict=True):
         if m.any():
             _check_cells(g, np.pad(m, 1))
         else:
@@ -101,7 +101,7 @@ def test_cycle_order_walks_each_cycle_from_its_smallest_element():
     for c in count:
         cycle = seq[pos:pos + c]
         assert cycle[0] == cycle.min()
-        assert all(nxt[a] == b for a, b in zip(cycle, np.roll(cycle, -1)))
+        assert all(nxt[a] == b for a, b in zip(cycle, np.roll(cycle, -1), strict=True))
         heads.append(cycle[0])
         pos += c
     assert heads == sorted(heads)

@@ -73,11 +73,11 @@ def _check_polygons(router: Router, stores: pd.DataFrame, bands: list[float], mo
     for i, sid in enumerate(T.store_ids):
         polys = gdf[gdf["store_id"] == sid].sort_values("band_min").geometry.tolist()
         # bands nest (up to centimetres from reprojecting the grid to EPSG:4326)
-        for small, big in zip(polys, polys[1:]):
+        for small, big in zip(polys, polys[1:], strict=False):
             assert big.buffer(1e-6).contains(small)
         store_row = stores[stores["store_id"] == sid].iloc[0]
         assert polys[0].contains(shapely.Point(store_row["lon"], store_row["lat"]))  # no hole around the store
-        for band, poly in zip(bands, polys):
+        for band, poly in zip(bands, polys, strict=True):
             ok = T.seconds[i] <= band * 60
             assert shapely.contains_xy(poly, router.lon[ok], router.lat[ok]).all()  # every reachable node inside
             # nodes far from everything reachable stay outside (no convex hull)
@@ -129,7 +129,7 @@ def test_radius_rings_are_geodesic_and_nested(krems):
     stores = _stores(krems, [30, 900])
     gdf = radius_rings(stores, [1, 2])
     assert list(gdf.columns) == CATCHMENT_COLUMNS and (gdf["mode"] == "radius").all()
-    for r, area in zip(gdf["band_min"], gdf["area_km2"]):
+    for r, area in zip(gdf["band_min"], gdf["area_km2"], strict=True):
         assert area == pytest.approx(np.pi * r**2, rel=0.01)
     a, b = gdf[gdf["store_id"] == "S0"].geometry
     assert b.contains(a)
@@ -145,7 +145,7 @@ def test_radius_rings_count_the_customers_within_each_ring(krems):
     customers = pd.DataFrame({"customer_id": ["a", "b"], "lat": lat, "lon": krems.lon[[west, west]]})
     assert haversine_km(krems.lat[west], krems.lon[west], krems.lat[east], krems.lon[east]) > 4
     counted = radius_rings(stores, [1, 2], assigned=radius_assign(stores, customers, 2))
-    got = {(s, b): c for s, b, c in zip(counted["store_id"], counted["band_min"], counted["customers"])}
+    got = {(s, b): c for s, b, c in zip(counted["store_id"], counted["band_min"], counted["customers"], strict=True)}
     assert got == {("S0", 1.0): 1, ("S0", 2.0): 2, ("S1", 1.0): 0, ("S1", 2.0): 0}
 
 

@@ -39,7 +39,7 @@ def spelled(base: str) -> st.SearchStrategy[str]:
     """The same address as a person might type it: any mix of case, blanks around it."""
     return st.tuples(st.lists(st.booleans(), min_size=len(base), max_size=len(base)),
                      st.sampled_from(["", " ", "\t", "  "]), st.sampled_from(["", " "])).map(
-        lambda t: t[1] + "".join(c.upper() if up else c for c, up in zip(base, t[0])) + t[2])
+        lambda t: t[1] + "".join(c.upper() if up else c for c, up in zip(base, t[0], strict=True)) + t[2])
 
 
 @st.composite

@@ -31,7 +31,7 @@ from geo.export import (
     run_export,
     write_manual_import,
 )
-from geo.export.base import HttpClient, RetryPolicy, retry_after
+from geo.export.client import HttpClient, RetryPolicy, retry_after
 from geo.export.csv_layouts import manual_import_bytes
 from geo.export.downloads import download
 from geo.export.journal import LEGACY
@@ -238,7 +238,7 @@ TRAVEL_HEADERS = {
 def test_manual_import_travel_column_follows_the_mode(provider):
     t = make_targets(4).assign(crow_km=[1.26, 0.04, 2.0, 3.449, 1, 1, 1, 1])
     others = manual_import_frame(t, provider).columns.delete(4).tolist()
-    for mode, header in zip(("drive", "walk", "bike", "radius"), TRAVEL_HEADERS[provider]):
+    for mode, header in zip(("drive", "walk", "bike", "radius"), TRAVEL_HEADERS[provider], strict=True):
         frame = manual_import_frame(t.assign(mode=mode), provider)
         assert frame.columns[4] == header and frame.columns.delete(4).tolist() == others
         expected = [1.3, 0.0, 2.0, 3.4] if mode == "radius" else [3, 4, 5, 6]

@@ -95,7 +95,7 @@ def test_geocode_fills_rows_and_caches(nominatim, tmp_path):
     assert result.not_located["row"].tolist() == [6]
     assert "no match" in result.not_located["reason"].iloc[0]
     assert {r["agent"] for r in log} == {"geo-tests/1"} and log[0]["path"] == "/search"
-    gaps = [b["t"] - a["t"] for a, b in zip(log, log[1:])]
+    gaps = [b["t"] - a["t"] for a, b in zip(log, log[1:], strict=False)]
     assert min(gaps) >= 0.28  # the rate limit holds
     again = geocode_missing(rows(), settings)  # answers (and misses) come from the cache
     assert again.requests == 0 and again.located == 2 and len(log) == 3

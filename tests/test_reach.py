@@ -267,7 +267,7 @@ def test_radius_mode_bands_by_crow_km(small):
     r = reach(customers, assignment, STORES, bands=[1, 2, 3], mode="radius", holdout=0)
     # crow_km = minutes / 2: c4 3 km, c5 4.5 km (out), c9 2 km
     assert sorted(r.targets["customer_id"]) == ["c4", "c9"]
-    assert dict(zip(r.targets["customer_id"], r.targets["band"].astype(str))) == {
+    assert dict(zip(r.targets["customer_id"], r.targets["band"].astype(str), strict=True)) == {
         "c4": "2-3", "c9": "1-2"}
 
 

@@ -164,7 +164,7 @@ def test_points_near_the_edge_of_a_clipped_extract_get_exact_times(clipped_krems
     store_nodes = [int(R.node_ids[i]) for i in nodes[np.linspace(0, len(nodes) - 1, 4).astype(int)]]
     stores = pd.concat([_store_at(R, G, n, f"S{i}") for i, n in enumerate(store_nodes)], ignore_index=True)
     lat, lon = (np.concatenate(v) for v in zip(_near_edges(R, 1500, seed=1),
-                                                 _near_edges(R, 1000, seed=2, near_hull_m=200)))
+                                                 _near_edges(R, 1000, seed=2, near_hull_m=200), strict=True))
     box = shapely.box(*CLIP_BOX)
     inside = shapely.contains_xy(box, lon, lat)
     lat, lon = lat[inside], lon[inside]
@@ -206,7 +206,7 @@ def test_one_way_dead_ends_are_set_aside_and_do_not_give_no_route(tmp_path):
     stores = _store_at(R, G, 1)
     # 20 m beside the one-way street at 400 m, 600 m (both within 500 m of the square) and at 1.2 km
     pts = [(600, 220), (400, 180), (-400, 20), (1400, 220), (1200, 180)]
-    lon, lat = (np.array(v) for v in zip(*(_xy_to_lonlat(x, y) for x, y in pts)))
+    lon, lat = (np.array(v) for v in zip(*(_xy_to_lonlat(x, y) for x, y in pts), strict=True))
     out = assign_customers(R, stores, _customers(lat, lon), mode="drive")
     expected = _expected_minutes(G, R, [1], lat, lon)
     got = out["travel_min"].to_numpy(float)
@@ -257,7 +257,7 @@ def test_a_piece_without_a_store_gives_no_route(tmp_path):
     R = Router.from_graph(G)
     assert R.n_pieces == 3 and sorted(R.piece_nodes.tolist()) == [2, 4, 4]
     pts = [(100, -30), (3100, -30), (3250, 100), (100, 530)]  # near A, near B (twice), near C
-    lon, lat = (np.array(v) for v in zip(*(_xy_to_lonlat(x, y) for x, y in pts)))
+    lon, lat = (np.array(v) for v in zip(*(_xy_to_lonlat(x, y) for x, y in pts), strict=True))
     customers = _customers(lat, lon)
     out = assign_customers(R, _store_at(R, G, 1), customers, mode="walk")
     assert out["reachable"].tolist() == [True, False, False, True]

@@ -40,9 +40,9 @@ def test_from_store_times_equal_networkx_dijkstra(krems):
     rng = np.random.default_rng(3)
     src = rng.choice(len(R.node_ids), 5, replace=False)
     sec = R.node_seconds(src, direction="from_store")
-    for row, s in zip(sec, src):
+    for row, s in zip(sec, src, strict=True):
         ref = nx.single_source_dijkstra_path_length(G, int(R.node_ids[s]), weight="travel_time")
-        ours = {int(n): t for n, t in zip(R.node_ids, row) if np.isfinite(t)}
+        ours = {int(n): t for n, t in zip(R.node_ids, row, strict=True) if np.isfinite(t)}
         assert ours.keys() == ref.keys()
         assert all(abs(ours[n] - ref[n]) < 1e-9 for n in ref)
 
@@ -52,7 +52,7 @@ def test_to_store_times_use_the_reversed_graph(krems):
     s = int(np.flatnonzero(R.node_ids == next(iter(G.nodes)))[0])
     row = R.node_seconds([s])[0]  # default direction: customer -> store
     ref = nx.single_source_dijkstra_path_length(G.reverse(copy=False), int(R.node_ids[s]), weight="travel_time")
-    ours = {int(n): t for n, t in zip(R.node_ids, row) if np.isfinite(t)}
+    ours = {int(n): t for n, t in zip(R.node_ids, row, strict=True) if np.isfinite(t)}
     assert ours.keys() == ref.keys()
     assert max(abs(ours[n] - ref[n]) for n in ref) < 1e-9
     fwd = R.node_seconds([s], direction="from_store")[0]
@@ -64,7 +64,7 @@ def test_min_only_equals_multi_source_dijkstra(krems):
     src = [0, 100, 900]
     best = R.node_seconds(src, direction="from_store", min_only=True)
     ref = nx.multi_source_dijkstra_path_length(G, {int(R.node_ids[i]) for i in src}, weight="travel_time")
-    for n, t in zip(R.node_ids, best):
+    for n, t in zip(R.node_ids, best, strict=True):
         assert (int(n) in ref) == np.isfinite(t)
         if np.isfinite(t):
             assert t == pytest.approx(ref[int(n)], abs=1e-9)

@@ -43,7 +43,9 @@ def campaigns_version(root: str, workspace: str) -> str:
 
 @st.cache_resource(show_spinner="Routing customers to their nearest store…", max_entries=8)
 def assignment(sel: Selection) -> pd.DataFrame:
-    """Nearest store per customer for ``mode`` (radius: crow-flies up to `geo.targeting.preview.KM_MAX` km, the slider's end).
+    """Nearest store per customer for ``mode``.
+
+    In radius mode, crow-flies up to `geo.targeting.preview.KM_MAX` km (the slider's end).
 
     Shared and read-only: a slider move only thresholds it (never copy or mutate it).
     """

@@ -12,8 +12,7 @@ from ui import cache
 
 @dataclass(frozen=True)
 class Selection:
-    """What a page computes on: the workspace (by its table versions), the stores on the map,
-    the road network, the travel mode and the traffic factor.
+    """What a page computes on: workspace (by table versions), stores, road network, mode and traffic.
 
     It is hashable and small, so every cached function in ``ui`` takes it
     whole (plus what only that function needs: minutes, a candidate's

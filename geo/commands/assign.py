@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from geo.catchments.assign import assign_customers, radius_assign
 from geo.cli import print_json
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     """Assign, write the CSV and print a one-line JSON summary."""
     stores = load_stores(args.stores)
     customers = load_customers(args.customers)
-    unplaced: list[dict] = []
+    unplaced: list[dict[str, Any]] = []
     if args.mode == Mode.RADIUS:
         out = radius_assign(stores, customers, args.km)
     else:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
+
+import pandas as pd
 
 from geo.catchments.polygons import catchment_polygons, radius_rings, to_geojson
 from geo.cli import print_json
@@ -48,11 +51,12 @@ def router_from_args(args: argparse.Namespace, mode: str) -> Router:
     return Router.from_graph(G, snap_max_m=args.snap_max_m)
 
 
-def unplaced_summary(router: Router, stores) -> list[dict]:
+def unplaced_summary(router: Router, stores: pd.DataFrame) -> list[dict[str, Any]]:
     """The stores that cannot be placed on the router's network, for the JSON summary (see `Router.place_stores`)."""
     unplaced = router.place_stores(stores).unplaced
     return [{"store_id": str(s), "reason": str(r), "dist_m": round(float(d), 1), "detail": str(t)}
-            for s, r, d, t in zip(unplaced["store_id"], unplaced["reason"], unplaced["dist_m"], unplaced["detail"])]
+            for s, r, d, t in zip(unplaced["store_id"], unplaced["reason"], unplaced["dist_m"], unplaced["detail"],
+                                  strict=True)]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,7 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Compute the catchments, write the GeoJSON and print a one-line JSON summary."""
     stores = load_stores(args.stores)
-    unplaced: list[dict] = []
+    unplaced: list[dict[str, Any]] = []
     if args.mode == Mode.RADIUS:
         gdf = radius_rings(stores, parse_numbers(args.km, "--km"))
     else:

@@ -84,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
         result = run_export(prepared, adapter, args.list_id, journal=journal,
                             export_id=args.export_id)
         # one report per destination: the same export may go to several servers or accounts
+        if result.destination is None:  # run_export names it; a result without one has no report name
+            raise ExportError(f"{args.provider}: the export result names no destination for its report")
         name = f"{result.export_id}-{args.provider}-{result.destination.slug()}-report.csv"
         report = args.report or Path(journal).parent / name
         result.to_csv(report)

@@ -10,6 +10,7 @@ import pandas as pd
 from geo.cli import print_json
 from geo.data.activity import LAYOUTS, read_activity
 from geo.data.schema import REDEMPTIONS, TARGETS
+from geo.data.validate import ValidationReport
 from geo.errors import DataError
 from geo.funnel.attribution import Window
 from geo.funnel.funnel import DEFAULT_BANDS, analyse_funnel, check_with_extras
@@ -61,7 +62,7 @@ def _bands(text: str) -> list[float]:
     return bands
 
 
-def _usable(report) -> pd.DataFrame:
+def _usable(report: ValidationReport) -> pd.DataFrame:
     if report.rows and report.valid.empty:
         report.raise_first()
     return report.valid.drop(columns="_row")

@@ -169,6 +169,8 @@ def run(args: argparse.Namespace) -> int:
     out = write_download(targets, args.out, layout=args.layout, bom=args.bom)
     saved = None
     if args.campaign:
+        if workspace is None:  # --campaign opens the workspace ('default' unless --workspace)
+            raise DataError("--campaign", "needs a workspace to save the campaign in")
         saved = save_campaign(workspace, args.campaign, targets, plan.params())
     summary = result.summary()
     print_json({

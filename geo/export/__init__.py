@@ -10,18 +10,11 @@ Typical use::
 
 from __future__ import annotations
 
-from geo.export.base import (
-    ENV_KEYS,
-    Adapter,
-    ExportError,
-    JobLost,
-    ProviderError,
-    RetryPolicy,
-    Secret,
-    mask_email,
-    resolve_api_key,
-)
+from typing import Any
+
+from geo.export.base import Adapter, JobLost, mask_email
 from geo.export.brevo import BrevoAdapter
+from geo.export.client import ENV_KEYS, ExportError, ProviderError, RetryPolicy, Secret, resolve_api_key
 from geo.export.csv_layouts import (
     manual_import_csv,
     manual_import_frame,
@@ -50,7 +43,7 @@ PROVIDERS: dict[str, type[Adapter]] = {
 }
 
 
-def make_adapter(provider: str, api_key: str | Secret | None = None, **kwargs) -> Adapter:
+def make_adapter(provider: str, api_key: str | Secret | None = None, **kwargs: Any) -> Adapter:
     """Build the adapter for ``provider`` (``mailchimp``, ``klaviyo``, ``sendgrid``, ``brevo``).
 
     Parameters

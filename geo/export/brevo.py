@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -10,13 +11,13 @@ import pandas as pd
 from geo.export.base import (
     Adapter,
     Collected,
-    ExportError,
     Job,
     JobLost,
     JobState,
     outcomes_frame,
     with_travel,
 )
+from geo.export.client import ExportError, Secret
 from geo.export.csv_layouts import ApiField
 
 #: our field -> (attribute name, Brevo attribute type); the travel attribute (``TRAVEL_MINUTES``
@@ -56,14 +57,16 @@ class BrevoAdapter(Adapter):
     max_batch_bytes = 8_000_000
     default_base_url = "https://api.brevo.com/v3"
 
-    def __init__(self, api_key=None, **kwargs) -> None:
+    def __init__(self, api_key: str | Secret | None = None, **kwargs: Any) -> None:
         super().__init__(api_key, **kwargs)
         self._first_name = "FIRSTNAME"
 
     def auth_headers(self) -> dict[str, str]:
+        """The key in the ``api-key`` header."""
         return {"api-key": self.secret().reveal(), "Accept": "application/json"}
 
     def error_detail(self, response: httpx.Response) -> str:
+        """The body's code and message, else the start of the body."""
         try:
             body = response.json()
         except ValueError:
@@ -71,7 +74,9 @@ class BrevoAdapter(Adapter):
         return f"{body.get('code', '')}: {body.get('message', '')}".strip(": ") or response.reason_phrase
 
     def list_lists(self) -> pd.DataFrame:
-        rows, offset = [], 0
+        """The account's contact lists (``id``, ``name``, ``members``), read page by page."""
+        rows: list[dict[str, Any]] = []
+        offset = 0
         while True:
             body = self.http.request("GET", "/contacts/lists",
                                      params={"limit": 50, "offset": offset}).json()
@@ -88,6 +93,7 @@ class BrevoAdapter(Adapter):
         return with_travel(ATTRIBUTES, travel, (travel.name, travel.kind))
 
     def planned_fields(self, mode: str | None = None) -> pd.DataFrame:
+        """The first-name attribute and the attributes of ``mode``'s travel field."""
         rows = [{"field": "first_name", "provider_field": self._first_name, "type": "text",
                  "native": True}]
         rows += [{"field": f, "provider_field": name, "type": kind, "native": False}
@@ -99,11 +105,12 @@ class BrevoAdapter(Adapter):
         return {str(a.get("name", "")).upper() for a in body.get("attributes", [])}
 
     def ensure_fields(self, list_id: str, mode: str | None = None) -> pd.DataFrame:
+        """Find the first-name attribute, create the attributes the account lacks; return the plan."""
         existing = self._existing()
         self._first_name = next((n for n in FIRST_NAME_ATTRIBUTES if n in existing), "FIRSTNAME")
         plan = self.planned_fields(mode)
         plan["created"] = False
-        for i, (name, kind) in enumerate(zip(plan["provider_field"], plan["type"])):
+        for i, (name, kind) in enumerate(zip(plan["provider_field"], plan["type"], strict=True)):
             if name in existing:
                 continue
             resp = self.http.request("POST", f"/contacts/attributes/normal/{name}",
@@ -113,13 +120,14 @@ class BrevoAdapter(Adapter):
             plan.at[i, "created"] = True
         return plan
 
-    def _contact(self, row: dict, fields: dict[str, tuple[str, str]]) -> dict:
+    def _contact(self, row: dict[str, Any], fields: dict[str, tuple[str, str]]) -> dict[str, Any]:
         attrs = {name: row[f] for f, (name, _) in fields.items() if f in row}
         if "first_name" in row:
             attrs[self._first_name] = row["first_name"]
         return {"email": row["email"], "attributes": attrs}
 
-    def payload(self, list_id: str, batch: pd.DataFrame) -> dict:
+    def payload(self, list_id: str, batch: pd.DataFrame) -> dict[str, Any]:
+        """A contacts import body (JSON rows, existing contacts updated, no blocklist flag)."""
         try:
             target = int(list_id)
         except ValueError:
@@ -131,23 +139,27 @@ class BrevoAdapter(Adapter):
                 "disableNotification": True}
 
     def submit(self, list_id: str, batch: pd.DataFrame) -> Job:
+        """Submit the batch as a contacts import process."""
         body = self.http.request("POST", "/contacts/import", json=self.payload(list_id, batch)).json()
         return Job(str(body["processId"]))
 
-    def _process(self, job: Job) -> dict:
+    def _process(self, job: Job) -> dict[str, Any]:
         resp = self.http.request("GET", f"/processes/{job.id}", allow=(404,))
         if resp.status_code == 404:
             raise JobLost(f"brevo: import process {job.id} is unknown; its recipients will be "
                           "sent again")
-        return resp.json()
+        body: dict[str, Any] = resp.json()
+        return body
 
     def status(self, job: Job) -> JobState:
+        """Poll the import process: done once completed, failed or cancelled."""
         body = self._process(job)
         status = body.get("status")
         return JobState(done=status in ("completed", "failed", "cancelled"),
                         failed=status in ("failed", "cancelled"), detail=str(status))
 
     def collect(self, list_id: str, job: Job, batch: pd.DataFrame) -> Collected:
+        """Accept the batch; when Brevo counts invalid rows, look each address up to tell which."""
         body = self._process(job)
         emails = batch["email"]
         if body.get("status") != "completed":
@@ -173,5 +185,6 @@ class BrevoAdapter(Adapter):
         return Collected(outcomes_frame(emails, states, reasons, notes))
 
     def notes(self) -> list[str]:
+        """Blocklisted contacts are updated but stay blocklisted."""
         return ["Brevo imports never send emailBlacklisted/emailBlacklist: blocklisted contacts "
                 "are updated but stay blocklisted"]

@@ -209,7 +209,8 @@ def csv_text(df: pd.DataFrame, *, sep: str = ",", spreadsheet: bool = True) -> s
         verbatim.
     """
     data = neutralise_formulas(df) if spreadsheet else df
-    return data.to_csv(index=False, sep=sep, lineterminator=LINE_TERMINATOR)
+    text: str = data.to_csv(index=False, sep=sep, lineterminator=LINE_TERMINATOR)
+    return text
 
 
 # --- layouts ----------------------------------------------------------------------------------
@@ -346,8 +347,10 @@ def manual_import_bytes(targets: pd.DataFrame | PreparedTargets, provider: str, 
 
 def write_manual_import(targets: pd.DataFrame | PreparedTargets, provider: str,
                         path: str | Path, *, bom: bool = False) -> Path:
-    """Write the manual-import file for ``provider`` to ``path`` and return the path
-    (the CSV for Excel when ``bom``, see `manual_import_bytes`)."""
+    """Write the manual-import file for ``provider`` to ``path`` and return the path.
+
+    The file is the CSV for Excel when ``bom`` (see `manual_import_bytes`).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(manual_import_bytes(targets, provider, bom=bom))

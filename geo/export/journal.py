@@ -70,7 +70,7 @@ class Destination(NamedTuple):
         The API base URL requests go to (for Mailchimp it names the data centre).
     account
         The account as the adapter knows it: ``key:`` and a one-way fingerprint
-        of the API key (see `geo.export.base.Secret.fingerprint`), never the key.
+        of the API key (see `geo.export.client.Secret.fingerprint`), never the key.
     list_id
         The provider's audience/list id.
     """
@@ -180,7 +180,7 @@ class ExportJournal:
     def __enter__(self) -> ExportJournal:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # exports -----------------------------------------------------------------
@@ -197,7 +197,7 @@ class ExportJournal:
         """
         now = _now()
         rows = [(*key, e, c, "pending", now) for e, c in
-                zip(recipients["email"].astype(str), recipients["customer_id"].astype(str))]
+                zip(recipients["email"].astype(str), recipients["customer_id"].astype(str), strict=True)]
         with self._db:
             self._db.execute("BEGIN")
             self._db.execute(f"INSERT OR IGNORE INTO exports ({_KEY_COLUMNS}, created_at) "
@@ -217,8 +217,7 @@ class ExportJournal:
         self._db.execute(f"UPDATE exports SET finished_at=? WHERE {_KEY}", (_now(), *key))
 
     def exports(self) -> pd.DataFrame:
-        """Every export recorded (its key, when it started and finished), with recipient counts
-        per state."""
+        """Every export recorded (its key, when it started and finished), with recipient counts per state."""
         return pd.read_sql_query(
             f"SELECT e.export_id, e.provider, e.api_root, e.account, e.list_id, e.created_at, "
             "e.finished_at, SUM(r.state='accepted') AS accepted, SUM(r.state='failed') AS failed, "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pandas as pd
 
@@ -14,6 +16,7 @@ from geo.export.base import (
     outcomes_frame,
     with_travel,
 )
+from geo.export.client import Secret
 from geo.export.csv_layouts import ApiField
 from geo.export.recipients import tag_list
 from geo.keys import email_key
@@ -54,15 +57,18 @@ class KlaviyoAdapter(Adapter):
     max_batch_bytes = 5_000_000
     default_base_url = "https://a.klaviyo.com"
 
-    def __init__(self, api_key=None, *, revision: str = "2026-07-15", **kwargs) -> None:
+    def __init__(self, api_key: str | Secret | None = None, *, revision: str = "2026-07-15",
+                 **kwargs: Any) -> None:
         super().__init__(api_key, **kwargs)
         self.revision = revision
 
     def auth_headers(self) -> dict[str, str]:
+        """The private key, the pinned ``revision`` and the JSON:API content types."""
         return {"Authorization": f"Klaviyo-API-Key {self.secret().reveal()}",
                 "revision": self.revision, "Accept": JSONAPI, "Content-Type": JSONAPI}
 
     def error_detail(self, response: httpx.Response) -> str:
+        """The ``errors`` of the body (code: detail), else the start of the body."""
         try:
             errors = response.json().get("errors") or []
         except (ValueError, AttributeError):
@@ -71,7 +77,9 @@ class KlaviyoAdapter(Adapter):
                          for e in errors) or response.reason_phrase
 
     def list_lists(self) -> pd.DataFrame:
-        rows, url = [], "/api/lists"
+        """The account's lists (``id``, ``name``; ``members`` unknown), following ``next`` links."""
+        rows: list[dict[str, Any]] = []
+        url: str | None = "/api/lists"
         while url:
             body = self.http.request("GET", url).json()
             rows += [{"id": str(x["id"]), "name": x.get("attributes", {}).get("name", ""),
@@ -85,6 +93,7 @@ class KlaviyoAdapter(Adapter):
         return with_travel(plain, travel, (travel.name, travel.kind))
 
     def planned_fields(self, mode: str | None = None) -> pd.DataFrame:
+        """``first_name`` and the profile properties of ``mode``'s travel field, all built in."""
         rows = [{"field": "first_name", "provider_field": "first_name", "type": "text",
                  "native": True}]
         rows += [{"field": f, "provider_field": f"properties.{p}", "type": kind, "native": True}
@@ -92,18 +101,20 @@ class KlaviyoAdapter(Adapter):
         return pd.DataFrame(rows)
 
     def ensure_fields(self, list_id: str, mode: str | None = None) -> pd.DataFrame:
+        """The plan with ``created`` False: profile properties need no creating."""
         return self.planned_fields(mode).assign(created=False)  # properties are free-form
 
-    def _profile(self, row: dict, fields: dict[str, tuple[str, str]]) -> dict:
+    def _profile(self, row: dict[str, Any], fields: dict[str, tuple[str, str]]) -> dict[str, Any]:
         props = {p: row[f] for f, (p, _) in fields.items() if f in row}
         if "tags" in row:
             props["esp_tags"] = tag_list(row["tags"])
-        attrs = {"email": row["email"], "properties": props}
+        attrs: dict[str, Any] = {"email": row["email"], "properties": props}
         if "first_name" in row:
             attrs["first_name"] = row["first_name"]
         return {"type": "profile", "attributes": attrs}
 
-    def payload(self, list_id: str, batch: pd.DataFrame) -> dict:
+    def payload(self, list_id: str, batch: pd.DataFrame) -> dict[str, Any]:
+        """A bulk profile import job body: one profile per recipient, added to ``list_id``."""
         travel, rows = self.upload_records(batch)
         fields = self.properties(travel)
         return {"data": {
@@ -112,18 +123,21 @@ class KlaviyoAdapter(Adapter):
             "relationships": {"lists": {"data": [{"type": "list", "id": list_id}]}}}}
 
     def submit(self, list_id: str, batch: pd.DataFrame) -> Job:
+        """Submit the batch as a bulk profile import job."""
         body = self.http.request("POST", "/api/profile-bulk-import-jobs",
                                  json=self.payload(list_id, batch)).json()
         return Job(str(body["data"]["id"]))
 
-    def _job(self, job: Job) -> dict:
+    def _job(self, job: Job) -> dict[str, Any]:
         resp = self.http.request("GET", f"/api/profile-bulk-import-jobs/{job.id}", allow=(404,))
         if resp.status_code == 404:
             raise JobLost(f"klaviyo: import job {job.id} is unknown (expired); its recipients "
                           "will be sent again")
-        return resp.json()["data"]["attributes"]
+        attrs: dict[str, Any] = resp.json()["data"]["attributes"]
+        return attrs
 
     def status(self, job: Job) -> JobState:
+        """Poll the import job: done once complete or cancelled, with its counts."""
         attrs = self._job(job)
         status = attrs.get("status")
         return JobState(done=status in ("complete", "cancelled"), failed=status == "cancelled",
@@ -131,13 +145,14 @@ class KlaviyoAdapter(Adapter):
                                f"{attrs.get('failed_count', 0)} failed")
 
     def collect(self, list_id: str, job: Job, batch: pd.DataFrame) -> Collected:
+        """Accept the batch, less the profiles listed in the job's import errors."""
         attrs = self._job(job)
         if attrs.get("status") == "cancelled":
             return Collected(outcomes_frame(batch["email"], "failed",
                                             f"klaviyo import job {job.id} was cancelled"))
         errors: dict[str, str] = {}
         url: str | None = f"/api/profile-bulk-import-jobs/{job.id}/import-errors"
-        params: dict | None = {"page[size]": self.error_page_size}
+        params: dict[str, Any] | None = {"page[size]": self.error_page_size}
         while url:
             body = self.http.request("GET", url, params=params).json()
             for item in body.get("data", []):
@@ -153,6 +168,7 @@ class KlaviyoAdapter(Adapter):
                                         [errors.get(e, "") for e in emails]))
 
     def notes(self) -> list[str]:
+        """Consent is never changed: new profiles get no email subscription."""
         return ["Klaviyo bulk import never changes consent: existing profiles keep their "
                 "subscription and suppressions; new profiles are created without an email "
                 "subscription (subscribe them in Klaviyo with your record of consent)"]

@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import tarfile
+from typing import Any
 
 import httpx
 import pandas as pd
@@ -14,13 +15,13 @@ import pandas as pd
 from geo.export.base import (
     Adapter,
     Collected,
-    ExportError,
     Job,
     JobLost,
     JobState,
     outcomes_frame,
     with_travel,
 )
+from geo.export.client import ExportError, Secret
 from geo.export.csv_layouts import ApiField
 from geo.export.recipients import tag_list
 from geo.keys import email_key
@@ -66,8 +67,8 @@ class MailchimpAdapter(Adapter):
     provider = "mailchimp"
     max_batch_size = 500
 
-    def __init__(self, api_key=None, *, status_if_new: str = "subscribed",
-                 tags_syncing: bool = False, **kwargs) -> None:
+    def __init__(self, api_key: str | Secret | None = None, *, status_if_new: str = "subscribed",
+                 tags_syncing: bool = False, **kwargs: Any) -> None:
         super().__init__(api_key, **kwargs)
         if status_if_new not in ("subscribed", "pending"):
             raise ExportError(f"status_if_new must be 'subscribed' or 'pending', got {status_if_new!r}")
@@ -75,6 +76,7 @@ class MailchimpAdapter(Adapter):
         self.tags_syncing = tags_syncing
 
     def base_url(self) -> str:
+        """The API root in use: the override, else the data centre named by the key's suffix."""
         if self._base_override:
             return self._base_override
         _, _, dc = self.secret().reveal().rpartition("-")
@@ -84,10 +86,12 @@ class MailchimpAdapter(Adapter):
         return f"https://{dc}.api.mailchimp.com/3.0"
 
     def auth_headers(self) -> dict[str, str]:
+        """HTTP Basic authentication with the key as password."""
         token = base64.b64encode(f"geo:{self.secret().reveal()}".encode()).decode()
         return {"Authorization": f"Basic {token}"}
 
     def error_detail(self, response: httpx.Response) -> str:
+        """The detail and field errors of a problem+json body, else the start of the body."""
         try:
             body = response.json()
         except ValueError:
@@ -96,6 +100,7 @@ class MailchimpAdapter(Adapter):
 
     # lists and fields ----------------------------------------------------------
     def list_lists(self) -> pd.DataFrame:
+        """The account's audiences (``id``, ``name``, ``members``), read page by page."""
         rows, offset = [], 0
         while True:
             body = self.http.request("GET", "/lists", params={"count": 1000, "offset": offset}).json()
@@ -111,6 +116,7 @@ class MailchimpAdapter(Adapter):
         return with_travel(MERGE_FIELDS, travel, (travel.name, travel.kind, travel.label))
 
     def planned_fields(self, mode: str | None = None) -> pd.DataFrame:
+        """The merge fields of ``mode``'s travel field, and the built-in member tags."""
         fields = self.merge_fields(self.travel_field(mode))
         return pd.DataFrame([{"field": f, "provider_field": tag, "type": kind, "native": False}
                              for f, (tag, kind, _) in fields.items()]
@@ -118,13 +124,14 @@ class MailchimpAdapter(Adapter):
                                 "native": True}])
 
     def ensure_fields(self, list_id: str, mode: str | None = None) -> pd.DataFrame:
+        """Create the merge fields the audience lacks; return the plan with ``created``."""
         path = f"/lists/{list_id}/merge-fields"
         existing = {m["tag"].upper() for m in
                     self.http.request("GET", path, params={"count": 1000}).json().get("merge_fields", [])}
         specs = self.merge_fields(self.travel_field(mode))
         plan = self.planned_fields(mode)
         plan["created"] = False
-        for i, (f, tag) in enumerate(zip(plan["field"], plan["provider_field"])):
+        for i, (f, tag) in enumerate(zip(plan["field"], plan["provider_field"], strict=True)):
             if plan.at[i, "native"] or tag in existing:
                 continue
             _, kind, name = specs[f]
@@ -139,12 +146,13 @@ class MailchimpAdapter(Adapter):
         return plan
 
     # upload --------------------------------------------------------------------
-    def _member(self, row: dict, fields: dict[str, tuple[str, str, str]]) -> dict:
+    def _member(self, row: dict[str, Any], fields: dict[str, tuple[str, str, str]]) -> dict[str, Any]:
         merge = {tag: row[f] for f, (tag, _, _) in fields.items() if f in row}
         return {"email_address": row["email"], "status_if_new": self.status_if_new,
                 "merge_fields": merge}
 
-    def payload(self, list_id: str, batch: pd.DataFrame) -> dict:
+    def payload(self, list_id: str, batch: pd.DataFrame) -> dict[str, Any]:
+        """A ``/batches`` body: one member PUT per recipient (``status_if_new``, never ``status``)."""
         travel, rows = self.upload_records(batch)
         fields = self.merge_fields(travel)
         return {"operations": [
@@ -152,37 +160,42 @@ class MailchimpAdapter(Adapter):
              "operation_id": subscriber_hash(r["email"]), "body": json.dumps(self._member(r, fields))}
             for r in rows]}
 
-    def _tags_payload(self, list_id: str, batch: pd.DataFrame) -> dict | None:
+    def _tags_payload(self, list_id: str, batch: pd.DataFrame) -> dict[str, Any] | None:
         ops = [{"method": "POST",
                 "path": f"/lists/{list_id}/members/{subscriber_hash(e)}/tags",
                 "operation_id": subscriber_hash(e),
                 "body": json.dumps({"tags": [{"name": t, "status": "active"} for t in tag_list(tags)],
                                     "is_syncing": self.tags_syncing})}
-               for e, tags in zip(batch["email"], batch["tags"]) if tag_list(tags)]
+               for e, tags in zip(batch["email"], batch["tags"], strict=True) if tag_list(tags)]
         return {"operations": ops} if ops else None
 
     def submit(self, list_id: str, batch: pd.DataFrame) -> Job:
+        """Submit the batch of member upserts."""
         body = self.http.request("POST", "/batches", json=self.payload(list_id, batch)).json()
         return Job(str(body["id"]), "upsert")
 
-    def submit_follow_up(self, list_id: str, follow_up: dict) -> Job:
+    def submit_follow_up(self, list_id: str, follow_up: dict[str, Any]) -> Job:
+        """Submit the batch that tags the accepted members."""
         body = self.http.request("POST", "/batches", json=follow_up).json()
         return Job(str(body["id"]), "tags")
 
-    def _batch(self, job: Job) -> dict:
+    def _batch(self, job: Job) -> dict[str, Any]:
         resp = self.http.request("GET", f"/batches/{job.id}", allow=(404,))
         if resp.status_code == 404:
             raise JobLost(f"mailchimp: batch {job.id} is unknown (expired); its recipients "
                           "will be sent again")
-        return resp.json()
+        body: dict[str, Any] = resp.json()
+        return body
 
     def status(self, job: Job) -> JobState:
+        """Poll the batch: done once ``finished``, with its operation counts."""
         body = self._batch(job)
         return JobState(done=body.get("status") == "finished",
                         detail=f"{body.get('finished_operations', 0)}/"
                                f"{body.get('total_operations', 0)} operations")
 
     def collect(self, list_id: str, job: Job, batch: pd.DataFrame) -> Collected:
+        """Read each operation's result; after the upserts, the tags batch as follow-up."""
         body = self._batch(job)
         results = self._results(body.get("response_body_url", ""))
         by_hash = {subscriber_hash(e): e for e in batch["email"]}
@@ -211,24 +224,27 @@ class MailchimpAdapter(Adapter):
             follow_up = self._tags_payload(list_id, ok) if len(ok) else None
         return Collected(outcomes, follow_up)
 
-    def _results(self, url: str) -> list[dict]:
+    def _results(self, url: str) -> list[dict[str, Any]]:
         if not url:
             raise ExportError("mailchimp: a finished batch has no response_body_url")
         data = self.http.request("GET", url, auth=False).content
-        out: list[dict] = []
+        out: list[dict[str, Any]] = []
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
             for member in tar.getmembers():
-                if member.isfile() and member.name.endswith(".json"):
-                    out += json.loads(tar.extractfile(member).read())
+                wanted = member.isfile() and member.name.endswith(".json")
+                content = tar.extractfile(member) if wanted else None
+                if content is not None:
+                    out += json.loads(content.read())
         return out
 
     def notes(self) -> list[str]:
+        """How new and existing members' statuses are treated."""
         return [f"new addresses are added with status '{self.status_if_new}'; existing members "
                 "keep their status (unsubscribed and cleaned members are updated, never "
                 "re-subscribed); permanently deleted members are reported as failed"]
 
 
-def _json_or_empty(text) -> dict:
+def _json_or_empty(text: Any) -> dict[str, Any]:
     if isinstance(text, dict):
         return text
     try:
@@ -238,7 +254,7 @@ def _json_or_empty(text) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _problem_text(body: dict) -> str:
+def _problem_text(body: dict[str, Any]) -> str:
     """One line from a problem+json body: detail plus field errors (titles may be localised)."""
     detail = str(body.get("detail") or body.get("title") or "unknown error")
     fields = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in body.get("errors") or [])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -204,7 +205,9 @@ def with_current_consent(targets: pd.DataFrame, customers: pd.DataFrame | None) 
         When the customers table has consent columns but no ``customer_id`` or
         ``email`` column to match the list on.
     """
-    have = [c for c in ("opted_in", "unsubscribed") if customers is not None and c in customers]
+    if customers is None:
+        return targets
+    have = [c for c in ("opted_in", "unsubscribed") if c in customers]
     if not have or "customer_id" not in targets.columns:
         return targets
     missing = [c for c in ("customer_id", "email") if c not in customers.columns]
@@ -273,7 +276,7 @@ def fingerprint(eligible: pd.DataFrame, provider: str, list_id: str, *,
     return hashlib.sha256(f"{provider}\n{list_id}\n{text}".encode()).hexdigest()[:16]
 
 
-def records(batch: pd.DataFrame) -> list[dict]:
+def records(batch: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as dicts without the empty values (what a payload should carry)."""
     rows = batch.astype(object).where(batch.notna(), None).to_dict("records")
     return [{k: v for k, v in r.items() if v is not None and v != ""} for r in rows]

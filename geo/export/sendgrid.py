@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
 import httpx
 import pandas as pd
@@ -11,14 +12,13 @@ import pandas as pd
 from geo.export.base import (
     Adapter,
     Collected,
-    ExportError,
     Job,
     JobLost,
     JobState,
-    ProviderError,
     outcomes_frame,
     with_travel,
 )
+from geo.export.client import ExportError, ProviderError, Secret
 from geo.export.csv_layouts import ApiField
 from geo.keys import email_key
 
@@ -57,15 +57,18 @@ class SendGridAdapter(Adapter):
     max_batch_bytes = 6_000_000
     default_base_url = "https://api.sendgrid.com"
 
-    def __init__(self, api_key=None, *, field_ready_attempts: int = 5, **kwargs) -> None:
+    def __init__(self, api_key: str | Secret | None = None, *, field_ready_attempts: int = 5,
+                 **kwargs: Any) -> None:
         super().__init__(api_key, **kwargs)
         self.field_ready_attempts = field_ready_attempts
         self._field_ids: dict[str, str] = {}
 
     def auth_headers(self) -> dict[str, str]:
+        """Bearer authentication with the key."""
         return {"Authorization": f"Bearer {self.secret().reveal()}"}
 
     def error_detail(self, response: httpx.Response) -> str:
+        """The ``errors`` of the body (field: message), else the start of the body."""
         try:
             errors = response.json().get("errors") or []
         except (ValueError, AttributeError):
@@ -74,7 +77,10 @@ class SendGridAdapter(Adapter):
                          for e in errors) or response.reason_phrase
 
     def list_lists(self) -> pd.DataFrame:
-        rows, url, params = [], "/v3/marketing/lists", {"page_size": 1000}
+        """The account's Marketing lists (``id``, ``name``, ``members``), following ``next`` links."""
+        rows: list[dict[str, Any]] = []
+        url: str | None = "/v3/marketing/lists"
+        params: dict[str, Any] | None = {"page_size": 1000}
         while url:
             body = self.http.request("GET", url, params=params).json()
             rows += [{"id": str(x["id"]), "name": x.get("name", ""),
@@ -87,6 +93,7 @@ class SendGridAdapter(Adapter):
         return with_travel(CUSTOM_FIELDS, travel, (travel.name, travel.kind))
 
     def planned_fields(self, mode: str | None = None) -> pd.DataFrame:
+        """The reserved ``first_name`` and the custom fields of ``mode``'s travel field."""
         rows = [{"field": "first_name", "provider_field": "first_name", "type": "Text",
                  "native": True}]
         rows += [{"field": f, "provider_field": name, "type": kind, "native": False}
@@ -98,10 +105,11 @@ class SendGridAdapter(Adapter):
         return {f["name"].lower(): str(f["id"]) for f in body.get("custom_fields", [])}
 
     def ensure_fields(self, list_id: str, mode: str | None = None) -> pd.DataFrame:
+        """Create the custom fields the account lacks, note every field's id; return the plan with ``created``."""
         existing = self._existing_fields()
         plan = self.planned_fields(mode)
         plan["created"] = False
-        for i, (f, name, kind) in enumerate(zip(plan["field"], plan["provider_field"], plan["type"])):
+        for i, (f, name, kind) in enumerate(zip(plan["field"], plan["provider_field"], plan["type"], strict=True)):
             if plan.at[i, "native"]:
                 continue
             if name not in existing:
@@ -118,20 +126,22 @@ class SendGridAdapter(Adapter):
             self._field_ids[f] = existing[name]
         return plan
 
-    def _contact(self, row: dict, fields: dict[str, tuple[str, str]]) -> dict:
-        contact = {"email": row["email"]}
+    def _contact(self, row: dict[str, Any], fields: dict[str, tuple[str, str]]) -> dict[str, Any]:
+        contact: dict[str, Any] = {"email": row["email"]}
         if "first_name" in row:
             contact["first_name"] = str(row["first_name"])[:50]
         contact["custom_fields"] = {self._field_ids.get(f, f"<id of {name}>"): row[f]
                                     for f, (name, _) in fields.items() if f in row}
         return contact
 
-    def payload(self, list_id: str, batch: pd.DataFrame) -> dict:
+    def payload(self, list_id: str, batch: pd.DataFrame) -> dict[str, Any]:
+        """A contacts upsert body: the list id and one contact per recipient, custom fields by id."""
         travel, rows = self.upload_records(batch)
         fields = self.custom_fields(travel)
         return {"list_ids": [list_id], "contacts": [self._contact(r, fields) for r in rows]}
 
     def submit(self, list_id: str, batch: pd.DataFrame) -> Job:
+        """Upsert the batch, retrying while freshly created custom fields are not yet usable."""
         body = self.payload(list_id, batch)
         for attempt in range(1, self.field_ready_attempts + 1):
             try:
@@ -144,20 +154,23 @@ class SendGridAdapter(Adapter):
                 self.policy.sleep(self.policy.backoff(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _job(self, job: Job) -> dict:
+    def _job(self, job: Job) -> dict[str, Any]:
         resp = self.http.request("GET", f"/v3/marketing/contacts/imports/{job.id}", allow=(404,))
         if resp.status_code == 404:
             raise JobLost(f"sendgrid: import job {job.id} is unknown; its recipients will be "
                           "sent again")
-        return resp.json()
+        body: dict[str, Any] = resp.json()
+        return body
 
     def status(self, job: Job) -> JobState:
+        """Poll the import job: done once completed, errored or failed."""
         body = self._job(job)
         status = body.get("status")
         return JobState(done=status in ("completed", "errored", "failed"), failed=status == "failed",
                         detail=str(status))
 
     def collect(self, list_id: str, job: Job, batch: pd.DataFrame) -> Collected:
+        """Accept the batch, less the rows listed in the job's error file."""
         body = self._job(job)
         status = body.get("status")
         results = body.get("results") or {}
@@ -177,7 +190,7 @@ class SendGridAdapter(Adapter):
             return {}
         text = self.http.request("GET", url, auth=False).text
         reader = csv.DictReader(io.StringIO(text))
-        out = {}
+        out: dict[str, str] = {}
         for row in reader:
             low = {k.lower().strip(): v for k, v in row.items() if k}
             email = email_key(low.get("email") or low.get("identifier")) or ""
@@ -185,5 +198,6 @@ class SendGridAdapter(Adapter):
         return out
 
     def notes(self) -> list[str]:
+        """Suppressions stay in force: contacts carry no subscription status."""
         return ["SendGrid contacts have no subscription status: global and group suppressions "
                 "stay in force and uploads never remove them"]
