@@ -31,7 +31,7 @@ import pandas as pd
 from geo.keys import code_keys, email_keys
 from geo.modes import Mode
 from geo.stats import jeffreys_interval
-from geo.targeting.reach import band_index, band_labels
+from geo.targeting.bands import band_index, band_labels
 from geo.workspace import Workspace
 
 RATES = ("open", "click", "redeem")

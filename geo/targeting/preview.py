@@ -17,7 +17,7 @@ for *every* position of the slider up front and lets the browser look it up:
 Both agree exactly with `geo.targeting.reach.ReachIndex.at` for the same outer limit:
 a customer is a target at step ``s`` when its value (travel minutes, or
 crow-flies km in radius mode) is ``<= s``, and the holdout of ``n`` targets
-is ``round(holdout * n)`` (`geo.targeting.reach._holdout` draws exactly that many).
+is ``round(holdout * n)`` (`geo.targeting.holdout.draw_holdout` draws exactly that many).
 
 Coordinates are EPSG:4326; map positions are integers in 1e-5 degrees
 (about 1 m).
