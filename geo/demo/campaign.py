@@ -21,6 +21,7 @@ How visits are observed (as at a real till):
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -100,7 +101,8 @@ def _demo_codes(n: int, rng: np.random.Generator) -> np.ndarray:
         full = np.concatenate([body, _codes.check_characters(body)[:, None]], axis=1)
         fresh = ["".join(_codes.ALPHABET[i] for i in row) for row in full]
         out = out.append(pd.Index(fresh)).drop_duplicates()
-    return out.to_numpy()[:n]
+    codes: np.ndarray = out.to_numpy()[:n]
+    return codes
 
 
 def draw_targets(customers: pd.DataFrame, stores: pd.DataFrame, assignment: pd.DataFrame,
@@ -114,7 +116,7 @@ def draw_targets(customers: pd.DataFrame, stores: pd.DataFrame, assignment: pd.D
     t = a.loc[a["reachable"].astype(bool) & (a["travel_min"] <= BANDS[-1])]
     t = t[ok.loc[t.index].to_numpy()]
     band = np.digitize(t["travel_min"].to_numpy(), BANDS, right=True)
-    labels = np.array([f"{lo}-{hi}" for lo, hi in zip((0,) + BANDS[:-1], BANDS)])
+    labels = np.array([f"{lo}-{hi}" for lo, hi in zip((0,) + BANDS[:-1], BANDS, strict=True)])
     targets = pd.DataFrame({
         "customer_id": t.index.to_numpy(), "email": c.loc[t.index, "email"].to_numpy(),
         "first_name": c.loc[t.index, "first_name"].to_numpy(),
@@ -139,7 +141,7 @@ def draw_targets(customers: pd.DataFrame, stores: pd.DataFrame, assignment: pd.D
 
 
 def draw_events(targets: pd.DataFrame, rng: np.random.Generator,
-                rates: CampaignRates, campaign_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+                rates: CampaignRates, campaign_id: str) -> tuple[pd.DataFrame, pd.Series]:
     """Provider events for the treatment group; returns (events, per-target clicked flag)."""
     tr = targets[targets["group"] == "treatment"]
     n = len(tr)
@@ -214,7 +216,7 @@ def draw_redemptions(targets: pd.DataFrame, clicked: pd.Series, stores: pd.DataF
 
 
 def make_campaign(customers: pd.DataFrame, stores: pd.DataFrame, assignment: pd.DataFrame,
-                  *, seed: int, rates: CampaignRates = CampaignRates()) -> dict:
+                  *, seed: int, rates: CampaignRates = CampaignRates()) -> dict[str, Any]:
     """Draw the demo campaign.
 
     Parameters

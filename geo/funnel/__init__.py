@@ -4,8 +4,10 @@ Modules:
 
 ``attribution``
     Match till redemptions to recipients by code or loyalty card; flag anomalies.
+``journeys``
+    One row per recipient: e-mail events, redemptions, revenue and travel band.
 ``funnel``
-    Journeys, stages, breakdowns, distance decay and the whole analysis.
+    Stages, breakdowns, distance decay and the whole analysis.
 ``lift``
     Treatment against holdout, with confidence intervals.
 ``campaign``

@@ -46,8 +46,9 @@ an already redeemed unique code.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -55,6 +56,7 @@ import pandas as pd
 from geo.errors import DataError
 from geo.keys import code_keys
 from geo.targeting.codes import ALPHABET
+from geo.targeting.targets import DateLike
 
 ANOMALIES = ("unknown_code", "likely_typo", "double_redemption", "cross_store",
              "outside_window", "holdout_redemption")
@@ -82,7 +84,7 @@ class Window:
         return cls.of(parts[0].strip(), parts[1].strip())
 
     @classmethod
-    def of(cls, start, end) -> Window:
+    def of(cls, start: DateLike, end: DateLike) -> Window:
         """Build a window from two timestamps or strings; a date-only end covers its whole day."""
         try:
             s = _naive_utc(pd.Timestamp(start))
@@ -95,7 +97,7 @@ class Window:
             raise DataError("window", f"window ends ({e}) before it starts ({s})")
         return cls(s, e)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, str]:
         """Return ``{"start", "end"}`` as ISO text."""
         return {"start": self.start.isoformat(), "end": self.end.isoformat()}
 
@@ -106,10 +108,11 @@ def _naive_utc(ts: pd.Timestamp) -> pd.Timestamp:
     return ts
 
 
-def _isin(values: pd.Series, pool) -> np.ndarray:
+def _isin(values: pd.Series, pool: pd.Series | pd.Index | Sequence[str]) -> np.ndarray:
     """Vectorised membership test (``Series.isin`` on Arrow strings loops in Python)."""
     index = pd.Index(pd.unique(np.asarray(pool, dtype=object)))
-    return index.get_indexer(values.to_numpy(dtype=object, na_value=None)) >= 0
+    found: np.ndarray = index.get_indexer(values.to_numpy(dtype=object, na_value=None)) >= 0
+    return found
 
 
 def _code_owners(targets: pd.DataFrame) -> pd.DataFrame:
@@ -235,7 +238,7 @@ def attribute_redemptions(targets: pd.DataFrame, redemptions: pd.DataFrame, *,
     till_known = pd.Series(_isin(till, by_customer.index) & till.notna().to_numpy(), index=till.index)
     recipient = till.where(till_known, code_owner)
     red["match"] = pd.Series(np.where(till_known, "customer_id",
-                                      np.where(code_owner.notna(), "code", None)),
+                                      np.where(code_owner.notna(), "code", np.array(None))),
                              dtype="string")
     red["recipient_id"] = recipient.astype("string")
     red["group"] = recipient.map(by_customer["group"]).astype("string")
@@ -283,7 +286,7 @@ def anomaly_table(attributed: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["anomaly", "timestamp"], kind="stable").reset_index(drop=True)
 
 
-def store_wide_summary(attributed: pd.DataFrame) -> dict:
+def store_wide_summary(attributed: pd.DataFrame) -> dict[str, Any]:
     """Redemptions of store-wide codes: count, revenue, and how many came from known recipients."""
     sw = attributed[attributed["kind"].eq("store_wide")]
     return {

@@ -12,6 +12,7 @@ test use it, so both show the same numbers.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -21,7 +22,8 @@ from geo.data.schema import EVENTS, REDEMPTIONS, Schema
 from geo.data.tables import complete
 from geo.errors import DataError, WorkspaceError
 from geo.funnel.attribution import Window
-from geo.funnel.funnel import DEFAULT_BANDS, FunnelResult, analyse_funnel
+from geo.funnel.funnel import FunnelResult, analyse_funnel
+from geo.funnel.journeys import DEFAULT_BANDS
 from geo.modes import Mode
 from geo.workspace import Workspace
 
@@ -94,7 +96,7 @@ def saved_campaign(workspace: Workspace, name: str) -> SavedCampaign:
                          currency=params.get("currency"))
 
 
-def update_saved_params(workspace: Workspace, name: str, **values: object) -> dict:
+def update_saved_params(workspace: Workspace, name: str, **values: object) -> dict[str, Any]:
     """Change some of a saved campaign's parameters (e.g. its cost per e-mail); return them all.
 
     Raises
@@ -103,9 +105,10 @@ def update_saved_params(workspace: Workspace, name: str, **values: object) -> di
         The campaign does not exist.
     """
     meta = workspace.campaign_meta(name)
-    meta["params"] = {**(meta.get("params") or {}), **values}
+    params: dict[str, Any] = {**(meta.get("params") or {}), **values}
+    meta["params"] = params
     workspace.save_campaign_meta(name, meta)
-    return meta["params"]
+    return params
 
 
 def campaign_versions(workspace: Workspace, name: str) -> tuple[str, ...]:

@@ -98,7 +98,7 @@ def holdout_lift(journeys: pd.DataFrame, *, cost_per_email: float = 0.0,
     Parameters
     ----------
     journeys
-        Output of `geo.funnel.funnel.build_journeys`.
+        Output of `geo.funnel.journeys.build_journeys`.
     cost_per_email
         Cost of one sent e-mail in the revenue's currency; the campaign cost is
         this times the number of treatment customers sent to (or targeted,

@@ -8,6 +8,10 @@ Modules:
     Suppression lists and recent contacts.
 ``reach``
     The waterfall, per-store counts and the holdout for a catchment.
+``bands``
+    Band limits, labels and the band of each travel value.
+``holdout``
+    The holdout drawn within strata (store and band).
 ``live``
     Building blocks of the live preview (candidates, overlaps, cells, bands).
 ``preview``

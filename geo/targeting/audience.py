@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,7 @@ from geo.data.consent import contactable
 from geo.keys import email_keys
 
 
-def _arrow(values: pd.Series | pd.Index | Sequence) -> pa.Array:
+def _arrow(values: pd.Series | pd.Index | Sequence[str]) -> pa.Array:
     """Values as an Arrow string array (zero-copy for pandas' Arrow-backed strings)."""
     arr = pd.array(values, dtype="string") if not isinstance(values, (pd.Series, pd.Index)) \
         else values.astype("string").array
@@ -37,21 +38,24 @@ def _codes_of(values: pd.Series) -> np.ndarray:
     if len(values) == 0:
         return np.zeros(0, dtype=np.int64)
     ranks = pc.rank(_arrow(values), sort_keys="ascending", tiebreaker="dense")
-    return ranks.to_numpy(zero_copy_only=False).astype(np.int64) - 1
+    codes: np.ndarray = ranks.to_numpy(zero_copy_only=False).astype(np.int64) - 1
+    return codes
 
 
-def _lookup(values: pd.Series, keys: Sequence) -> np.ndarray:
+def _lookup(values: pd.Series, keys: Sequence[str] | np.ndarray | pd.Index) -> np.ndarray:
     """Position of each value in ``keys``; -1 when missing or not found."""
     found = pc.index_in(_arrow(values), value_set=_arrow(pd.Index(keys)))
-    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    positions: np.ndarray = found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return positions
 
 
-def _isin(values: pd.Series, keys: Sequence) -> np.ndarray:
+def _isin(values: pd.Series, keys: Sequence[str] | np.ndarray | pd.Index) -> np.ndarray:
     """Boolean array: value is one of ``keys`` (False for missing values)."""
     if len(keys) == 0:
         return np.zeros(len(values), dtype=bool)
     hit = pc.is_in(_arrow(values), value_set=_arrow(pd.Index(keys)))
-    return hit.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+    inside: np.ndarray = hit.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+    return inside
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,7 @@ class AudienceFilters:
     location_sources: tuple[str, ...] | None = None
     exclude_contacted_days: int | None = None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """The filters as plain JSON-ready values (saved with a campaign)."""
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
 

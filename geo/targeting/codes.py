@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from geo.keys import code_key, code_keys
+from geo.workspace import Workspace
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 N = len(ALPHABET)
@@ -39,7 +40,8 @@ _CHARS = np.frombuffer(ALPHABET.encode("ascii"), dtype=np.uint8)
 def _weighted_sum(indices: np.ndarray) -> np.ndarray:
     """Position-weighted sum (weights 1, 2, ... from the left) modulo N per row."""
     weights = np.arange(1, indices.shape[1] + 1, dtype=np.int64)
-    return (indices.astype(np.int64) * weights).sum(axis=1) % N
+    sums: np.ndarray = (indices.astype(np.int64) * weights).sum(axis=1) % N
+    return sums
 
 
 def check_characters(bodies: np.ndarray) -> np.ndarray:
@@ -47,7 +49,8 @@ def check_characters(bodies: np.ndarray) -> np.ndarray:
     k = bodies.shape[1]
     if not 1 <= k < N - 1:
         raise ValueError(f"a code body needs 1 to {N - 2} characters, got {k}")
-    return (-_weighted_sum(bodies) * pow(k + 1, -1, N)) % N
+    checks: np.ndarray = (-_weighted_sum(bodies) * pow(k + 1, -1, N)) % N
+    return checks
 
 
 def check_character(body: str) -> str:
@@ -167,10 +170,11 @@ def generate_codes(n: int, *, existing: Iterable[str] = (), length: int = DEFAUL
         merged = np.concatenate([codes, fresh])
         _, first = np.unique(merged, return_index=True)
         codes = merged[np.sort(first)]
-    return np.char.decode(codes[:n], "ascii").tolist()
+    drawn: list[str] = np.char.decode(codes[:n], "ascii").tolist()
+    return drawn
 
 
-def existing_codes(workspace) -> set[str]:
+def existing_codes(workspace: Workspace) -> set[str]:
     """Every coupon code issued by any campaign saved in ``workspace`` (as `geo.keys.code_key`).
 
     Parameters

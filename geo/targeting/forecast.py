@@ -31,7 +31,8 @@ import pandas as pd
 from geo.keys import code_keys, email_keys
 from geo.modes import Mode
 from geo.stats import jeffreys_interval
-from geo.targeting.reach import band_index, band_labels
+from geo.targeting.bands import band_index, band_labels
+from geo.workspace import Workspace
 
 RATES = ("open", "click", "redeem")
 DEFAULT_CONFIDENCE = 0.90
@@ -108,7 +109,7 @@ def _naive(ts: pd.Series) -> pd.Series:
     return ts.dt.tz_localize(None)
 
 
-def campaign_history(workspace, name: str) -> pd.DataFrame | None:
+def campaign_history(workspace: Workspace, name: str) -> pd.DataFrame | None:
     """Outcome per treatment target of one saved campaign, or None when it has no events.
 
     Returns
@@ -126,7 +127,11 @@ def campaign_history(workspace, name: str) -> pd.DataFrame | None:
     key = email_keys(t["email"])
     ev = events.assign(_key=email_keys(events["email"]),
                        _event=events["event"].astype("string").str.lower())
-    seen = lambda kinds: key.isin(ev.loc[ev["_event"].isin(kinds), "_key"]).to_numpy(bool)  # noqa
+
+    def seen(kinds: list[str]) -> np.ndarray:
+        hit: np.ndarray = key.isin(ev.loc[ev["_event"].isin(kinds), "_key"]).to_numpy(bool)
+        return hit
+
     clicked = seen(["clicked"])
     opened = seen(["opened", "clicked"])
     sent = seen(["sent", "delivered", "opened", "clicked", "bounced", "unsubscribed"])
@@ -146,14 +151,18 @@ def campaign_history(workspace, name: str) -> pd.DataFrame | None:
         redeemed = code.isin(amount.index).to_numpy(bool)
     else:
         redeemed = np.zeros(len(t), bool)
-    col = lambda c: (t[c].to_numpy(float, na_value=np.nan) if c in t  # noqa: E731
-                     else np.full(len(t), np.nan))
+
+    def col(c: str) -> np.ndarray:
+        values: np.ndarray = (t[c].to_numpy(float, na_value=np.nan) if c in t
+                              else np.full(len(t), np.nan))
+        return values
+
     return pd.DataFrame({"travel_min": col("travel_min"), "crow_km": col("crow_km"),
                          "sent": sent, "opened": opened & sent, "clicked": clicked & sent,
                          "redeemed": redeemed & sent, "revenue": np.where(sent, revenue, 0.0)})
 
 
-def history_by_band(workspace, bands: Sequence[float], *, mode: str = "drive"
+def history_by_band(workspace: Workspace, bands: Sequence[float], *, mode: str = "drive"
                     ) -> tuple[pd.DataFrame, list[str]]:
     """Sum past outcomes per current band.
 
@@ -165,7 +174,8 @@ def history_by_band(workspace, bands: Sequence[float], *, mode: str = "drive"
         the campaigns used.
     """
     labels = band_labels(bands)
-    used, parts = [], []
+    used: list[str] = []
+    parts: list[pd.DataFrame] = []
     for name in workspace.list_campaigns():
         h = campaign_history(workspace, name)
         if h is None or not h["sent"].any():
@@ -195,7 +205,7 @@ def _rates(hist: pd.DataFrame, confidence: float) -> pd.DataFrame:
     for c in ("sent", "opened", "clicked", "redeemed", "revenue", "revenue_sq"):
         r.loc[borrow, c] = pooled[c]
     r["basis"] = np.where(borrow, "all bands", "band")
-    for rate, col in zip(RATES, ("opened", "clicked", "redeemed")):
+    for rate, col in zip(RATES, ("opened", "clicked", "redeemed"), strict=True):
         n, k = r["sent"].to_numpy(float), r[col].to_numpy(float)
         with np.errstate(invalid="ignore", divide="ignore"):
             r[f"{rate}_rate"] = np.where(n > 0, k / np.maximum(n, 1), np.nan)
@@ -210,18 +220,18 @@ def _rates(hist: pd.DataFrame, confidence: float) -> pd.DataFrame:
     return r
 
 
-def _empty_forecast(labels, recipients, message) -> Forecast:
+def _empty_forecast(labels: list[str], recipients: np.ndarray, message: str) -> Forecast:
     nan = float("nan")
     expected = pd.DataFrame({"band": labels, "recipients": recipients})
     for c in ("opens", "clicks", "redemptions", "redemptions_low", "redemptions_high",
               "revenue"):
         expected[c] = nan
     figures = {f: nan for f in ForecastTotals.__dataclass_fields__ if f != "recipients"}
-    totals = ForecastTotals(**{**figures, "recipients": int(np.sum(recipients))})
+    totals = ForecastTotals(recipients=int(np.sum(recipients)), **figures)
     return Forecast(False, message, [], pd.DataFrame({"band": labels}), expected, totals)
 
 
-def forecast(workspace, recipients_per_band: pd.Series, bands: Sequence[float], *,
+def forecast(workspace: Workspace, recipients_per_band: pd.Series, bands: Sequence[float], *,
              mode: str = "drive", cost_per_email: float = 0.0, discount_value: float = 0.0,
              margin: float = 1.0, confidence: float = DEFAULT_CONFIDENCE,
              draws: int = DEFAULT_DRAWS, seed: int = 0) -> Forecast:
@@ -273,7 +283,7 @@ def forecast(workspace, recipients_per_band: pd.Series, bands: Sequence[float], 
         roi = np.where(cost > 0, (revenue * margin - cost) / np.where(cost > 0, cost, 1), np.nan)
     q = [(1 - confidence) / 2, (1 + confidence) / 2]
 
-    def span(x):
+    def span(x: np.ndarray) -> tuple[float, float, float]:
         if np.isnan(x).all():
             return float("nan"), float("nan"), float("nan")
         lo, hi = np.nanquantile(x, q)
@@ -301,7 +311,7 @@ def forecast(workspace, recipients_per_band: pd.Series, bands: Sequence[float], 
         redemptions_low=red_lo, redemptions_high=red_hi, revenue=point_rev,
         revenue_low=rev_lo, revenue_high=rev_hi, cost=float(point_cost), cost_low=cost_lo,
         cost_high=cost_hi, roi=roi_m, roi_low=roi_lo, roi_high=roi_hi, confidence=confidence)
-    borrowed = [b for b, basis in zip(labels, r["basis"]) if basis != "band"]
+    borrowed = [b for b, basis in zip(labels, r["basis"], strict=True) if basis != "band"]
     message = (f"Based on {int(hist['sent'].sum()):,} recipients of {len(used)} past "
                f"campaign(s)" + (f"; bands {', '.join(borrowed)} have no history and use all "
                                  f"bands pooled" if borrowed else "") + ".")

@@ -153,7 +153,8 @@ def store_positions(store_id: pd.Series, ids: pd.Index) -> np.ndarray:
         codes = store_id.cat.codes.to_numpy()
         return np.where(codes >= 0, pos[np.maximum(codes, 0)], -1) if len(pos) else \
             np.full(len(codes), -1)
-    return ids.get_indexer(store_id.astype("string").fillna("\x00").to_numpy(dtype=object))
+    found: np.ndarray = ids.get_indexer(store_id.astype("string").fillna("\x00").to_numpy(dtype=object))
+    return found
 
 
 def candidate_targets(index: ReachIndex) -> pd.DataFrame:

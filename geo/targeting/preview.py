@@ -17,7 +17,7 @@ for *every* position of the slider up front and lets the browser look it up:
 Both agree exactly with `geo.targeting.reach.ReachIndex.at` for the same outer limit:
 a customer is a target at step ``s`` when its value (travel minutes, or
 crow-flies km in radius mode) is ``<= s``, and the holdout of ``n`` targets
-is ``round(holdout * n)`` (`geo.targeting.reach._holdout` draws exactly that many).
+is ``round(holdout * n)`` (`geo.targeting.holdout.draw_holdout` draws exactly that many).
 
 Coordinates are EPSG:4326; map positions are integers in 1e-5 degrees
 (about 1 m).
@@ -26,6 +26,7 @@ Coordinates are EPSG:4326; map positions are integers in 1e-5 degrees
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -169,7 +170,8 @@ def counts_at(counts_json: bytes, step_index: int) -> dict[str, int]:
 
 
 def _lonlat_e5(values: np.ndarray) -> list[int]:
-    return np.round(np.asarray(values, dtype=float) * 1e5).astype(np.int64).tolist()
+    e5: list[int] = np.round(np.asarray(values, dtype=float) * 1e5).astype(np.int64).tolist()
+    return e5
 
 
 def preview_map_json(index: ReachIndex, steps: np.ndarray, *, points_max: int | None = None,
@@ -218,7 +220,7 @@ def preview_map_json(index: ReachIndex, steps: np.ndarray, *, points_max: int | 
     return json.dumps(body, separators=(",", ":")).encode("utf-8")
 
 
-def preview_stores(stores: pd.DataFrame) -> list[dict]:
+def preview_stores(stores: pd.DataFrame) -> list[dict[str, Any]]:
     """The stores for the preview map: ``id, name, lon, lat, colour`` (the targets' colour)."""
     colours = store_colours(stores)
     return [{"id": str(s.store_id), "name": str(s.name), "lon": round(float(s.lon), 5),

@@ -14,6 +14,11 @@ judged per address: `geo.data.consent`) → ``not_suppressed`` →
 ``one_per_email`` (the targets: one per address, the record nearest its store;
 the others are the "second records of an address", listed by
 `Reach.second_records`).
+
+The band limits live in `geo.targeting.bands` and the holdout draw in
+`geo.targeting.holdout`. What stays here, a little over 400 lines, is one
+concern: the `Reach` result, the `ReachIndex` that answers it for any limit,
+and the tables they build share the index's arrays and change together.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,6 +41,9 @@ from geo.targeting.audience import (
     _lookup,
     prepare_audience,
 )
+from geo.targeting.bands import band_edges, band_index, band_labels
+from geo.targeting.holdout import _order_within as _order_within  # re-exported for tests/test_reach_live.py
+from geo.targeting.holdout import draw_holdout
 
 STAGES = ("in_catchment", "opted_in", "not_suppressed", "not_recently_contacted",
           "in_segment", "one_per_email")
@@ -103,7 +112,7 @@ class Reach:
         """Treatment recipients per band label, summed over stores (the forecast's audience)."""
         return self.per_band.groupby("band", observed=False)["treatment"].sum()
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """Counts in the command line's JSON shape (totals, waterfall, per store)."""
         return {
             "targets": int(len(self.values)),
@@ -113,39 +122,6 @@ class Reach:
             "stores": [{k: (v if isinstance(v, str) else int(v)) for k, v in row.items()}
                        for row in self.per_store.drop(columns="name").to_dict("records")],
         }
-
-
-# --- bands ------------------------------------------------------------------------------------
-
-def band_edges(bands: Sequence[float]) -> np.ndarray:
-    """Sorted, unique band limits (minutes or km) with 0 prepended, e.g. ``[0, 5, 10, 15]``."""
-    edges = np.unique(np.asarray(list(bands), dtype=float))
-    if len(edges) == 0 or edges[0] <= 0 or not np.isfinite(edges).all():
-        raise ValueError(f"bands must be positive finite numbers, got {list(bands)}")
-    return np.concatenate([[0.0], edges])
-
-
-def _fmt(x: float) -> str:
-    return f"{x:g}"
-
-
-def band_labels(bands: Sequence[float]) -> list[str]:
-    """Labels of the bands: ``[5, 10, 15]`` → ``["0-5", "5-10", "10-15"]``."""
-    edges = band_edges(bands)
-    return [f"{_fmt(a)}-{_fmt(b)}" for a, b in zip(edges[:-1], edges[1:])]
-
-
-def band_index(values: np.ndarray, bands: Sequence[float]) -> np.ndarray:
-    """Band number per value (0 for the first band); -1 beyond the last band or missing.
-
-    Upper limits are inclusive: with bands 5/10, 5.0 minutes is in ``"0-5"``.
-    """
-    edges = band_edges(bands)
-    values = np.asarray(values, dtype=float)
-    idx = np.searchsorted(edges, values, side="left") - 1
-    idx[values == 0] = 0
-    idx[~np.isfinite(values) | (values < 0) | (values > edges[-1])] = -1
-    return idx
 
 
 # --- reach ------------------------------------------------------------------------------------
@@ -160,7 +136,7 @@ def _align(assignment: pd.DataFrame, customers: pd.DataFrame) -> np.ndarray | No
 
 
 def _column(assignment: pd.DataFrame, name: str, pos: np.ndarray | None,
-            fill=np.nan) -> np.ndarray:
+            fill: float = np.nan) -> np.ndarray:
     values = assignment[name].to_numpy(dtype=float, na_value=np.nan) if name in assignment \
         else np.full(len(assignment), np.nan)
     if pos is None:
@@ -169,45 +145,6 @@ def _column(assignment: pd.DataFrame, name: str, pos: np.ndarray | None,
     ok = pos >= 0
     out[ok] = values[pos[ok]]
     return out
-
-
-def _order_within(group: np.ndarray, key: np.ndarray, starts: np.ndarray,
-                  sizes: np.ndarray) -> np.ndarray:
-    """Row order by ``group`` then ``key`` (as ``np.lexsort((key, group))``, several times faster).
-
-    One stable sort by group, then one small sort per group (a loop over
-    strata, never over customers); ``starts``/``sizes`` give each group's span.
-    """
-    by_group = np.argsort(group, kind="stable")
-    parts = [rows[np.argsort(key[rows], kind="stable")]
-             for rows in (by_group[s:s + z] for s, z in zip(starts.tolist(), sizes.tolist()))]
-    return np.concatenate(parts) if parts else by_group
-
-
-def _holdout(strata: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """Boolean holdout flag per row, drawn within strata; total = round(fraction * n).
-
-    Each stratum gets ``floor(fraction * size)`` members plus one for the strata
-    with the largest remainders (ties broken at random) until the total is
-    reached, so every stratum is within one member of its exact share.
-    """
-    n = len(strata)
-    if n == 0 or fraction <= 0:
-        return np.zeros(n, dtype=bool)
-    rng = np.random.default_rng(seed)
-    key = rng.random(n)
-    ids, inverse, sizes = np.unique(strata, return_inverse=True, return_counts=True)
-    quota = fraction * sizes
-    base = np.floor(quota).astype(np.int64)
-    extra = int(round(fraction * n)) - int(base.sum())
-    if extra > 0:
-        order = np.lexsort((rng.random(len(ids)), -(quota - base)))
-        base[order[:extra]] += 1
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    order = _order_within(inverse, key, starts, sizes)
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(n) - starts[inverse[order]]
-    return rank < base[inverse]
 
 
 def compute_reach(audience: Audience, assignment: pd.DataFrame, stores: pd.DataFrame, *,
@@ -318,7 +255,7 @@ class ReachIndex:
         sel, band, strata = sel[order], band[order], strata[order]
         code = self.store_code[sel]
         counts["one_per_email"] = np.bincount(code, minlength=k)[:k]
-        held = _holdout(strata, holdout, seed)
+        held = draw_holdout(strata, holdout, seed)
         per_store = _per_store(counts, self.stores, code, held)
         values = pd.DataFrame({
             "store_id": pd.Categorical.from_codes(code, categories=self.store_ids.astype(str)),
@@ -364,9 +301,10 @@ def index_reach(audience: Audience, assignment: pd.DataFrame, stores: pd.DataFra
         reachable = np.where(pos >= 0, reachable[np.maximum(pos, 0)], False)
     with np.errstate(invalid="ignore"):
         passed = (store_code >= 0) & reachable & np.isfinite(metric) & (metric >= 0)
-    stage_store, stage_value = {}, {}
+    stage_store: dict[str, np.ndarray] = {}
+    stage_value: dict[str, np.ndarray] = {}
     for stage, flag in zip(STAGES[:-1], (None, audience.consented, audience.not_suppressed,
-                                         audience.not_contacted, audience.in_segment)):
+                                         audience.not_contacted, audience.in_segment), strict=True):
         if flag is not None:
             passed = passed & flag
         stage_store[stage], stage_value[stage] = store_code[passed], metric[passed]
@@ -427,7 +365,7 @@ def _second_records_frame(audience: Audience, rows: np.ndarray, rep: np.ndarray,
 
 def _waterfall(counts: dict[str, np.ndarray], n: int) -> pd.DataFrame:
     totals = [int(counts[s].sum()) for s in STAGES]
-    removed = [n - totals[0]] + [a - b for a, b in zip(totals[:-1], totals[1:])]
+    removed = [n - totals[0]] + [a - b for a, b in zip(totals[:-1], totals[1:], strict=True)]
     return pd.DataFrame({"stage": list(STAGES), "label": [STAGE_LABELS[s] for s in STAGES],
                          "customers": totals, "removed": removed})
 
@@ -445,7 +383,7 @@ def _per_store(counts: dict[str, np.ndarray], stores: pd.DataFrame, code: np.nda
     return out
 
 
-def _per_band(store_ids, labels, strata, held) -> pd.DataFrame:
+def _per_band(store_ids: pd.Index, labels: list[str], strata: np.ndarray, held: np.ndarray) -> pd.DataFrame:
     k, b = len(store_ids), len(labels)
     treat = np.bincount(strata[~held], minlength=k * b)[:k * b]
     hold = np.bincount(strata[held], minlength=k * b)[:k * b]

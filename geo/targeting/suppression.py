@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from geo.data.sniff import decode_text
 from geo.errors import DataError
 from geo.keys import email_keys
+from geo.workspace import Workspace
 
 _EMAIL_TOKEN = re.compile(r"[^\s,;\"'<>]+@[^\s,;\"'<>]+")
 
@@ -53,7 +55,7 @@ def suppression_from_bytes(data: bytes, name: str) -> pd.Index:
     return keys
 
 
-def read_suppression(path) -> pd.Index:
+def read_suppression(path: str | Path) -> pd.Index:
     """Read a suppression file (CSV or text, UTF-8 or Latin-1) and return its e-mail keys."""
     path = Path(path)
     if not path.exists():
@@ -65,8 +67,8 @@ SUPPRESSION_TABLE = "suppression"
 """Workspace table holding the saved suppression list (one ``email_key`` per row)."""
 
 
-def save_suppression(workspace, addresses: pd.Index, *, source: str,
-                     saved_at: str | None = None) -> dict:
+def save_suppression(workspace: Workspace, addresses: pd.Index, *, source: str,
+                     saved_at: str | None = None) -> dict[str, Any]:
     """Keep a suppression list in ``workspace`` so it survives a page switch or a restart.
 
     Parameters
@@ -90,13 +92,13 @@ def save_suppression(workspace, addresses: pd.Index, *, source: str,
     if len(keys) == 0:
         raise DataError(source, "no e-mail address found in the suppression list")
     workspace.save_table(SUPPRESSION_TABLE, pd.DataFrame({"email_key": keys}))
-    info = {"source": str(source), "count": int(len(keys)),
+    info: dict[str, Any] = {"source": str(source), "count": int(len(keys)),
             "saved_at": saved_at or pd.Timestamp.now("UTC").strftime("%Y-%m-%d %H:%M UTC")}
     workspace.update_settings(suppression=info)
     return info
 
 
-def saved_suppression(workspace) -> tuple[pd.Index, dict | None]:
+def saved_suppression(workspace: Workspace) -> tuple[pd.Index, dict[str, Any] | None]:
     """The workspace's saved suppression list (e-mail keys) and its description, or empty and None."""
     table = workspace.load_table(SUPPRESSION_TABLE)
     if table is None or "email_key" not in table:
@@ -104,13 +106,13 @@ def saved_suppression(workspace) -> tuple[pd.Index, dict | None]:
     return pd.Index(table["email_key"], dtype="string"), workspace.settings().get("suppression")
 
 
-def clear_suppression(workspace) -> None:
+def clear_suppression(workspace: Workspace) -> None:
     """Forget the workspace's saved suppression list."""
     workspace.delete_table(SUPPRESSION_TABLE)
     workspace.update_settings(suppression=None)
 
 
-def _contact_date(meta: dict) -> pd.Timestamp | None:
+def _contact_date(meta: dict[str, Any]) -> pd.Timestamp | None:
     for key in ("sent_at", "offer_start", "created"):
         value = meta.get(key) or meta.get("params", {}).get(key)
         if value:
@@ -119,7 +121,7 @@ def _contact_date(meta: dict) -> pd.Timestamp | None:
     return None
 
 
-def recently_contacted(workspace, days: int, today: pd.Timestamp | str) -> pd.Index:
+def recently_contacted(workspace: Workspace, days: int, today: pd.Timestamp | str) -> pd.Index:
     """E-mail keys contacted by any campaign of ``workspace`` in the ``days`` days before ``today``.
 
     A customer counts as contacted when a campaign's ``events`` table holds an

@@ -11,9 +11,10 @@ Its downloads (CSV, XLSX, the providers' import files) are written by
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any
+from datetime import date, datetime, timezone
+from typing import Any, TypeAlias
 
 import pandas as pd
 
@@ -27,6 +28,8 @@ TARGET_COLUMNS = ("customer_id", "email", "first_name", "store_id", "store_name"
                   "travel_min", "crow_km", "band", "mode", "segment", "coupon_code", "group",
                   "offer_start", "offer_end", "tags")
 CHECK_ALGORITHM = f"position-weighted sum mod {_codes.N} over {_codes.ALPHABET}"
+DateLike: TypeAlias = str | date | pd.Timestamp | None
+"""A bound of an offer window as a user or a file gives it: text, a date or datetime, or missing."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ class OfferWindow:
     end: pd.Timestamp
 
     @classmethod
-    def parse(cls, start, end) -> "OfferWindow":
+    def parse(cls, start: DateLike, end: DateLike) -> "OfferWindow":
         """Build a window from text or datetimes; a date-only end (``2026-10-03``) covers that day.
 
         Raises
@@ -76,7 +79,7 @@ def _tags(targets: pd.DataFrame, mode: str) -> pd.Series:
 
 
 def build_target_list(reach_targets: pd.DataFrame, stores: pd.DataFrame, *, mode: str,
-                      offer_start, offer_end, existing_codes=(),
+                      offer_start: DateLike, offer_end: DateLike, existing_codes: Iterable[str] = (),
                       code_length: int = _codes.DEFAULT_LENGTH) -> pd.DataFrame:
     """Add store details, merge fields and one fresh coupon code per treatment recipient.
 
@@ -184,7 +187,7 @@ def save_campaign(workspace: Workspace, name: str, targets: pd.DataFrame,
     if name in workspace.list_campaigns() and not overwrite:
         raise WorkspaceError(f"campaign {name!r} already exists in workspace "
                              f"{workspace.name!r}; choose another name or overwrite it")
-    others = set()
+    others: set[str] = set()
     for other in workspace.list_campaigns():
         if other != name:
             prev = workspace.load_campaign_file(other, "targets")

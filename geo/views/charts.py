@@ -48,7 +48,8 @@ def funnel_chart(stages: pd.DataFrame, *, title: str = "Campaign funnel (unique 
                  alt.Tooltip("cumulative_rate:Q", format=".1%", title="of targeted")])
     bars = base.mark_bar(color=PALETTE["treatment"])
     labels = base.mark_text(align="left", dx=4).encode(text=alt.Text("cumulative_rate:Q", format=".1%"))
-    return (bars + labels).properties(width=WIDTH)
+    chart: alt.LayerChart = (bars + labels).properties(width=WIDTH)
+    return chart
 
 
 def breakdown_chart(table: pd.DataFrame, by: str, *, label: str | None = None,
@@ -83,7 +84,8 @@ def breakdown_chart(table: pd.DataFrame, by: str, *, label: str | None = None,
     bars = base.mark_bar(color=PALETTE["treatment"]).encode(
         y=alt.Y("redemption_rate:Q", title="Redemption rate", axis=alt.Axis(format="%")))
     ticks = base.mark_tick(color=PALETTE["holdout"], thickness=3, size=24).encode(y="holdout_rate:Q")
-    return (bars + ticks).properties(width=WIDTH)
+    chart: alt.LayerChart = (bars + ticks).properties(width=WIDTH)
+    return chart
 
 
 def store_chart(by_store: pd.DataFrame, *, label: str = "store_id",
@@ -122,7 +124,8 @@ def decay_chart(curve: pd.DataFrame, *, title: str = "Redemption rate vs travel 
                  alt.Tooltip("targeted:Q", format=","), alt.Tooltip("redeemed:Q", format=","),
                  alt.Tooltip("rate:Q", format=".2%"), alt.Tooltip("rate_low:Q", format=".2%"),
                  alt.Tooltip("rate_high:Q", format=".2%")])
-    return (band + line + points).properties(width=WIDTH)
+    chart: alt.LayerChart = (band + line + points).properties(width=WIDTH)
+    return chart
 
 
 def daily_chart(daily: pd.DataFrame, *, title: str = "Redemptions per day") -> alt.Chart:
@@ -135,13 +138,14 @@ def daily_chart(daily: pd.DataFrame, *, title: str = "Redemptions per day") -> a
         ``redemptions``, ``revenue``.
     """
     _require(daily, ["date", "group", "redemptions", "revenue"], "daily_chart")
-    return alt.Chart(daily, title=title).mark_bar().encode(
+    chart: alt.Chart = alt.Chart(daily, title=title).mark_bar().encode(
         x=alt.X("yearmonthdate(date):T", title="Day"),
         y=alt.Y("redemptions:Q", title="Redemptions"),
         color=alt.Color("group:N", scale=_group_scale(), title="Group"),
         tooltip=[alt.Tooltip("yearmonthdate(date):T", title="day"), "group:N",
                  alt.Tooltip("redemptions:Q", format=","), alt.Tooltip("revenue:Q", format=",.2f")],
     ).properties(width=WIDTH)
+    return chart
 
 
 def holdout_chart(lift: pd.DataFrame, *, title: str = "Treatment vs holdout") -> alt.LayerChart:
@@ -162,7 +166,8 @@ def holdout_chart(lift: pd.DataFrame, *, title: str = "Treatment vs holdout") ->
                  alt.Tooltip("redeemed:Q", format=","), alt.Tooltip("rate:Q", format=".2%"),
                  alt.Tooltip("rate_low:Q", format=".2%"), alt.Tooltip("rate_high:Q", format=".2%")])
     errors = base.mark_rule(strokeWidth=2).encode(y="rate_low:Q", y2="rate_high:Q")
-    return (bars + errors).properties(width=WIDTH / 2)
+    chart: alt.LayerChart = (bars + errors).properties(width=WIDTH / 2)
+    return chart
 
 
 def _vl_version() -> str | None:
@@ -182,10 +187,12 @@ def chart_png(chart: alt.TopLevelMixin, *, scale: float = 2.0) -> bytes:
         Pixel density factor (2 gives crisp images on high-DPI screens).
     """
     import vl_convert as vlc
-    return vlc.vegalite_to_png(chart.to_dict(), vl_version=_vl_version(), scale=scale)
+    png: bytes = vlc.vegalite_to_png(chart.to_dict(), vl_version=_vl_version(), scale=scale)
+    return png
 
 
 def table_csv(df: pd.DataFrame) -> bytes:
     """A chart's table as UTF-8 CSV bytes (index kept when it is named, dates as ISO text)."""
     keep_index = df.index.name is not None or any(n is not None for n in (df.index.names or []))
-    return df.to_csv(index=keep_index, date_format="%Y-%m-%dT%H:%M:%S").encode("utf-8")
+    csv: str = df.to_csv(index=keep_index, date_format="%Y-%m-%dT%H:%M:%S")
+    return csv.encode("utf-8")

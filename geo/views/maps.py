@@ -12,12 +12,17 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import pydeck as pdk
 
 from geo.data.consent import contactable
+
+if TYPE_CHECKING:  # only for annotations: both are heavy to import and loaded by the caller anyway
+    import geopandas as gpd
+    import networkx as nx
 
 OSM_ATTRIBUTION = "© OpenStreetMap contributors (ODbL)"
 STORE_COLOUR = [213, 33, 106]
@@ -60,7 +65,7 @@ def _records_json(records: Mapping[str, object]) -> bytes:
     """Column arrays → compact JSON array of objects (one per row)."""
     keys = list(records)
     cols = [records[k] for k in keys]
-    rows = [dict(zip(keys, vals)) for vals in zip(*cols)]
+    rows = [dict(zip(keys, vals, strict=True)) for vals in zip(*cols, strict=True)]
     return json.dumps(rows, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
@@ -82,7 +87,7 @@ def customer_points_json(customers: pd.DataFrame) -> bytes:
                + customers["first_name"].fillna("").astype(str) + "<br>" + cons + " · " + seg
                + "<br>located by " + src)
     return _records_json({
-        "p": [list(t) for t in zip(lon, lat)],
+        "p": [list(t) for t in zip(lon, lat, strict=True)],
         "cc": cons.map(CONSENT_COLOURS).tolist(),
         "sc": seg.map(seg_col).tolist(),
         "tooltip": tooltip.tolist(),
@@ -100,7 +105,7 @@ def road_paths_json(edges: pd.DataFrame) -> bytes:
 
     names = [_text(v) for v in edges.get("name", pd.Series(None, index=edges.index))]
     kinds = [_text(v) for v in edges.get("highway", pd.Series(None, index=edges.index))]
-    tooltip = [f"{n or 'unnamed road'} · {k}" for n, k in zip(names, kinds)]
+    tooltip = [f"{n or 'unnamed road'} · {k}" for n, k in zip(names, kinds, strict=True)]
     return _records_json({"path": coords, "tooltip": tooltip})
 
 
@@ -115,7 +120,8 @@ def view_state(lat: np.ndarray, lon: np.ndarray, *, width_px: int = 700,
     lon = np.asarray(lon, dtype=float)
 
     def merc_y(phi: np.ndarray) -> np.ndarray:
-        return np.degrees(np.log(np.tan(np.pi / 4 + np.radians(phi) / 2)))
+        y: np.ndarray = np.degrees(np.log(np.tan(np.pi / 4 + np.radians(phi) / 2)))
+        return y
 
     span_x = max(float(np.ptp(lon)), 1e-4)
     span_y = max(float(np.ptp(merc_y(lat))), 1e-4)
@@ -132,7 +138,7 @@ def store_records(stores: pd.DataFrame) -> pd.DataFrame:
     addr = stores["address"].fillna("").astype(str) if "address" in stores else ""
     return pd.DataFrame({
         "position": [[round(float(x), 5), round(float(y), 5)]
-                     for x, y in zip(stores["lon"], stores["lat"])],
+                     for x, y in zip(stores["lon"], stores["lat"], strict=True)],
         "store_id": stores["store_id"].astype(str),
         "name": stores["name"].astype(str),
         "tooltip": ("<b>" + stores["name"].astype(str) + "</b> (" + stores["store_id"].astype(str)
@@ -213,8 +219,8 @@ def store_palette(store_ids: list[str]) -> dict[str, list[int]]:
     return {str(s): list(STORE_PALETTE[i % len(STORE_PALETTE)]) for i, s in enumerate(store_ids)}
 
 
-def catchment_geojson(gdf, palette: dict[str, list[int]], *, unit: str = "min",
-                      tolerance_deg: float = 3e-5) -> dict:
+def catchment_geojson(gdf: gpd.GeoDataFrame | None, palette: dict[str, list[int]], *, unit: str = "min",
+                      tolerance_deg: float = 3e-5) -> dict[str, Any]:
     """Catchment polygons as a GeoJSON FeatureCollection ready for a GeoJsonLayer.
 
     Bands are drawn largest first with the store's colour, more transparent the
@@ -229,8 +235,8 @@ def catchment_geojson(gdf, palette: dict[str, list[int]], *, unit: str = "min",
     g = gdf.sort_values(value_col, ascending=False)
     bands = sorted(g[value_col].unique())
     geoms = shapely.set_precision(g.geometry.simplify(tolerance_deg).values, 1e-5)
-    features = []
-    for row, geom in zip(g.itertuples(index=False), geoms):
+    features: list[dict[str, Any]] = []
+    for row, geom in zip(g.itertuples(index=False), geoms, strict=True):
         rank = bands.index(getattr(row, value_col))
         alpha = int(110 - 70 * rank / max(len(bands) - 1, 1))
         colour = palette.get(str(row.store_id), OTHER_COLOUR)
@@ -261,29 +267,29 @@ def assigned_points_json(customers: pd.DataFrame, assigned: pd.DataFrame,
     lon = customers["lon"].to_numpy(dtype=float).round(5).tolist()
     lat = customers["lat"].to_numpy(dtype=float).round(5).tolist()
     return _records_json({
-        "p": [list(t) for t in zip(lon, lat)],
+        "p": [list(t) for t in zip(lon, lat, strict=True)],
         "c": colour.tolist(),
         "tooltip": ("<b>" + customers["customer_id"].astype(str) + "</b><br>" + text).tolist(),
     })
 
 
-def node_points_json(G) -> bytes:
+def node_points_json(G: nx.MultiDiGraph) -> bytes:
     """Road-network nodes as clickable candidate sites for a what-if store."""
     xs = [round(float(d["x"]), 5) for _, d in G.nodes(data=True)]
     ys = [round(float(d["y"]), 5) for _, d in G.nodes(data=True)]
-    return _records_json({"p": [list(t) for t in zip(xs, ys)], "lat": ys, "lon": xs,
+    return _records_json({"p": [list(t) for t in zip(xs, ys, strict=True)], "lat": ys, "lon": xs,
                           "tooltip": ["click: put a candidate store here"] * len(xs)})
 
 
-def geojson_bytes(fc: dict) -> bytes:
+def geojson_bytes(fc: dict[str, Any]) -> bytes:
     """Compact JSON bytes of a GeoJSON object (for serving by URL)."""
     return json.dumps(fc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def catchments_deck(stores: pd.DataFrame, *, catchments: dict | str, points_url: str | None,
+def catchments_deck(stores: pd.DataFrame, *, catchments: dict[str, Any] | str, points_url: str | None,
                     nodes_url: str | None, roads_url: str | None, view: pdk.ViewState,
-                    palette: dict[str, list[int]], candidate: dict | None = None,
-                    candidate_catchments: dict | str | None = None,
+                    palette: dict[str, list[int]], candidate: dict[str, float] | None = None,
+                    candidate_catchments: dict[str, Any] | str | None = None,
                     basemap: str = "none") -> pdk.Deck:
     """The catchments page's deck: bands, customers by store, stores, candidate sites.
 

@@ -13,6 +13,8 @@ the new table with it on every move.
 
 from __future__ import annotations
 
+from typing import Any
+
 import altair as alt
 import pandas as pd
 
@@ -56,7 +58,8 @@ def waterfall_chart(table: pd.DataFrame, *, title: str = "Who each rule removes"
                  alt.Tooltip("removed:Q", format=",", title="removed by this stage")])
     bars = base.mark_bar(color=GROUP_COLOURS["treatment"])
     text = base.mark_text(align="left", dx=4, color="#555").encode(text="note:N")
-    return (bars + text).properties(height=HEIGHT)
+    chart: alt.LayerChart = (bars + text).properties(height=HEIGHT)
+    return chart
 
 
 def histogram_table(histogram: pd.DataFrame) -> pd.DataFrame:
@@ -83,7 +86,7 @@ def travel_histogram_chart(table: pd.DataFrame, *, unit: str = "min") -> alt.Cha
     """
     what = "Distance (km)" if unit == "km" else "Travel time (minutes)"
     title = "Targets by distance" if unit == "km" else "Targets by travel time"
-    return alt.Chart(table, title=title).mark_bar().encode(
+    chart: alt.Chart = alt.Chart(table, title=title).mark_bar().encode(
         x=alt.X("bin_start:Q", bin="binned", title=what),
         x2="bin_end:Q",
         y=alt.Y("targets:Q", stack=True, title="Targets"),
@@ -93,9 +96,10 @@ def travel_histogram_chart(table: pd.DataFrame, *, unit: str = "min") -> alt.Cha
         tooltip=[alt.Tooltip("bin_start:Q", title="from"), alt.Tooltip("bin_end:Q", title="to"),
                  "group:N", alt.Tooltip("targets:Q", format=",")],
     ).properties(height=HEIGHT)
+    return chart
 
 
-def chart_spec(chart: alt.TopLevelMixin) -> dict:
+def chart_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
     """The chart's Vega-Lite spec without its data (``data``/``datasets`` removed).
 
     Pass it with a table of the same columns to ``st.vega_lite_chart(table, spec)``:
