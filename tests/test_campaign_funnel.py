@@ -20,7 +20,8 @@ from geo.funnel.campaign import (
     upload_columns,
     with_store_names,
 )
-from geo.funnel.funnel import analyse_funnel, build_journeys, order_bands
+from geo.funnel.funnel import analyse_funnel
+from geo.funnel.journeys import build_journeys, order_bands
 from geo.funnel.lift import holdout_lift, like_for_like_lift
 from geo.views import charts
 from geo.workspace import create_workspace

@@ -7,16 +7,8 @@ import pandas as pd
 import pytest
 
 from geo.funnel.attribution import Window
-from geo.funnel.funnel import (
-    analyse_funnel,
-    band_labels,
-    breakdown,
-    build_journeys,
-    daily_redemptions,
-    decay_curve,
-    funnel_stages,
-    stage_table,
-)
+from geo.funnel.funnel import analyse_funnel, breakdown, daily_redemptions, decay_curve, funnel_stages, stage_table
+from geo.funnel.journeys import band_labels, build_journeys
 
 
 def targets() -> pd.DataFrame:

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from geo.targeting.audience import prepare_audience
+from geo.targeting.holdout import _order_within
 from geo.targeting.live import (
     bands_up_to,
     candidate_targets,
@@ -15,7 +16,6 @@ from geo.targeting.live import (
     store_positions,
 )
 from geo.targeting.reach import (
-    _order_within,
     compute_reach,
     index_reach,
     travel_histogram,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from geo.cli import print_json
 from geo.demo.build import DEFAULT_CUSTOMERS, DEFAULT_SEED, install_demo
+from geo.errors import GeoError
 
 NAME = "demo"
 HELP = "Regenerate the central-Helsinki demo (real OSM shops and buildings, synthetic people)."
@@ -26,8 +27,10 @@ def run(args: argparse.Namespace) -> int:
     """Build the demo and print a JSON summary."""
     t0 = time.perf_counter()
     ws = install_demo(args.root, n_customers=args.customers, seed=args.seed)
-    customers = ws.load_table("customers")
-    print_json({"workspace": ws.name, "path": str(ws.path), "stores": len(ws.load_table("stores")),
+    customers, stores = ws.load_table("customers"), ws.load_table("stores")
+    if customers is None or stores is None:
+        raise GeoError(f"the demo workspace at {ws.path} lacks its customers or stores table")
+    print_json({"workspace": ws.name, "path": str(ws.path), "stores": len(stores),
                 "customers": len(customers), "campaigns": ws.list_campaigns(),
                 "seconds": round(time.perf_counter() - t0, 2)})
     return 0

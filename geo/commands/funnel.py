@@ -13,7 +13,8 @@ from geo.data.schema import REDEMPTIONS, TARGETS
 from geo.data.validate import ValidationReport
 from geo.errors import DataError
 from geo.funnel.attribution import Window
-from geo.funnel.funnel import DEFAULT_BANDS, analyse_funnel, check_with_extras
+from geo.funnel.funnel import analyse_funnel, check_with_extras
+from geo.funnel.journeys import DEFAULT_BANDS
 
 NAME = "funnel"
 HELP = "Attribute redemptions to a campaign and print the funnel (stages, stores, bands, lift) as JSON."

@@ -32,10 +32,7 @@ from geo.funnel.attribution import (
     attribute_redemptions,
     store_wide_summary,
 )
-from geo.funnel.journeys import DEFAULT_BANDS as DEFAULT_BANDS  # re-exported for geo.commands.funnel
-from geo.funnel.journeys import band_labels as band_labels  # re-exported for tests/test_funnel.py
-from geo.funnel.journeys import build_journeys
-from geo.funnel.journeys import order_bands as order_bands  # re-exported for tests/test_campaign_funnel.py
+from geo.funnel.journeys import DEFAULT_BANDS, build_journeys
 from geo.funnel.lift import Lift, holdout_lift, like_for_like_lift
 from geo.stats import wilson_interval
 

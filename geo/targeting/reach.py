@@ -42,7 +42,6 @@ from geo.targeting.audience import (
     prepare_audience,
 )
 from geo.targeting.bands import band_edges, band_index, band_labels
-from geo.targeting.holdout import _order_within as _order_within  # re-exported for tests/test_reach_live.py
 from geo.targeting.holdout import draw_holdout
 
 STAGES = ("in_catchment", "opted_in", "not_suppressed", "not_recently_contacted",
