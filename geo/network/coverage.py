@@ -90,7 +90,7 @@ def network_coverage(router: Router, stores: pd.DataFrame, customers: pd.DataFra
     placement = router.place_stores(stores)
     n = 0 if customers is None else len(customers)
     snapped = checked = 0
-    if n:
+    if customers is not None and n:
         rows = (np.arange(n) if n <= sample
                 else np.sort(np.random.default_rng(seed).choice(n, sample, replace=False)))
         lat = customers["lat"].to_numpy(float)[rows]
