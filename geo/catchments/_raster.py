@@ -85,7 +85,7 @@ def store_cells(node_seconds: np.ndarray, sample_node: np.ndarray, sample_extra:
     Parameters
     ----------
     node_seconds
-        ``(n_stores, n_nodes)`` seconds of each node (`geo.network.routing.StoreTimes.seconds`).
+        ``(n_stores, n_nodes)`` seconds of each node (`geo.network.stores.StoreTimes.seconds`).
     sample_node, sample_extra
         Node whose seconds each sample reads and the seconds added along the edge.
     sample_row, sample_col

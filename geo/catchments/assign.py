@@ -7,7 +7,7 @@ the network nearest them that holds a store (`geo.network.routing.Router.route_s
 Customers that cannot be snapped to the network (see `geo.network.routing`) or that
 reach no store are kept, with ``reachable=False`` and an
 ``unreachable_reason``; nothing is dropped. Stores that cannot be placed on
-the network get no customers (`geo.network.routing.StoreTimes.unplaced` lists them).
+the network get no customers (`geo.network.stores.StoreTimes.unplaced` lists them).
 
 Output of `assign_customers` and `radius_assign`, one row per customer, in
 input order: ``customer_id, store_id, travel_min, second_store_id,
@@ -25,7 +25,8 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from geo.errors import NetworkError
-from geo.network.routing import REASONS, Router, Snap, StoreTimes
+from geo.network.routing import REASONS, Router, Snap
+from geo.network.stores import StoreTimes
 
 EARTH_RADIUS_KM = 6371.0088
 ASSIGN_COLUMNS = ["customer_id", "store_id", "travel_min", "second_store_id", "second_travel_min",

@@ -40,7 +40,8 @@ from geo.catchments import _raster as raster
 from geo.catchments.assign import assign_customers, band_counts, snap_customers
 from geo.errors import NetworkError
 from geo.modes import Mode
-from geo.network.routing import Router, StoreTimes
+from geo.network.routing import Router
+from geo.network.stores import StoreTimes
 
 CATCHMENT_COLUMNS = ["store_id", "band_min", "mode", "area_km2", "customers", "geometry"]
 DEFAULT_CELL_M = {"drive": 50.0, "bike": 25.0, "walk": 15.0}

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from geo.network.routing import Placement, Router
+from geo.network.routing import Router
+from geo.network.stores import Placement
 
 SAMPLE = 50_000
 """Customers checked at most (a fixed random sample of larger tables)."""
@@ -31,7 +32,7 @@ class Coverage:
         Customers in the workspace, how many were checked (all, or a sample),
         and how many of those snap to a road.
     placement
-        The stores' placement (`geo.network.routing.Placement`), with the reasons.
+        The stores' placement (`geo.network.stores.Placement`), with the reasons.
     """
 
     stores: int
