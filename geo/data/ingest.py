@@ -302,14 +302,12 @@ def shared_addresses_csv(report: ValidationReport) -> bytes:
     opted_in, unsubscribed``; with a byte-order mark, as `bad_rows_csv`.
     """
     shared = report.shared if report.shared is not None else pd.DataFrame()
-    text: str = shared.to_csv(index=False)
-    return text.encode("utf-8-sig")
+    return str(shared.to_csv(index=False)).encode("utf-8-sig")
 
 
 def errors_csv(report: ValidationReport) -> bytes:
     """Return the report's problems (row, column, reason, value) as UTF-8 CSV bytes."""
-    text: str = report.errors.to_csv(index=False)
-    return text.encode("utf-8-sig")
+    return str(report.errors.to_csv(index=False)).encode("utf-8-sig")
 
 
 def bad_rows_csv(source: Source, report: ValidationReport, *, name: str | None = None,
