@@ -7,10 +7,16 @@ boundary trace and one batch of shapely calls serve all 150 polygons of 50
 stores x 3 bands instead of 150 rounds of small numpy calls. A tile is the
 bounding box of its band (plus the frame) on its store's grid, so the bands of
 a store share one lattice and nest exactly.
+
+The module runs past 400 lines because it is one pipeline (cells, mosaic, hole
+filling, ring tracing, assembly) whose steps each consume the arrays the step
+before built (`StoreCells`, `Tiles`, `Rings`); split up, it would only pass
+those arrays from module to module.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,12 +76,13 @@ class Tiles:
 
     def at(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Tile of mosaic cells."""
-        return self.index[rows, cols]
+        tile: np.ndarray = self.index[rows, cols]
+        return tile
 
     def cells(self, mask: np.ndarray) -> np.ndarray:
         """Number of True cells of ``mask`` in each tile."""
-        return np.array([np.count_nonzero(mask[r:r + h, c:c + w])
-                         for r, c, h, w in zip(self.row0, self.col0, self.height, self.width)], dtype=np.int64)
+        boxes = zip(self.row0, self.col0, self.height, self.width, strict=True)
+        return np.array([np.count_nonzero(mask[r:r + h, c:c + w]) for r, c, h, w in boxes], dtype=np.int64)
 
 
 def store_cells(node_seconds: np.ndarray, sample_node: np.ndarray, sample_extra: np.ndarray,
@@ -85,7 +92,7 @@ def store_cells(node_seconds: np.ndarray, sample_node: np.ndarray, sample_extra:
     Parameters
     ----------
     node_seconds
-        ``(n_stores, n_nodes)`` seconds of each node (`geo.network.routing.StoreTimes.seconds`).
+        ``(n_stores, n_nodes)`` seconds of each node (`geo.network.stores.StoreTimes.seconds`).
     sample_node, sample_extra
         Node whose seconds each sample reads and the seconds added along the edge.
     sample_row, sample_col
@@ -323,8 +330,8 @@ def _cycle_order(nxt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return seq, count
 
 
-def assemble(rings: Rings, tiles: Tiles, x0: np.ndarray, y0: np.ndarray, size: np.ndarray, to_lonlat
-             ) -> np.ndarray:
+def assemble(rings: Rings, tiles: Tiles, x0: np.ndarray, y0: np.ndarray, size: np.ndarray,
+             to_lonlat: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     """Build one (multi)polygon per tile in EPSG:4326 from traced rings.
 
     Each hole goes to its smallest enclosing exterior. ``x0, y0, size`` per

@@ -7,7 +7,7 @@ the network nearest them that holds a store (`geo.network.routing.Router.route_s
 Customers that cannot be snapped to the network (see `geo.network.routing`) or that
 reach no store are kept, with ``reachable=False`` and an
 ``unreachable_reason``; nothing is dropped. Stores that cannot be placed on
-the network get no customers (`geo.network.routing.StoreTimes.unplaced` lists them).
+the network get no customers (`geo.network.stores.StoreTimes.unplaced` lists them).
 
 Output of `assign_customers` and `radius_assign`, one row per customer, in
 input order: ``customer_id, store_id, travel_min, second_store_id,
@@ -18,14 +18,17 @@ and reasons are categoricals; times and distances are float64 with NaN for none.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
 from geo.errors import NetworkError
-from geo.network.routing import REASONS, Router, Snap, StoreTimes
+from geo.network.routing import REASONS, Router, Snap
+from geo.network.stores import StoreTimes
 
 EARTH_RADIUS_KM = 6371.0088
 ASSIGN_COLUMNS = ["customer_id", "store_id", "travel_min", "second_store_id", "second_travel_min",
@@ -38,7 +41,8 @@ def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.
     p1, p2 = np.radians(lat1), np.radians(lat2)
     dp, dl = p2 - p1, np.radians(np.asarray(lon2) - np.asarray(lon1))
     a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+    km: np.ndarray = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+    return km
 
 
 def _check_snap(times: StoreTimes, snap: Snap) -> None:
@@ -168,7 +172,7 @@ def _crow_km(lat: np.ndarray, lon: np.ndarray, store_lat: np.ndarray, store_lon:
     return crow
 
 
-def _in_threads(fn, idx: np.ndarray, threads: int = 2, min_size: int = 200_000) -> None:
+def _in_threads(fn: Callable[[np.ndarray], None], idx: np.ndarray, threads: int = 2, min_size: int = 200_000) -> None:
     """Call ``fn`` on ``threads`` contiguous parts of ``idx`` at once (one call when ``idx`` is small)."""
     if len(idx) < min_size:
         fn(idx)
@@ -279,7 +283,7 @@ def overlaps(router: Router, stores: pd.DataFrame, customers: pd.DataFrame, *, m
     return out
 
 
-def threshold_minutes(router: Router, store: pd.Series | pd.DataFrame | dict, customers: pd.DataFrame, n: int,
+def threshold_minutes(router: Router, store: pd.Series | pd.DataFrame | dict[str, Any], customers: pd.DataFrame, n: int,
                       *, traffic: float = 1.0, snap: Snap | None = None) -> float:
     """Grow a store's band until it holds ``n`` customers; return the minutes reached.
 

@@ -29,6 +29,7 @@ mosaic (`geo.catchments._raster`): 150 polygons (50 stores x 3 bands) take about
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -40,7 +41,8 @@ from geo.catchments import _raster as raster
 from geo.catchments.assign import assign_customers, band_counts, snap_customers
 from geo.errors import NetworkError
 from geo.modes import Mode
-from geo.network.routing import Router, StoreTimes
+from geo.network.routing import Router
+from geo.network.stores import StoreTimes
 
 CATCHMENT_COLUMNS = ["store_id", "band_min", "mode", "area_km2", "customers", "geometry"]
 DEFAULT_CELL_M = {"drive": 50.0, "bike": 25.0, "walk": 15.0}
@@ -67,7 +69,8 @@ def _samples(router: Router, cell_m: float) -> _Samples:
     """Sample every edge of the router (straight segments) every ``cell_m`` metres; cached on the router."""
     key = ("samples", cell_m)
     if key in router.cache:
-        return router.cache[key]
+        cached: _Samples = router.cache[key]
+        return cached
     coo = router.seconds.tocoo()
     u, v, t = coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data
     seg = router.xy[v] - router.xy[u]
@@ -86,7 +89,8 @@ def _samples(router: Router, cell_m: float) -> _Samples:
     frac = np.concatenate([frac, np.zeros(len(nodes))])
     sec = np.concatenate([t[edge], np.zeros(len(nodes))])
     x0, y0 = router.xy.min(axis=0) - 3 * cell_m
-    s = _Samples(row=((pts[:, 1] - y0) // cell_m).astype(np.int64), col=((pts[:, 0] - x0) // cell_m).astype(np.int64),
+    s = _Samples(row=((pts[:, 1] - y0) // cell_m).astype(np.int64),
+                 col=((pts[:, 0] - x0) // cell_m).astype(np.int64),
                  u=su, v=sv, frac=frac, seconds=sec, x0=float(x0), y0=float(y0), cell_m=float(cell_m))
     router.cache[key] = s
     return s
@@ -111,7 +115,8 @@ def _reads(router: Router, cell_m: float, direction: str) -> tuple[np.ndarray, .
         first = np.r_[True, (n[1:] != n[:-1]) | (r[1:] != r[:-1]) | (c[1:] != c[:-1])]
         start = np.flatnonzero(first)
         router.cache[key] = (order, start, n[start], r[start], c[start], frac[order], s.seconds[order])
-    return router.cache[key]
+    reads: tuple[np.ndarray, ...] = router.cache[key]
+    return reads
 
 
 def catchment_polygons(router: Router, stores: pd.DataFrame, minutes: list[float], *, mode: str,
@@ -216,7 +221,8 @@ def radius_rings(stores: pd.DataFrame, km: list[float], *, assigned: pd.DataFram
     az = np.linspace(0.0, 360.0, points, endpoint=False)
     records = []
     st = stores.iloc[np.argsort(stores["store_id"].astype(str).to_numpy(), kind="stable")]
-    for sid, lat, lon in zip(st["store_id"].astype(str), st["lat"].astype(float), st["lon"].astype(float)):
+    for sid, lat, lon in zip(st["store_id"].astype(str), st["lat"].astype(float), st["lon"].astype(float),
+                             strict=True):
         for r in radii:
             lons, lats, _ = geod.fwd(np.full(points, lon), np.full(points, lat), az, np.full(points, r * 1000.0))
             ring = shapely.Polygon(np.column_stack([lons, lats]))
@@ -233,7 +239,7 @@ def to_geojson(gdf: gpd.GeoDataFrame) -> str:
         raise NetworkError("the catchments have no CRS; build them with catchment_polygons or radius_rings")
     out = gdf.to_crs(4326).copy()
     out["customers"] = out["customers"].astype("object").where(out["customers"].notna(), None)
-    return out.to_json(drop_id=True)
+    return str(out.to_json(drop_id=True))
 
 
 @dataclass
@@ -255,10 +261,10 @@ class WhatIf:
     won: pd.DataFrame
     by_store: pd.DataFrame
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """Plain-dict summary: customers won in total and per store."""
-        return {"customers_won": int(len(self.won)),
-                "from_stores": {str(k): int(v) for k, v in zip(self.by_store["from_store_id"], self.by_store["customers"])}}
+        by_store = zip(self.by_store["from_store_id"], self.by_store["customers"], strict=True)
+        return {"customers_won": int(len(self.won)), "from_stores": {str(k): int(v) for k, v in by_store}}
 
 
 def what_if_store(router: Router, stores: pd.DataFrame, customers: pd.DataFrame, candidate_lat: float,

@@ -51,7 +51,9 @@ import io as _io
 import re
 import zipfile
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -63,8 +65,10 @@ from geo.errors import DataError
 
 LAYOUTS = ("generic", "mailchimp", "mailchimp_members", "klaviyo")
 SKIP = "__skip__"
+SendTime = str | datetime
+"""A campaign's send time: ISO 8601 text or a datetime (a ``pandas.Timestamp`` is one)."""
 
-ALIASES = {
+ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     "generic": {"email": ("email",), "event": ("event",), "timestamp": ("timestamp",),
                 "campaign_id": ("campaign_id",)},
     "mailchimp": {"email": ("email address", "email_address", "email"),
@@ -118,7 +122,7 @@ class ActivityImport:
         """The good rows as an events table (`geo.data.schema.EVENTS` columns)."""
         return complete(self.report.valid.drop(columns="_row"), EVENTS)
 
-    def as_dict(self, max_errors: int | None = 20) -> dict:
+    def as_dict(self, max_errors: int | None = 20) -> dict[str, Any]:
         """Summary in the command line's JSON shape."""
         out = self.report.as_dict(max_errors)
         out.update(layout=self.layout, skipped=int(sum(self.skipped.values())),
@@ -127,7 +131,8 @@ class ActivityImport:
 
 
 def _col(df: pd.DataFrame, names: tuple[str, ...]) -> str | None:
-    lower = {str(c).strip().lower(): c for c in df.columns}
+    """The first column whose trimmed, lower-case header is one of ``names`` (None when none is)."""
+    lower: dict[str, str] = {str(c).strip().lower(): c for c in df.columns}
     for n in names:
         if n in lower:
             return lower[n]
@@ -192,7 +197,7 @@ def _parse_unix(raw: pd.Series) -> pd.Series:
     return out
 
 
-def _canonical(df: pd.DataFrame, layout: str, *, event: str | None, sent_at,
+def _canonical(df: pd.DataFrame, layout: str, *, event: str | None, sent_at: SendTime | None,
                campaign_id: str | None, file: str) -> tuple[pd.DataFrame, pd.Series]:
     """Map a raw export 1:1 onto email/event/timestamp/campaign_id text columns."""
     names = ALIASES[layout]
@@ -241,7 +246,7 @@ def _canonical(df: pd.DataFrame, layout: str, *, event: str | None, sent_at,
 
 
 def activity_to_events(df: pd.DataFrame, *, layout: str = "auto", event: str | None = None,
-                       sent_at=None, campaign_id: str | None = None,
+                       sent_at: SendTime | None = None, campaign_id: str | None = None,
                        file: str = "activity") -> ActivityImport:
     """Convert one provider export table into validated events.
 
@@ -255,7 +260,8 @@ def activity_to_events(df: pd.DataFrame, *, layout: str = "auto", event: str | N
         For ``mailchimp_members``: the event every row records (else taken
         from ``file``'s name).
     sent_at
-        For exports without a time column: the campaign's send time.
+        For exports without a time column: the campaign's send time (ISO 8601
+        text or a datetime, read as naive UTC like the export's times).
     campaign_id
         Campaign id to record when the export has none.
     file
@@ -323,7 +329,7 @@ def _read_table(source: str | Path | bytes, label: str) -> pd.DataFrame:
 
 
 def read_activity(source: str | Path | bytes, *, layout: str = "auto", event: str | None = None,
-                  sent_at=None, campaign_id: str | None = None,
+                  sent_at: SendTime | None = None, campaign_id: str | None = None,
                   name: str | None = None) -> ActivityImport:
     """Read an activity export: CSV, Parquet, or a Mailchimp campaign report ZIP.
 
@@ -377,7 +383,7 @@ def read_activity(source: str | Path | bytes, *, layout: str = "auto", event: st
     return merged
 
 
-def load_activity(path: str | Path, **kwargs) -> pd.DataFrame:
+def load_activity(path: str | Path, **kwargs: Any) -> pd.DataFrame:
     """Read an activity export strictly: any bad row raises `geo.errors.DataError`.
 
     Keyword arguments are those of `read_activity`.

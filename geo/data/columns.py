@@ -133,10 +133,10 @@ def suggest_mapping(columns: Iterable[object], schema: Schema) -> dict[str, str]
             accepted = _accepted(field, schema)
             names = accepted[:1] if exact else accepted[1:]
             for norm in names:
-                src = by_norm.get(norm)
-                if src is not None and src not in used:
-                    mapping[field] = src
-                    used.add(src)
+                match = by_norm.get(norm)
+                if match is not None and match not in used:
+                    mapping[field] = match
+                    used.add(match)
                     break
     return {f: mapping[f] for f in fields if f in mapping}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from geo.keys import email_keys
 
@@ -17,6 +18,7 @@ from geo.keys import email_keys
 def address_codes(emails: pd.Series) -> np.ndarray:
     """Integer code per row of the e-mail key (equal addresses share a code, -1 for none)."""
     keys = email_keys(emails)
+    codes: NDArray[np.intp]
     codes, _ = pd.factorize(keys, use_na_sentinel=True)
     return codes.astype(np.int64)
 

@@ -105,7 +105,7 @@ class GeocodeCache:
 
     def __init__(self, path: Path | None) -> None:
         self.path = Path(path) if path else None
-        self._db = None
+        self._db: sqlite3.Connection | None = None
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path)
@@ -233,8 +233,9 @@ def geocode_missing(df: pd.DataFrame, settings: GeocoderSettings | None = None, 
     rows = query.index[todo.to_numpy()]
     keys = [_cache_key(q) for q in query[rows]]
     answers, requests, message = _resolve(list(dict.fromkeys(keys)), settings, lookup)
-    found = dict(zip(rows, (answers.get(k) for k in keys)))
-    idx = [i for i in rows if isinstance(found[i], tuple)]
+    found = dict(zip(rows, (answers.get(k) for k in keys), strict=True))
+    located = [(i, answer) for i in rows if isinstance(answer := found[i], tuple)]
+    idx = [i for i, _ in located]
     missed = [i for i in rows if not isinstance(found[i], tuple)]
     out = df.copy()
     for name in ("lat", "lon", "location_source"):
@@ -242,8 +243,8 @@ def geocode_missing(df: pd.DataFrame, settings: GeocoderSettings | None = None, 
             out[name] = pd.Series(pd.NA, index=out.index, dtype="string")
         out[name] = out[name].astype("string")
     if idx:
-        out.loc[idx, "lat"] = [repr(found[i][0]) for i in idx]
-        out.loc[idx, "lon"] = [repr(found[i][1]) for i in idx]
+        out.loc[idx, "lat"] = [repr(answer[0]) for _, answer in located]
+        out.loc[idx, "lon"] = [repr(answer[1]) for _, answer in located]
         out.loc[idx, "location_source"] = source[idx].to_numpy()
     reasons = [("not located: geocoding service unavailable" if found[i] == "unavailable"
                 else "not located: the geocoding service found no match") for i in missed]
@@ -254,8 +255,12 @@ def geocode_missing(df: pd.DataFrame, settings: GeocoderSettings | None = None, 
 
 
 def _resolve(keys: list[str], settings: GeocoderSettings,
-             lookup: Lookup | None) -> tuple[dict, int, str | None]:
-    """Answer each distinct query from the cache, then the service; stop at the first outage."""
+             lookup: Lookup | None) -> tuple[dict[str, object], int, str | None]:
+    """Answer each distinct query from the cache, then the service; stop at the first outage.
+
+    Each answer is ``(lat, lon)``, None when the service found nothing, or
+    ``"unavailable"`` for the queries left when it could not be reached.
+    """
     from geopy.exc import GeocoderServiceError, GeocoderTimedOut, GeocoderUnavailable
 
     cache = GeocodeCache(settings.cache_path)
@@ -270,20 +275,20 @@ def _resolve(keys: list[str], settings: GeocoderSettings,
             else:
                 pending.append(key)
         if pending:
-            lookup = lookup or nominatim_lookup(settings)
-        for i, key in enumerate(pending):
-            try:
-                requests += 1
-                answer = lookup(key)
-            except (GeocoderUnavailable, GeocoderTimedOut, GeocoderServiceError, OSError) as exc:
-                left = len(pending) - i
-                message = (f"geocoding service {settings.url} could not be used "
-                           f"({type(exc).__name__}: {exc}); {left} address(es) stay not located. "
-                           "Check the internet connection or add lat/lon to the file.")
-                answers.update({k: "unavailable" for k in pending[i:]})
-                break
-            answers[key] = answer
-            cache.put(key, answer)
+            ask = lookup or nominatim_lookup(settings)
+            for i, key in enumerate(pending):
+                try:
+                    requests += 1
+                    answer = ask(key)
+                except (GeocoderUnavailable, GeocoderTimedOut, GeocoderServiceError, OSError) as exc:
+                    left = len(pending) - i
+                    message = (f"geocoding service {settings.url} could not be used "
+                               f"({type(exc).__name__}: {exc}); {left} address(es) stay not located. "
+                               "Check the internet connection or add lat/lon to the file.")
+                    answers.update({k: "unavailable" for k in pending[i:]})
+                    break
+                answers[key] = answer
+                cache.put(key, answer)
     finally:
         cache.close()
     return answers, requests, message

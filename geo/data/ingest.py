@@ -23,6 +23,7 @@ import io
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -269,7 +270,7 @@ def can_undo_import(workspace: Workspace, kind: str) -> bool:
             and workspace.has_previous(kind))
 
 
-def undo_import(workspace: Workspace, kind: str) -> dict:
+def undo_import(workspace: Workspace, kind: str) -> dict[str, Any]:
     """Put back the ``kind`` table as it was before the last import.
 
     Returns
@@ -288,9 +289,10 @@ def undo_import(workspace: Workspace, kind: str) -> dict:
                               f"{workspace.name!r}")
     workspace.restore_previous(kind)
     imports = dict(workspace.settings().get("imports", {}))
-    imports[kind] = {**imports[kind], "undone": True}
+    undone: dict[str, Any] = {**imports[kind], "undone": True}
+    imports[kind] = undone
     workspace.update_settings(imports=imports)
-    return imports[kind]
+    return undone
 
 
 def shared_addresses_csv(report: ValidationReport) -> bytes:
@@ -300,12 +302,12 @@ def shared_addresses_csv(report: ValidationReport) -> bytes:
     opted_in, unsubscribed``; with a byte-order mark, as `bad_rows_csv`.
     """
     shared = report.shared if report.shared is not None else pd.DataFrame()
-    return shared.to_csv(index=False).encode("utf-8-sig")
+    return str(shared.to_csv(index=False)).encode("utf-8-sig")
 
 
 def errors_csv(report: ValidationReport) -> bytes:
     """Return the report's problems (row, column, reason, value) as UTF-8 CSV bytes."""
-    return report.errors.to_csv(index=False).encode("utf-8-sig")
+    return str(report.errors.to_csv(index=False)).encode("utf-8-sig")
 
 
 def bad_rows_csv(source: Source, report: ValidationReport, *, name: str | None = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -26,7 +27,7 @@ def owned_files(workspace: Workspace) -> list[Path]:
     return sorted(p for p in workspace.path.rglob("*") if p.is_file())
 
 
-def describe_workspace(workspace: Workspace) -> dict:
+def describe_workspace(workspace: Workspace) -> dict[str, Any]:
     """One workspace's contents.
 
     Returns

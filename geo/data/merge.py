@@ -20,9 +20,11 @@ Replace (``mode="replace"``)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.extensions import ExtensionDtype
 
 from geo.data.schema import Schema
 from geo.errors import DataError
@@ -165,7 +167,7 @@ def merge_table(stored: pd.DataFrame | None, incoming: pd.DataFrame, schema: Sch
     return table, changes
 
 
-def _dtype(stored: pd.Series, incoming: pd.Series):
+def _dtype(stored: pd.Series, incoming: pd.Series) -> np.dtype[Any] | ExtensionDtype:
     """The dtype for a column that mixes stored and imported values."""
     return incoming.dtype if stored.dtype == object else stored.dtype
 

@@ -9,6 +9,12 @@ and ``lon`` in degrees (EPSG:4326, reprojected when the file says another CRS;
 the representative point of a non-point shape). Anything that is not a usable
 table raises `geo.errors.DataError` naming the file; nothing else escapes.
 Validation and storage (`geo.data.ingest`) build on these readers.
+
+The module runs past 400 lines because it is one concern, reading: one short
+section per format behind one entry point (`iter_tables`), sharing the source
+handling and the row numbering; the CSV reader is most of it, since it streams
+in chunks and falls back to a tolerant parser. Recognising a file (format,
+encoding, delimiter, headers) is apart, in `geo.data.sniff`.
 """
 
 from __future__ import annotations
@@ -17,9 +23,9 @@ import csv
 import io
 import re
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -32,6 +38,10 @@ from geo.data.sniff import (
     sample_records,
 )
 from geo.errors import DataError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
 Source = str | Path | bytes | BinaryIO
 Progress = Callable[[float], None]
@@ -50,7 +60,8 @@ def source_name(source: Source, name: str | None = None) -> str:
         return str(name)
     if isinstance(source, (str, Path)):
         return Path(source).name
-    return str(getattr(source, "name", "") and Path(source.name).name or "upload")
+    file_name = getattr(source, "name", "")
+    return str(file_name and Path(file_name).name or "upload")
 
 
 def _open(source: Source, label: str) -> tuple[BinaryIO, bool]:
@@ -111,16 +122,20 @@ def _finish_chunk(chunk: pd.DataFrame, columns: list[str], first_row: int,
     return chunk, problems
 
 
-def _fast_chunks(handle, encoding, delimiter, names, skip, chunksize):
+def _fast_chunks(handle: BinaryIO, encoding: str, delimiter: str, names: list[str], skip: int,
+                 chunksize: int) -> Iterator[pd.DataFrame]:
+    """Read the file from its start in chunks of text cells with pandas' C parser (skipping ``skip`` lines)."""
     handle.seek(0)
-    return pd.read_csv(handle, sep=delimiter, header=None, names=names, skiprows=skip,
+    chunks: Iterator[pd.DataFrame] = pd.read_csv(handle, sep=delimiter, header=None, names=names, skiprows=skip,
                        dtype=str, na_filter=False, keep_default_na=False,
                        skip_blank_lines=False, skipinitialspace=True, index_col=False,
                        encoding=encoding, encoding_errors="replace", chunksize=chunksize,
                        engine="c", quotechar='"', doublequote=True)
+    return chunks
 
 
-def _slow_chunks(handle, encoding, delimiter, names, skip, chunksize) -> Iterator[pd.DataFrame]:
+def _slow_chunks(handle: BinaryIO, encoding: str, delimiter: str, names: list[str], skip: int,
+                 chunksize: int) -> Iterator[pd.DataFrame]:
     """Tolerant reader (Python's csv module) used when pandas' fast parser gives up."""
     handle.seek(0)
     text = io.TextIOWrapper(handle, encoding=encoding, errors="replace", newline="")
@@ -149,7 +164,8 @@ def _slow_chunks(handle, encoding, delimiter, names, skip, chunksize) -> Iterato
             pass
 
 
-def _tolerant_chunks(handle, encoding, delimiter, names, skip, chunksize):
+def _tolerant_chunks(handle: BinaryIO, encoding: str, delimiter: str, names: list[str], skip: int,
+                     chunksize: int) -> Iterator[tuple[int, pd.DataFrame]]:
     """Yield ``(rows read, chunk)``: pandas' C parser, then the csv module from where it failed."""
     done = 0
     try:
@@ -241,7 +257,7 @@ def _cell_text(value: object) -> str:
             return str(int(value))
         return repr(value)
     if hasattr(value, "isoformat"):
-        return value.isoformat()
+        return str(value.isoformat())
     return str(value).strip()
 
 
@@ -277,8 +293,11 @@ def read_xlsx(source: Source, *, name: str | None = None) -> pd.DataFrame:
     raise DataError(label, "the workbook has no sheet with data")
 
 
-def _sheet_frame(ws, label: str) -> pd.DataFrame | None:
-    header, rows, numbers = None, [], []
+def _sheet_frame(ws: ReadOnlyWorksheet, label: str) -> pd.DataFrame | None:
+    """One worksheet's non-empty rows as text cells indexed by sheet row; None when the sheet is empty."""
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    numbers: list[int] = []
     for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
         cells = [_cell_text(v) for v in values]
         if not any(cells):
@@ -300,7 +319,7 @@ def _sheet_frame(ws, label: str) -> pd.DataFrame | None:
 
 
 # --- geo formats --------------------------------------------------------------
-def _to_latlon(gdf, label: str) -> pd.DataFrame:
+def _to_latlon(gdf: gpd.GeoDataFrame, label: str) -> pd.DataFrame:
     """Replace a GeoDataFrame's geometry by ``lat``/``lon`` columns in EPSG:4326."""
     geom = gdf.geometry
     if gdf.crs is None:
@@ -394,7 +413,7 @@ def sniff_format(source: Source, *, name: str | None = None) -> str:
 
 def iter_tables(source: Source, *, name: str | None = None, chunksize: int = CHUNK_ROWS,
                 progress: Progress | None = None,
-                problems: list[pd.DataFrame] | None = None) -> Iterator[pd.DataFrame]:
+                problems: list[pd.DataFrame] | None = None) -> Generator[pd.DataFrame, None, None]:
     """Yield a file's rows in chunks: CSV streamed, the other formats in one chunk.
 
     See `iter_csv` for the parameters. Each chunk is indexed by spreadsheet row.

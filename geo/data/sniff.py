@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -124,8 +125,9 @@ def detect_encoding(handle: BinaryIO) -> str:
 
 
 def sample_records(text: str, delimiter: str, limit: int = 50) -> list[list[str]]:
+    """Split ``text`` into at most ``limit`` records with ``delimiter`` (quotes respected; stops at a broken one)."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    out = []
+    out: list[list[str]] = []
     try:
         for rec in reader:
             out.append(rec)
@@ -159,7 +161,7 @@ def detect_delimiter(sample: str) -> str:
     return best
 
 
-def clean_headers(raw: list[object]) -> list[str]:
+def clean_headers(raw: Sequence[object]) -> list[str]:
     """Strip headers, name blank ones ``column N`` (1-based) and suffix repeats ``.1``, ``.2``."""
     names: list[str] = []
     seen: dict[str, int] = {}

@@ -18,6 +18,10 @@ Modules:
     The area an extract declares (PBF header box, ``<bounds>``, download box).
 ``routing``
     Snap points to the network and compute travel times (`Router`).
+``pieces``
+    The travel-time matrix of a graph, its pieces and their cores.
+``stores``
+    Where stores stand on the network (`Placement`) and their travel times (`StoreTimes`).
 ``coverage``
     How much of a workspace's stores and customers a network covers.
 """

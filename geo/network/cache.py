@@ -1,5 +1,4 @@
-"""Keep processed road graphs on disk as compact arrays: one ``.npz`` per source, mode and options.
-"""
+"""Keep processed road graphs on disk as compact arrays: one ``.npz`` per source, mode and options."""
 
 from __future__ import annotations
 
@@ -56,16 +55,20 @@ def _column(values: list[Any]) -> tuple[np.ndarray, str]:
 
 
 def _decode(arr: np.ndarray, kind: str) -> list[Any]:
+    """Decode one attribute column written by `_column` back to Python values (None where absent)."""
     if kind == "bool":
         return [None if v == 2 else bool(v) for v in arr.tolist()]
     if kind == "int":
-        return arr.tolist()
+        ints: list[Any] = arr.tolist()
+        return ints
     if kind == "float":
         return [None if v != v else v for v in arr.tolist()]
     if kind == "str":
         return [None if v == "\x01" else v for v in arr.tolist()]
     if kind == "wkb":
-        geoms = shapely.from_wkb(np.where(arr == "", None, arr))
+        wkb = arr.astype(object)
+        wkb[arr == ""] = None
+        geoms = shapely.from_wkb(wkb)
         return list(geoms)
     return [json.loads(v) for v in arr.tolist()]
 
@@ -91,7 +94,7 @@ def save_graph_cache(G: nx.MultiDiGraph, file: Path) -> Path:
     arrays["meta"] = np.array(json.dumps(meta, default=str))
     file.parent.mkdir(parents=True, exist_ok=True)
     tmp = file.with_name(file.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
+    np.savez(tmp, allow_pickle=True, **arrays)  # numpy's default, spelled out: no array is named allow_pickle
     tmp.replace(file)
     return file
 
@@ -108,6 +111,7 @@ def load_graph_cache(file: Path) -> nx.MultiDiGraph:
 
 
 def _load_graph_cache(file: Path) -> nx.MultiDiGraph:
+    """Rebuild the graph from the arrays of ``file`` (nodes, then successor and predecessor dicts)."""
     with np.load(file, allow_pickle=False) as z:
         meta = json.loads(str(z["meta"]))
         kinds = meta["kinds"]
@@ -115,10 +119,10 @@ def _load_graph_cache(file: Path) -> nx.MultiDiGraph:
         node_id = z["node_id"].tolist()
         u, v, k = z["edge_u"].tolist(), z["edge_v"].tolist(), z["edge_k"].tolist()
     G = nx.MultiDiGraph(**meta["graph"])
-    G._node.update(zip(node_id, _rows(cols, "n:", len(node_id))))
-    succ: dict[Any, dict] = {n: {} for n in node_id}
-    pred: dict[Any, dict] = {n: {} for n in node_id}
-    for a, b, key, data in zip(u, v, k, _rows(cols, "e:", len(u))):
+    G._node.update(zip(node_id, _rows(cols, "n:", len(node_id)), strict=True))
+    succ: dict[int, dict[int, dict[int, dict[str, Any]]]] = {n: {} for n in node_id}
+    pred: dict[int, dict[int, dict[int, dict[str, Any]]]] = {n: {} for n in node_id}
+    for a, b, key, data in zip(u, v, k, _rows(cols, "e:", len(u)), strict=True):
         nbrs = succ[a].get(b)
         if nbrs is None:
             nbrs = succ[a][b] = {}
@@ -134,10 +138,11 @@ def _rows(cols: dict[str, list[Any]], prefix: str, n: int) -> list[dict[str, Any
     dense = [c for c in cols if c.startswith(prefix) and all(x is not None for x in cols[c])]
     sparse = [c for c in cols if c.startswith(prefix) and c not in dense]
     keys = [c[len(prefix):] for c in dense]
-    rows = [dict(zip(keys, row)) for row in zip(*(cols[c] for c in dense))] if dense else [{} for _ in range(n)]
+    rows = ([dict(zip(keys, row, strict=True)) for row in zip(*(cols[c] for c in dense), strict=True)]
+            if dense else [{} for _ in range(n)])
     for c in sparse:
         key = c[len(prefix):]
-        for row, x in zip(rows, cols[c]):
+        for row, x in zip(rows, cols[c], strict=True):
             if x is not None:
                 row[key] = x
     return rows

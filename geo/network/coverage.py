@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from geo.network.routing import Placement, Router
+from geo.network.routing import Router
+from geo.network.stores import Placement
 
 SAMPLE = 50_000
 """Customers checked at most (a fixed random sample of larger tables)."""
@@ -31,7 +32,7 @@ class Coverage:
         Customers in the workspace, how many were checked (all, or a sample),
         and how many of those snap to a road.
     placement
-        The stores' placement (`geo.network.routing.Placement`), with the reasons.
+        The stores' placement (`geo.network.stores.Placement`), with the reasons.
     """
 
     stores: int
@@ -90,7 +91,7 @@ def network_coverage(router: Router, stores: pd.DataFrame, customers: pd.DataFra
     placement = router.place_stores(stores)
     n = 0 if customers is None else len(customers)
     snapped = checked = 0
-    if n:
+    if customers is not None and n:
         rows = (np.arange(n) if n <= sample
                 else np.sort(np.random.default_rng(seed).choice(n, sample, replace=False)))
         lat = customers["lat"].to_numpy(float)[rows]

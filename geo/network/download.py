@@ -1,5 +1,4 @@
-"""Download a travel mode's network by place or box through OSMnx (Nominatim, Overpass); fail fast offline.
-"""
+"""Download a travel mode's network by place or box through OSMnx (Nominatim, Overpass); fail fast offline."""
 
 from __future__ import annotations
 

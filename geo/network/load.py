@@ -1,5 +1,4 @@
-"""Load the road network of a travel mode from a file or the embedded demo, through the disk cache.
-"""
+"""Load the road network of a travel mode from a file or the embedded demo, through the disk cache."""
 
 from __future__ import annotations
 

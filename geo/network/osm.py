@@ -86,6 +86,8 @@ def read_osm_elements(path: Path, mode: str) -> tuple[dict[str, Any], dict[str, 
     try:
         fp = osmium.FileProcessor(str(path), osmium.osm.WAY).with_filter(osmium.filter.KeyFilter("highway"))
         for w in fp:
+            if not isinstance(w, osmium.osm.Way):  # the entity filter lets ways through only
+                continue
             highway_ways += 1
             tags = {t.k: t.v for t in w.tags if t.k in keep_tags}
             if way_passes(tags, clauses):
@@ -95,6 +97,8 @@ def read_osm_elements(path: Path, mode: str) -> tuple[dict[str, Any], dict[str, 
         node_tags = set(ox.settings.useful_tags_node)
         fp = osmium.FileProcessor(str(path), osmium.osm.NODE).with_filter(osmium.filter.IdFilter(needed))
         for n in fp:
+            if not isinstance(n, osmium.osm.Node):  # the entity filter lets nodes through only
+                continue
             loc = n.location
             if not loc.valid():
                 continue
@@ -115,7 +119,7 @@ def read_osm_elements(path: Path, mode: str) -> tuple[dict[str, Any], dict[str, 
 def _cut_clipped_ways(ways: list[tuple[int, dict[str, str], list[int]]],
                       nodes: dict[int, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Turn ways into Overpass way elements, cutting each at nodes missing from ``nodes``."""
-    elements = []
+    elements: list[dict[str, Any]] = []
     clipped: list[int] = []
     missing = 0
     for way_id, tags, refs in ways:
@@ -125,7 +129,7 @@ def _cut_clipped_ways(ways: list[tuple[int, dict[str, str], list[int]]],
             continue
         clipped.append(way_id)
         missing += present.count(False)
-        runs = [[r for r, _ in grp] for ok, grp in groupby(zip(refs, present), key=lambda t: t[1]) if ok]
+        runs = [[r for r, _ in grp] for ok, grp in groupby(zip(refs, present, strict=True), key=lambda t: t[1]) if ok]
         for run in runs:
             if len(run) >= 2:  # same way id: OSMnx keys elements by id, so merge the runs
                 elements.append({"type": "way", "id": way_id, "tags": tags, "nodes": run})
@@ -154,6 +158,10 @@ def restore_way_ids(G: nx.MultiDiGraph) -> None:
 
 
 def warn_clipped(label: str, report: dict[str, Any], on_missing_nodes: str) -> None:
+    """Warn (or raise, with ``on_missing_nodes="raise"``) when `read_osm_elements` cut clipped ways.
+
+    ``report`` is the report of `read_osm_elements`; ``label`` names the network in the message.
+    """
     clipped = report.get("clipped_ways", [])
     if not clipped:
         return

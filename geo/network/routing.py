@@ -56,10 +56,19 @@ Traffic
     A factor that scales drive speeds: every drive edge takes
     ``travel_time / traffic`` seconds (0.7 = peak traffic, 30 % slower). It is
     ignored for walk and bike.
+
+Why this module is long
+    It is one class: snapping, the area test and the Dijkstra passes of `Router`
+    all read the same arrays (CSR matrix, projected coordinates, pieces, cores,
+    k-d trees) and share its caches, so they stay together. What needs no router
+    lives apart: `geo.network.pieces` builds the matrix and labels the pieces and
+    cores, `geo.network.stores` holds the answers about stores (`Placement`,
+    `StoreTimes`, `unplaced_message`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -71,20 +80,22 @@ import pandas as pd
 import pyproj
 import scipy.sparse as sp
 import shapely
-from scipy.sparse.csgraph import connected_components, dijkstra
+from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from geo.errors import NetworkError
 from geo.modes import check_mode
 from geo.network.extent import BOUNDS_FROM_KEY, graph_bounds
 from geo.network.graph import DEFAULT_BIKE_KMH, DEFAULT_WALK_KMH, load_notes
+from geo.network.pieces import csr_min, pieces_and_cores
+from geo.network.stores import UNPLACED_COLUMNS, Placement, StoreTimes
+from geo.network.stores import unplaced_message as unplaced_message  # re-exported for ui.network_notes
 
 DIRECTIONS = ("to_store", "from_store")
 REASONS = ("", "off_network", "outside_area", "no_route", "beyond_max_minutes", "beyond_radius")
 """Why a point is unreachable; `Snap.reason` and assignment codes index this tuple (0 = reachable)."""
 OFF_NETWORK, OUTSIDE_AREA, NO_ROUTE = (REASONS.index(r) for r in ("off_network", "outside_area", "no_route"))
 DEFAULT_SNAP_MAX_M = 500.0
-UNPLACED_COLUMNS = ["store_id", "reason", "dist_m", "detail"]
 _BOUNDS_STEP_DEG = 0.005
 """Bounds are densified to a vertex every 0.005 degrees (about 500 m) before projection (error: millimetres)."""
 _PARALLEL_MIN = 100_000
@@ -136,122 +147,6 @@ class Snap:
 
 
 @dataclass
-class Placement:
-    """Where stores stand on the network: those placed, and why each other one could not be placed.
-
-    Attributes
-    ----------
-    store_ids
-        Ids of the placed stores, sorted ascending.
-    node
-        Graph node index of each placed store.
-    snap_m
-        Distance in metres from each placed store to its node.
-    unplaced
-        One row per store that could not be placed, in id order, with
-        `UNPLACED_COLUMNS`: ``store_id``, ``reason`` (``outside_area``,
-        ``off_network`` or ``no_route``), ``dist_m`` (metres to the nearest road)
-        and ``detail`` (the reason in words).
-    mode
-        The network's travel mode.
-    """
-
-    store_ids: np.ndarray
-    node: np.ndarray
-    snap_m: np.ndarray
-    unplaced: pd.DataFrame
-    mode: str
-
-    def message(self) -> str | None:
-        """The unplaced stores in one sentence for a page or a log (None when every store is placed)."""
-        return unplaced_message(self.unplaced, self.mode, len(self.store_ids) + len(self.unplaced))
-
-
-def unplaced_message(unplaced: pd.DataFrame, mode: str, n_stores: int, *, shown: int = 10) -> str | None:
-    """Name the stores that cannot be placed and why (see `Placement`); None when there are none.
-
-    Parameters
-    ----------
-    unplaced
-        `Placement.unplaced`.
-    mode
-        The network's travel mode, for the wording.
-    n_stores
-        How many stores were asked for.
-    shown
-        At most this many stores are named; the rest are counted.
-    """
-    if len(unplaced) == 0:
-        return None
-    parts = [f"{sid} ({detail})" for sid, detail in zip(unplaced["store_id"][:shown], unplaced["detail"][:shown])]
-    more = f"; and {len(unplaced) - shown} more" if len(unplaced) > shown else ""
-    return (f"{len(unplaced)} of {n_stores} stores cannot be placed on the {mode} network and have no "
-            f"catchment: {'; '.join(parts)}{more}. Check their coordinates or load a network that covers them.")
-
-
-@dataclass
-class StoreTimes:
-    """Travel seconds between every store and every graph node, from one Dijkstra call.
-
-    Attributes
-    ----------
-    store_ids
-        Store ids sorted ascending (ties between stores go to the lower id).
-    node
-        Graph node index of each store.
-    snap_m
-        Distance in metres from each store to its node.
-    seconds
-        ``(n_stores, n_nodes)`` travel seconds in ``direction``; ``inf`` where
-        unreachable or beyond ``limit_s``.
-    served
-        Per piece of the network: whether a store stands in it (customers are
-        snapped into these pieces only; see `Router.route_snap`).
-    unplaced
-        The stores that could not be placed (`Placement.unplaced`); they have no times.
-    """
-
-    store_ids: np.ndarray
-    node: np.ndarray
-    snap_m: np.ndarray
-    seconds: np.ndarray
-    mode: str
-    traffic: float
-    direction: str
-    limit_s: float
-    served: np.ndarray
-    unplaced: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=UNPLACED_COLUMNS))
-
-    def best_two(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per node: nearest store (index, seconds) and second-nearest distinct store.
-
-        Ties go to the lower store id (stores are sorted). Store indices are -1
-        where no store (or no second store) is reachable.
-        """
-        if "_best" not in self.__dict__:
-            sec = self.seconds
-            n = sec.shape[1]
-            if sec.shape[0] == 0:
-                empty = np.full(n, -1), np.full(n, np.inf)
-                self.__dict__["_best"] = (*empty, *empty)
-            else:
-                cols = np.arange(n)
-                s1 = np.argmin(sec, axis=0)
-                d1 = sec[s1, cols]
-                if sec.shape[0] > 1:
-                    masked = sec.copy()
-                    masked[s1, cols] = np.inf
-                    s2 = np.argmin(masked, axis=0)
-                    d2 = masked[s2, cols]
-                else:
-                    s2, d2 = np.zeros(n, dtype=np.intp), np.full(n, np.inf)
-                s1 = np.where(np.isfinite(d1), s1, -1)
-                s2 = np.where(np.isfinite(d2), s2, -1)
-                self.__dict__["_best"] = (s1, d1, s2, d2)
-        return self.__dict__["_best"]
-
-
-@dataclass
 class Router:
     """Compact arrays of one road graph for fast travel-time questions.
 
@@ -276,7 +171,7 @@ class Router:
     bounds: shapely.Geometry | None = None
     bounds_from: str = ""
     report: dict[str, Any] = field(default_factory=dict, repr=False)
-    cache: dict = field(default_factory=dict, repr=False)
+    cache: dict[Hashable, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_graph(cls, G: nx.MultiDiGraph, *, snap_max_m: float = DEFAULT_SNAP_MAX_M,
@@ -299,7 +194,8 @@ class Router:
             raise NetworkError("cannot route on an empty network")
         speeds = G.graph.get("speeds_kmh", {})
         if access_kmh is None:
-            access_kmh = speeds.get("bike", DEFAULT_BIKE_KMH) if mode == "bike" else speeds.get("walk", DEFAULT_WALK_KMH)
+            access_kmh = (speeds.get("bike", DEFAULT_BIKE_KMH) if mode == "bike"
+                          else speeds.get("walk", DEFAULT_WALK_KMH))
         node_ids = np.fromiter(G.nodes, dtype=np.int64, count=len(G))
         lon = np.fromiter((d["x"] for _, d in G.nodes(data=True)), dtype=float, count=len(G))
         lat = np.fromiter((d["y"] for _, d in G.nodes(data=True)), dtype=float, count=len(G))
@@ -307,11 +203,12 @@ class Router:
         u, v, t = [], [], []
         for a, b, data in G.edges(data=True):
             if "travel_time" not in data:
-                raise NetworkError(f"edge {a}->{b} has no travel_time; load the graph with geo.network.load.load_network")
+                raise NetworkError(f"edge {a}->{b} has no travel_time; "
+                                   "load the graph with geo.network.load.load_network")
             u.append(a)
             v.append(b)
             t.append(data["travel_time"])
-        seconds = _csr_min(index.get_indexer(u), index.get_indexer(v), np.asarray(t, dtype=float), len(G))
+        seconds = csr_min(index.get_indexer(u), index.get_indexer(v), np.asarray(t, dtype=float), len(G))
         piece, core = pieces_and_cores(seconds)
         report = G.graph.get("load_report")
         epsg = utm_epsg(float(np.median(lon)), float(np.median(lat)))
@@ -556,7 +453,8 @@ class Router:
         graph = self.graph_seconds(traffic, direction)
         if sources.size == 0:
             return np.full(len(self.node_ids), np.inf) if min_only else np.empty((0, len(self.node_ids)))
-        return dijkstra(graph, directed=True, indices=sources, limit=limit_s, min_only=min_only)
+        seconds: np.ndarray = dijkstra(graph, directed=True, indices=sources, limit=limit_s, min_only=min_only)
+        return seconds
 
     def place_stores(self, stores: pd.DataFrame) -> Placement:
         """Sort stores by id and snap each to the nearest core node of any piece; say why others cannot be placed.
@@ -625,7 +523,8 @@ class Router:
         if len(placed.store_ids) == 0:
             raise NetworkError(f"no store can be placed on the {self.mode} network: " +
                                "; ".join(f"{s} ({t})" for s, t in zip(placed.unplaced["store_id"][:10],
-                                                                      placed.unplaced["detail"][:10])) +
+                                                                      placed.unplaced["detail"][:10],
+                                                                      strict=True)) +
                                ". Check their coordinates or load a network that covers them")
         limit_s = np.inf if limit_min is None else float(limit_min) * 60.0
         sec = self.node_seconds(placed.node, traffic=traffic, direction=direction, limit_s=limit_s)
@@ -633,44 +532,6 @@ class Router:
                           seconds=np.atleast_2d(sec), mode=self.mode, traffic=self.check_traffic(traffic),
                           direction=direction, limit_s=limit_s, served=self.served_pieces(placed.node),
                           unplaced=placed.unplaced)
-
-
-def pieces_and_cores(seconds: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-    """Label each node's piece and mark the cores (see the module notes).
-
-    Parameters
-    ----------
-    seconds
-        ``n x n`` CSR of edge seconds (explicit zeros are edges).
-
-    Returns
-    -------
-    piece, core
-        Per node: its weakly connected component (labels 0..k-1), and whether it
-        belongs to the largest strongly connected component of its piece (ties:
-        the lowest label), which must hold at least two nodes.
-    """
-    _, piece = connected_components(seconds, directed=True, connection="weak")
-    n_strong, strong = connected_components(seconds, directed=True, connection="strong")
-    size = np.bincount(strong, minlength=n_strong)
-    strong_piece = np.empty(n_strong, dtype=np.int64)
-    strong_piece[strong] = piece
-    order = np.lexsort((np.arange(n_strong), -size, strong_piece))
-    first = order[np.r_[True, strong_piece[order][1:] != strong_piece[order][:-1]]]
-    is_core = np.zeros(n_strong, dtype=bool)
-    is_core[first] = True
-    return piece.astype(np.int64), is_core[strong] & (size[strong] >= 2)
-
-
-def _csr_min(u: np.ndarray, v: np.ndarray, t: np.ndarray, n: int) -> sp.csr_matrix:
-    """Build an ``n x n`` CSR of edge seconds keeping the minimum over parallel edges, no self-loops."""
-    keep = u != v
-    u, v, t = u[keep], v[keep], t[keep]
-    order = np.lexsort((t, v, u))
-    u, v, t = u[order], v[order], t[order]
-    first = np.ones(len(u), dtype=bool)
-    first[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
-    return sp.csr_matrix((t[first], (u[first], v[first])), shape=(n, n))
 
 
 def _require(df: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
