@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from geo.network.routing import unplaced_message
+from geo.network.stores import unplaced_message
 from ui import engine
 from ui.selection import Selection
 

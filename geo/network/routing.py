@@ -89,7 +89,6 @@ from geo.network.extent import BOUNDS_FROM_KEY, graph_bounds
 from geo.network.graph import DEFAULT_BIKE_KMH, DEFAULT_WALK_KMH, load_notes
 from geo.network.pieces import csr_min, pieces_and_cores
 from geo.network.stores import UNPLACED_COLUMNS, Placement, StoreTimes
-from geo.network.stores import unplaced_message as unplaced_message  # re-exported for ui.network_notes
 
 DIRECTIONS = ("to_store", "from_store")
 REASONS = ("", "off_network", "outside_area", "no_route", "beyond_max_minutes", "beyond_radius")
