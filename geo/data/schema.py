@@ -77,6 +77,7 @@ STORES = Schema(
         Column("lat", "lat"),
         Column("lon", "lon"),
         Column("address", "text", required=False),
+        Column("attractiveness", "float", required=False),  # issue 15: Huff A_j (floor area...), 1 when blank
     ),
     key="store_id",
 )
