@@ -162,9 +162,9 @@ def campaign_history(workspace: Workspace, name: str) -> pd.DataFrame | None:
                          "redeemed": redeemed & sent, "revenue": np.where(sent, revenue, 0.0)})
 
 
-def history_by_band(workspace: Workspace, bands: Sequence[float], *, mode: str = "drive"
-                    ) -> tuple[pd.DataFrame, list[str]]:
-    """Sum past outcomes per current band.
+def history_by_band(workspace: Workspace, bands: Sequence[float], *, mode: str = "drive",
+                    only: Sequence[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Sum past outcomes per current band (of the campaigns named in ``only``, when given).
 
     Returns
     -------
@@ -177,6 +177,8 @@ def history_by_band(workspace: Workspace, bands: Sequence[float], *, mode: str =
     used: list[str] = []
     parts: list[pd.DataFrame] = []
     for name in workspace.list_campaigns():
+        if only is not None and name not in only:
+            continue
         h = campaign_history(workspace, name)
         if h is None or not h["sent"].any():
             continue
@@ -234,7 +236,7 @@ def _empty_forecast(labels: list[str], recipients: np.ndarray, message: str) -> 
 def forecast(workspace: Workspace, recipients_per_band: pd.Series, bands: Sequence[float], *,
              mode: str = "drive", cost_per_email: float = 0.0, discount_value: float = 0.0,
              margin: float = 1.0, confidence: float = DEFAULT_CONFIDENCE,
-             draws: int = DEFAULT_DRAWS, seed: int = 0) -> Forecast:
+             draws: int = DEFAULT_DRAWS, seed: int = 0, only: Sequence[str] | None = None) -> Forecast:
     """Expected opens, clicks, redemptions, revenue and ROI for an audience.
 
     Parameters
@@ -258,10 +260,12 @@ def forecast(workspace: Workspace, recipients_per_band: pd.Series, bands: Sequen
         Width of the ranges (0.90 → 5th to 95th percentile).
     draws, seed
         Size and seed of the simulation that gives the ranges (reproducible).
+    only
+        Use only these past campaigns (a backtest fits on one and forecasts another).
     """
     labels = band_labels(bands)
     n = recipients_per_band.reindex(labels).fillna(0).to_numpy(dtype=np.int64)
-    hist, used = history_by_band(workspace, bands, mode=mode)
+    hist, used = history_by_band(workspace, bands, mode=mode, only=only)
     if not used:
         return _empty_forecast(labels, n, NO_HISTORY)
     if hist["sent"].sum() == 0:
