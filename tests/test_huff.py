@@ -241,3 +241,24 @@ def test_cli_fits_choices_and_prints_visitors_without(tmp_path: Path, walk, scen
     (tmp_path / "bad.csv").write_text("customer,shop\n1,2\n")
     assert main(base + ["--choices", str(tmp_path / "bad.csv")]) == 2
     assert "customer_id" in capsys.readouterr().err
+
+
+def test_candidate_takes_expected_visitors_from_the_stores_near_it(walk, scene, sets_plain):
+    from geo.catchments.huff import visitors_taken
+
+    stores, customers = scene
+    stores = stores.drop(columns="attractiveness")
+    near = stores.iloc[0]
+    out = visitors_taken(walk, stores, customers, float(near["lat"]) + 0.001, float(near["lon"]),
+                         max_minutes=BAND)
+    assert list(out["store_id"]) == [*sets_plain.store_ids, "candidate"]
+    existing = out[out["store_id"] != "candidate"]
+    after = network_choice_sets(walk, pd.concat([stores, pd.DataFrame([{
+        "store_id": "candidate", "lat": float(near["lat"]) + 0.001, "lon": float(near["lon"])}])]),
+        customers, max_minutes=BAND)
+    newly = (after.sizes > 0).sum() - (sets_plain.sizes > 0).sum()
+    cand = out.set_index("store_id").loc["candidate"]
+    assert cand["taken"] == pytest.approx(existing["taken"].sum() + newly)
+    assert (existing["taken"] >= -1e-9).all()  # a new store only takes visitors
+    taken = existing.set_index("store_id")["taken"]
+    assert taken[near["store_id"]] > taken.median()

@@ -497,3 +497,44 @@ def simulate_choices(sets: ChoiceSets, alpha: float, beta: float, rng: np.random
     pick = np.searchsorted(cum, u, side="right")
     pick = np.clip(pick, start, sets.indptr[has + 1] - 1)
     return has, sets.store[pick].astype(np.int64)
+
+
+CANDIDATE_ID = "candidate"
+
+
+def visitors_taken(router: Router, stores: pd.DataFrame, customers: pd.DataFrame, lat: float, lon: float, *,
+                   max_minutes: float, traffic: float = 1.0, alpha: float = DEFAULT_ALPHA,
+                   beta: float = DEFAULT_BETA, attractiveness: float = 1.0) -> pd.DataFrame:
+    """Expected visitors a candidate store at (``lat``, ``lon``) would take from each existing store (Huff).
+
+    Returns
+    -------
+    DataFrame
+        ``store_id, before, after, taken`` per existing store (expected
+        visitors without and with the candidate, and the difference), then a
+        row for the candidate itself (``before`` 0, ``taken`` = what it wins).
+        The candidate's ``taken`` equals the sum of the others' (visitors only
+        move between stores, plus customers it brings within reach of a store
+        for the first time). Raises `NetworkError` when the candidate cannot be
+        placed on the network.
+    """
+    if CANDIDATE_ID in set(stores["store_id"].astype(str)):
+        raise GeoError(f"a store is already called {CANDIDATE_ID!r}; rename it to run the what-if")
+    cand = {"store_id": CANDIDATE_ID, "lat": float(lat), "lon": float(lon)}
+    if ATTRACTIVENESS in stores.columns:
+        cand[ATTRACTIVENESS] = attractiveness
+    placed = router.place_stores(pd.DataFrame([cand]))
+    if not len(placed.store_ids):
+        raise NetworkError(f"the candidate store cannot be placed: {placed.unplaced['detail'].iloc[0]}")
+    before_sets = network_choice_sets(router, stores, customers, max_minutes=max_minutes, traffic=traffic)
+    both = pd.concat([stores, pd.DataFrame([cand])], ignore_index=True)
+    after_sets = network_choice_sets(router, both, customers, max_minutes=max_minutes, traffic=traffic)
+    before = expected_visitors(before_sets, probabilities(before_sets, alpha, beta))
+    after = expected_visitors(after_sets, probabilities(after_sets, alpha, beta))
+    ids = list(before.index) + [CANDIDATE_ID]
+    b = before.reindex(ids).fillna(0.0)
+    a = after.reindex(ids).fillna(0.0)
+    out = pd.DataFrame({"store_id": ids, "before": b.to_numpy(), "after": a.to_numpy()})
+    out["taken"] = out["before"] - out["after"]
+    out.loc[out["store_id"] == CANDIDATE_ID, "taken"] = float(a[CANDIDATE_ID])
+    return out
