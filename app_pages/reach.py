@@ -11,6 +11,9 @@ Where each number comes from:
 * stores the road network cannot place, and the network's notes (pieces, nodes set aside,
   clipped ways) → `geo.network.routing.Router.place_stores` and `Router.notes` (via `ui.network_notes`);
 * expected outcome and ROI → `geo.targeting.forecast.forecast` (via `ui.reach.expected_outcome`);
+* store choice by Huff (expected visitors, contested customers) → `geo.catchments.huff`; the prospects
+  ring → `geo.targeting.prospects`; untapped cells → `geo.targeting.untapped`; demand per store per
+  day → `geo.targeting.daily` (all via `ui.market`);
 * downloads and the saved campaign → `geo.targeting.targets`.
 Everything below the audience filters sits in one `st.fragment`, rerun when the
 catchment slider rests or another of its widgets changes.
@@ -43,10 +46,10 @@ from geo.targeting.suppression import (
 from geo.targeting.targets import build_target_list, save_campaign
 from geo.text import plural
 from geo.views.reach_charts import histogram_table, waterfall_table
-from ui import cache, engine
+from ui import cache, engine, market
 from ui import reach as ui
 from ui import reach_preview as preview
-from ui.errors import shown_as_message
+from ui.errors import shown_as_message, shown_inline
 from ui.network_notes import show_network_notes
 from ui.page import start_page
 from ui.pickers import store_picker
@@ -156,6 +159,36 @@ def remember_limit(field: str, key: str) -> None:
         ws.update_settings(reach={**ws.settings().get("reach", {}), field: state.limit})
 
 
+def ring_tagged(targets: pd.DataFrame, limit: float, delta: float | None, mode: str) -> pd.DataFrame:
+    """The target list with the prospects ring tagged (`geo.targeting.prospects.tag_prospects`), if added."""
+    from geo.targeting.prospects import tag_prospects
+
+    return targets if delta is None else tag_prospects(targets, limit, delta, mode)
+
+
+def research_panel(sel: Selection, index, r, limit: float, holdout: float, now) -> float | None:  # noqa: ANN001
+    """Store choice (Huff), the prospects ring and untapped areas of this catchment.
+
+    Returns the ring's width when the user adds the ring to the target list, else None.
+    """
+    with st.expander("Store choice: nearest store or Huff probabilities"):
+        if market.pick_assignment() == market.ASSIGN_BY[1]:
+            with shown_inline("Could not compute the store-choice probabilities"):
+                market.huff_section(sel, limit, r.per_store)
+    delta = None
+    with st.expander("Prospects slightly further away"):
+        with shown_inline("Could not measure the prospects ring"):
+            delta = market.prospects_section(index, sel, limit, root=str(root), ws=ws.name, campaigns=campaigns,
+                                             holdout=holdout, cost_per_email=now.cost_per_email,
+                                             discount_value=now.discount_value, currency=now.currency)
+    with st.expander("Untapped areas"):
+        if st.toggle("Rank untapped cells (reads the building footprints)", key="reach_untapped_on",
+                     persist_state="session"):
+            with shown_inline("Could not rank the untapped areas"):
+                market.untapped_section(sel, limit)
+    return delta
+
+
 @st.fragment
 def live_panel() -> None:
     """The live preview (counts and map per slider step, in the browser) and what follows it.
@@ -232,6 +265,7 @@ def live_panel() -> None:
                                            "treatment": "Treatment", "holdout": "Holdout",
                                            "in_two_catchments": "Also in another catchment"}),
                  hide_index=True, width="stretch", key="reach_per_store")
+    ring_delta = research_panel(sel, index, r, limit, campaign_plan.holdout, now)
 
     st.subheader("Expected outcome")
     money = now.currency
@@ -283,13 +317,24 @@ def live_panel() -> None:
         st.warning("Pick the last day of the offer window to enable downloads and saving.")
         return
     offer_start, offer_end = offer[0].isoformat(), offer[1].isoformat()
+    with st.expander("Demand per store per day of the offer window"):
+        with shown_inline("Could not forecast the daily demand"):
+            market.daily_section(fc, r.per_band, offer_start, offer_end, root=str(root), ws=ws.name,
+                                 campaigns=campaigns)
     params = campaign_plan.params()
+    listed, bands_listed = r, bands
+    if ring_delta is not None:
+        bands_listed = [*bands, limit + ring_delta]
+        listed = index.at(bands_listed, holdout=campaign_plan.holdout, seed=campaign_plan.seed)
+        params = {**params, "bands": bands_listed, "prospects_ring": [limit, limit + ring_delta]}
+        st.caption(market.ring_label(limit, ring_delta, unit))
     d = ui.draft(ui.selection_key(ws=ws.name, cv=cv, sv=sv, sup=sup_key, offer=[offer_start,
                                                                                  offer_end],
                                   **params),
-                 lambda: build_target_list(r.targets, stores_on_map, mode=mode.value,
-                                           offer_start=offer_start, offer_end=offer_end,
-                                           existing_codes=existing_codes(ws)))
+                 lambda: ring_tagged(build_target_list(listed.targets, stores_on_map, mode=mode.value,
+                                                       offer_start=offer_start, offer_end=offer_end,
+                                                       existing_codes=existing_codes(ws)),
+                                     limit, ring_delta, mode.value))
     stem = name.strip() or "targets"
     dl = st.columns(5)
     dl[0].download_button("Target list (CSV)", key="reach_dl_csv", on_click="ignore",
@@ -314,11 +359,11 @@ def live_panel() -> None:
     st.caption("Coupon codes are drawn once for this selection: the downloads and the saved "
                "campaign carry the same codes. Holdout members are listed and marked, never "
                "given a code, and left out of the Mailchimp and Klaviyo files.")
-    if len(r.second_records):
+    if len(listed.second_records):
         st.download_button(
-            f"Second records of an address ({len(r.second_records):,}) as CSV",
+            f"Second records of an address ({len(listed.second_records):,}) as CSV",
             key="reach_dl_second", on_click="ignore",
-            data=lambda: to_csv_bytes(r.second_records, bom=bom),
+            data=lambda: to_csv_bytes(listed.second_records, bom=bom),
             file_name=download_name(f"{stem} second records", fmt="csv"), mime="text/csv",
             help="Records left out because another record of the same address represents it "
                  "(represented_by): the address is targeted once, at its nearest store.")
