@@ -189,6 +189,8 @@ def catchments_view() -> None:
             st.markdown(f"**Candidate store** would win {len(whatif.won):,} customers within "
                         f"{bands[-1]:g} min, from:")
             st.dataframe(whatif.by_store, hide_index=True)
+            from ui.market import visitors_taken_section  # issue 15: Huff expected visitors taken
+            visitors_taken_section(sel, candidate["lat"], candidate["lon"], float(bands[-1]))
         st.download_button("Catchments as GeoJSON", data=lambda: to_geojson(polys),
                            file_name=f"catchments-{mode}.geojson", mime="application/geo+json",
                            on_click="ignore")

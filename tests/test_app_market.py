@@ -71,3 +71,18 @@ def test_prospects_ring_counts_and_joins_the_target_list(scratch_demo, demo_rout
     assert any("includes the prospects ring" in c.value for c in at.caption)
     # the daily demand of the offer window is drawn from the past campaign's profile
     assert any("Daily profile from" in c.value for c in at.caption)
+
+
+def test_catchments_what_if_shows_expected_visitors_taken(scratch_demo, demo_router):
+    from geo.catchments.huff import visitors_taken
+
+    at = run_app("app_pages/catchments.py")
+    at.toggle(key="cand_on").set_value(True).run()
+    assert not at.exception, at.exception
+    ws = open_workspace("demo", scratch_demo)
+    stores, customers = ws.load_table("stores"), ws.load_table("customers")
+    want = visitors_taken(demo_router, stores, customers, at.session_state["cand_lat"],
+                          at.session_state["cand_lon"], max_minutes=15.0)
+    table = next(d.value for d in at.dataframe if "taken" in d.value.columns)
+    assert np.allclose(table["taken"], want["taken"].round(1))
+    assert any("Expected visitors the candidate would take" in m.value for m in at.markdown)
