@@ -380,23 +380,31 @@ def chosen_entries(sets: ChoiceSets, customer_index: np.ndarray, store_index: np
     return out
 
 
-def _loglik_parts(theta: np.ndarray, x: np.ndarray, offset: np.ndarray, indptr: np.ndarray,
+def _loglik_parts(theta: np.ndarray, x: np.ndarray, offset: np.ndarray, starts: np.ndarray, seg: np.ndarray,
                   chosen: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """Log-likelihood, gradient and Hessian of the logit with utilities ``x @ theta + offset``.
 
-    Every segment of ``indptr`` must hold at least one entry.
+    ``starts`` are the first entries of the choice sets (none empty), ``seg``
+    the choice set of each entry. Utilities are shifted by their overall
+    maximum (one pass, no per-set maximum); when a set's sum underflows the
+    per-set shift is used instead.
     """
     u = x @ theta + offset
-    starts = indptr[:-1]
-    seg = np.repeat(np.arange(len(starts)), np.diff(indptr))
-    top = np.maximum.reduceat(u, starts)
-    e = np.exp(u - top[seg])
+    shift = np.full(len(starts), float(u.max()))
+    e = np.exp(u - shift[0])
     total = np.add.reduceat(e, starts)
+    if not (total > 1e-280).all():  # a set far below the best one: shift each set by its own maximum
+        shift = np.maximum.reduceat(u, starts)
+        e = np.exp(u - shift[seg])
+        total = np.add.reduceat(e, starts)
     p = e / total[seg]
-    ll = float(u[chosen].sum() - (top + np.log(total)).sum())
-    xbar = np.column_stack([np.add.reduceat(p * x[:, k], starts) for k in range(x.shape[1])])
+    ll = float(u[chosen].sum() - (shift + np.log(total)).sum())
+    k = x.shape[1]
+    px = [p * x[:, j] for j in range(k)]
+    xbar = np.column_stack([np.add.reduceat(px[j], starts) for j in range(k)])
     grad = x[chosen].sum(axis=0) - xbar.sum(axis=0)
-    hess = -((x * p[:, None]).T @ x - xbar.T @ xbar)
+    second = np.array([[float(np.dot(px[a], x[:, b])) for b in range(k)] for a in range(k)])
+    hess = -(second - xbar.T @ xbar)
     return ll, grad, hess
 
 
@@ -443,8 +451,16 @@ def calibrate(sets: ChoiceSets, customer_index: np.ndarray, store_index: np.ndar
     x = np.column_stack([-np.log(sub.cost), log_a] if fit_alpha else [-np.log(sub.cost)])
     offset = np.zeros(len(log_a)) if fit_alpha else DEFAULT_ALPHA * log_a
 
+    starts = sub.indptr[:-1]
+    seg = np.repeat(np.arange(len(starts)), sub.sizes)
+    memo: dict[bytes, tuple[float, np.ndarray, np.ndarray]] = {}
+
     def parts(theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        return _loglik_parts(theta, x, offset, sub.indptr, chosen)
+        key = np.asarray(theta, dtype=float).tobytes()
+        if key not in memo:  # the optimiser asks for value, gradient and Hessian at the same point
+            memo.clear()
+            memo[key] = _loglik_parts(np.asarray(theta, dtype=float), x, offset, starts, seg, chosen)
+        return memo[key]
 
     theta0 = np.array([start_beta, DEFAULT_ALPHA] if fit_alpha else [start_beta], dtype=float)
     res = minimize(lambda t: -parts(t)[0], theta0, jac=lambda t: -parts(t)[1],
