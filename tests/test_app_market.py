@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from geo.campaign_settings import load_settings
@@ -86,3 +88,29 @@ def test_catchments_what_if_shows_expected_visitors_taken(scratch_demo, demo_rou
     table = next(d.value for d in at.dataframe if "taken" in d.value.columns)
     assert np.allclose(table["taken"], want["taken"].round(1))
     assert any("Expected visitors the candidate would take" in m.value for m in at.markdown)
+
+
+def test_untapped_cells_on_the_demo(scratch_demo, demo_router):
+    import pyrosm
+
+    from geo.demo.build import building_weights
+    from geo.network.load import demo_network_path
+    from geo.targeting.untapped import untapped_cells
+
+    at = run_app(PAGE)
+    at.toggle(key="reach_untapped_on").set_value(True).run()
+    assert not at.exception, at.exception
+    ws = open_workspace("demo", scratch_demo)
+    stores, customers = ws.load_table("stores"), ws.load_table("customers")
+    b = pyrosm.OSM(str(demo_network_path())).get_buildings()
+    b = b[b.geometry.geom_type.isin(["Polygon", "MultiPolygon"])].reset_index(drop=True)
+    pts = b.geometry.representative_point()
+    buildings = pd.DataFrame({"lat": pts.y, "lon": pts.x, "floor_m2": building_weights(b)})
+    want = untapped_cells(customers, buildings, stores, mode="walk", max_cost=preview(at)["limit"],
+                          router=demo_router, resolution=9)
+    table = next(d.value for d in at.dataframe if "untapped_homes" in d.value.columns)
+    assert table["cell"].tolist() == want["cell"].head(20).tolist()
+    assert np.allclose(table["untapped_homes"], want["untapped_homes"].head(20))
+    assert (want["rank"].head(20) > 0).all()
+    decks = [json.loads(c.proto.json) for c in at.get("deck_gl_json_chart")]
+    assert any(layer["id"] == "untapped" for deck in decks for layer in deck["layers"])
