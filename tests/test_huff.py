@@ -262,3 +262,19 @@ def test_candidate_takes_expected_visitors_from_the_stores_near_it(walk, scene, 
     assert (existing["taken"] >= -1e-9).all()  # a new store only takes visitors
     taken = existing.set_index("store_id")["taken"]
     assert taken[near["store_id"]] > taken.median()
+
+
+def test_cli_radius_mode_needs_no_network(tmp_path, capsys):
+    import json
+
+    from geo.cli import main
+
+    pd.DataFrame({"store_id": ["A", "B"], "name": "s", "lat": [48.41, 48.40], "lon": [15.60, 15.60]}).to_csv(
+        tmp_path / "stores.csv", index=False)
+    pd.DataFrame({"customer_id": ["x", "y"], "email": ["x@x.test", "y@x.test"], "first_name": "",
+                  "lat": [48.405, 48.40], "lon": [15.60, 15.60], "opted_in": True}).to_csv(
+        tmp_path / "customers.csv", index=False)
+    assert main(["huff", "--stores", str(tmp_path / "stores.csv"), "--customers", str(tmp_path / "customers.csv"),
+                 "--mode", "radius", "--km", "1"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["unit"] == "km" and out["expected_visitors"]["B"] == pytest.approx(1.5, abs=0.01)

@@ -131,3 +131,21 @@ def test_the_ring_joins_the_target_list_as_its_own_tagged_band(index):
     assert not tagged.loc[~ring, "tags"].str.contains("prospects").any()
     assert (tagged.loc[ring, "band"].astype(str) == "10-15").all()
     assert ring.sum() == ring_counts(index, 10.0, 5.0)["one_per_email"].iloc[-1]
+
+
+def test_a_list_with_the_ring_holds_only_consenting_addresses_and_never_codes_the_holdout(index):
+    from geo.data.consent import contactable
+    from geo.keys import email_keys
+
+    customers = index.audience.customers
+    ok = contactable(customers)
+    refused = set(email_keys(customers.loc[~ok, "email"]).dropna())
+    assert refused  # the fixture has addresses without consent, some shared with consenting records
+    r = index.at([5, 10, 10 + 5.0], holdout=0.1)
+    targets = tag_prospects(build_target_list(r.targets, STORES, mode="walk", offer_start="2026-06-01",
+                                              offer_end="2026-06-03"), 10.0, 5.0, "walk")
+    ring = targets["tags"].str.contains("prospects")
+    assert ring.any()
+    assert not set(email_keys(targets["email"])) & refused
+    assert targets.loc[targets["group"] == "holdout", "coupon_code"].isna().all()
+    assert (targets.loc[ring, "group"] == "holdout").any()  # the ring has its own holdout stratum
