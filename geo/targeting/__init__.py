@@ -18,6 +18,12 @@ Modules:
     Every slider step's counts and map at once, for the browser.
 ``forecast``
     Expected redemptions, revenue and ROI from past campaigns.
+``daily``
+    Expected redemptions per store per day of the offer window, and its backtest.
+``prospects``
+    The ring just beyond the band: counts, response by distance, marginal return.
+``untapped``
+    H3 cells with many homes, few customers and a store within reach.
 ``codes``
     Unique coupon codes with a check character.
 ``targets``
