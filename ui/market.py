@@ -251,13 +251,17 @@ def daily_section(fc: Forecast, per_band: pd.DataFrame, start: str, end: str, *,
     profile = daily_profile(root, ws, campaigns)
     table = daily.daily_forecast(fc, rec, OfferWindow.parse(start, end), profile)
     st.caption(profile.describe() + f" Intervals: {fc.totals.confidence:.0%}.")
-    spec = {"mark": {"type": "bar"}, "encoding": {
-        "x": {"field": "date", "type": "ordinal", "title": None},
-        "y": {"field": "expected", "type": "quantitative", "title": "Expected redemptions"},
-        "color": {"field": "store_id", "type": "nominal", "title": "Store"},
-        "xOffset": {"field": "store_id"},
-        "tooltip": [{"field": f} for f in ("store_id", "date", "weekday", "expected", "low", "high")]}}
-    st.vega_lite_chart(table.round(2), spec, width="stretch", key="reach_daily_chart")
+    spec = {"facet": {"field": "store_id", "type": "nominal", "title": "Store"}, "columns": 4,
+            "spec": {"layer": [
+                {"mark": {"type": "bar"}, "encoding": {
+                    "x": {"field": "date", "type": "ordinal", "title": None},
+                    "y": {"field": "expected", "type": "quantitative", "title": "Expected redemptions"},
+                    "tooltip": [{"field": f} for f in ("store_id", "date", "weekday", "expected", "low",
+                                                       "high", "revenue")]}},
+                {"mark": {"type": "rule"}, "encoding": {
+                    "x": {"field": "date", "type": "ordinal"},
+                    "y": {"field": "low", "type": "quantitative"}, "y2": {"field": "high"}}}]}}
+    st.vega_lite_chart(table.round(2), spec, key="reach_daily_chart")
     st.download_button("Demand per store per day (CSV)", data=lambda: table.to_csv(index=False).encode(),
                        file_name="demand-per-store-per-day.csv", mime="text/csv", on_click="ignore",
                        key="reach_daily_csv")
