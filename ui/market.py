@@ -160,13 +160,19 @@ def prospects_section(index: ReachIndex, sel: Selection, limit: float, *, root: 
                                            cost_per_email=cost_per_email, discount_value=discount_value) \
             if curve is not None else pd.DataFrame()
         best = prospects.suggest_limit(table, threshold)
-        st.caption(f"Suggested catchment: **{best:g} {unit}**, the largest limit up to which every extra "
-                   f"{unit} returns at least {format_money(threshold, currency)}." if best is not None else
-                   f"No extension returns {format_money(threshold, currency)} per extra {unit}.")
+        end = float(table["limit"].iloc[-1]) + float(table["limit"].diff().iloc[-1]) if len(table) > 1 else None
+        if best is None:
+            st.caption(f"No extension returns {format_money(threshold, currency)} per extra {unit}.")
+        else:
+            beyond = " (every step scanned pays; the scan stops there)" if end is not None and best >= end else ""
+            st.caption(f"Suggested catchment: **{best:g} {unit}**{beyond}, the largest limit up to which every "
+                       f"extra {unit} returns at least {format_money(threshold, currency)}.")
     else:
         st.caption(o.message)
-    st.dataframe(o.counts.rename(columns={"store_id": "Store"}), hide_index=True, width="stretch",
-                 key="reach_ring_table")
+    from geo.targeting.reach import STAGE_LABELS
+
+    st.dataframe(o.counts.rename(columns={**STAGE_LABELS, "store_id": "Store"}), hide_index=True,
+                 width="stretch", key="reach_ring_table")
     customers = index.audience.customers
     inside = customers.iloc[index.rows[index.value <= limit]][["lat", "lon"]]
     ring = customers.iloc[index.rows[prospects.in_ring(index.value, limit, delta)]][["lat", "lon"]]
