@@ -106,7 +106,7 @@ def _offer_days(start: pd.Timestamp, end: pd.Timestamp) -> int:
     return int((end.normalize() - start.normalize()).days) + 1
 
 
-def _locations(targets: pd.DataFrame, customers: pd.DataFrame | None) -> pd.DataFrame:
+def with_locations(targets: pd.DataFrame, customers: pd.DataFrame | None) -> pd.DataFrame:
     """Targets with ``lat, lon`` from the customers table (by customer id)."""
     if {"lat", "lon"} <= set(targets.columns):
         return targets
@@ -148,7 +148,7 @@ def campaign_brief(workspace: Workspace, name: str) -> CampaignBrief:
     campaign = load_campaign(workspace, name)
     meta, params = campaign.meta, dict(campaign.meta.get("params") or {})
     window = campaign.window
-    targets = _locations(campaign.targets, workspace.load_table("customers"))
+    targets = with_locations(campaign.targets, workspace.load_table("customers"))
     stores = workspace.load_table("stores")
     group = targets["group"].astype("string")
     sid = targets["store_id"].astype("string")
