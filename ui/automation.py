@@ -204,9 +204,9 @@ def ads_section(ws: Workspace) -> None:
                    "normalised per platform and SHA-256 hashed; Google's Country and Zip stay "
                    "in clear.")
         with shown_inline("Could not build the list"):
-            if st.button("Prepare the list", key="ads_prepare"):
+            if st.button("Prepare the list and pins", key="ads_prepare"):
                 st.session_state["ads_ready"] = (campaign, platform, store, country)
             if st.session_state.get("ads_ready") == (campaign, platform, store, country):
                 _audience(ws, campaign, platform, None if store.startswith("(") else store,
                           country or None)
-            _pins(ws, campaign)
+                _pins(ws, campaign)
