@@ -87,3 +87,21 @@ def test_funnel_page_offers_the_brief(root):
     at = open_page("app_pages/funnel.py")
     keys = {b.key for b in at.get("download_button")}
     assert {"funnel_brief_pdf", "funnel_brief_html"} <= keys
+
+
+def test_stored_ad_contacts_give_a_list_to_download(root):
+    from geo.ads import save_ad_contacts
+    from geo.targeting.targets import load_campaign
+
+    ws = open_workspace("demo", root)
+    customers = ws.load_table("customers")
+    save_ad_contacts(ws, customers[["customer_id", "email", "first_name"]].assign(
+        ads_consent="yes", country="FI"))
+    at = open_page("app_pages/export.py")
+    at.button(key="ads_prepare").click().run()
+    assert not at.exception, at.exception
+    shown = {m.label: m.value for m in at.metric}
+    campaign = ws.list_campaigns()[-1]
+    treated = load_campaign(ws, campaign).targets.query("group == 'treatment'")
+    assert shown["Members on the list"] == f"{len(treated):,}"
+    assert "ads_download" in {b.key for b in at.get("download_button")}

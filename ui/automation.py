@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from geo.ads import PLATFORMS, AdsConsentMissing, build_audience, catchment_postcodes, covering_pins
+from geo.ads import (
+    PLATFORMS,
+    AdsConsentMissing,
+    ad_contacts,
+    build_audience,
+    catchment_postcodes,
+    covering_pins,
+    save_ad_contacts,
+)
 from geo.automation import (
     RuleLock,
     SyncRule,
@@ -21,6 +29,7 @@ from geo.automation import (
 )
 from geo.automation.rules import DEFAULT_TAG, PROVIDERS
 from geo.automation.schedule import lock_path
+from geo.data.tables import read_csv_text
 from geo.export.downloads import download_name
 from geo.modes import MODES
 from geo.targeting.audience import AudienceFilters
@@ -143,7 +152,7 @@ def _audience(ws: Workspace, campaign: str, platform: str, store: str | None,
               country: str | None) -> None:
     targets = load_campaign(ws, campaign).targets
     try:
-        audience = build_audience(targets, platform, customers=ws.load_table("customers"),
+        audience = build_audience(targets, platform, customers=ad_contacts(ws),
                                   store_id=store, default_country=country, file=campaign)
     except AdsConsentMissing as exc:
         st.warning(f"Nothing to export: {exc}", icon="🔒")
@@ -174,7 +183,7 @@ def _pins(ws: Workspace, campaign: str) -> None:
     st.download_button("Download the pins (CSV)", data=pins.to_csv(index=False).encode(),
                        file_name=download_name(campaign, layout="ad-pins"), mime="text/csv",
                        on_click="ignore", key="ads_pins_download")
-    codes = catchment_postcodes(located, ws.load_table("customers"))
+    codes = catchment_postcodes(located, ad_contacts(ws))
     if len(codes):
         st.download_button("Download the postcodes (CSV)", data=codes.to_csv(index=False).encode(),
                            file_name=download_name(campaign, layout="ad-postcodes"),
@@ -203,6 +212,14 @@ def ads_section(ws: Workspace) -> None:
                    "record gave advertising consent (an ads_consent column). Values are "
                    "normalised per platform and SHA-256 hashed; Google's Country and Zip stay "
                    "in clear.")
+        with shown_inline("Could not store the ad contacts"):
+            upload = st.file_uploader("Ad contacts (CSV: customer_id, email, ads_consent, and any "
+                                      "of phone, last_name, postcode, city, state, country)",
+                                      type=["csv"], key="ads_contacts_upload")
+            if upload is not None and st.button("Store the ad contacts", key="ads_contacts_store"):
+                text = upload.getvalue().decode("utf-8-sig", errors="replace")
+                n = save_ad_contacts(ws, read_csv_text(text, upload.name), file=upload.name)
+                st.success(f"{n:,} ad contacts stored in this workspace.")
         with shown_inline("Could not build the list"):
             if st.button("Prepare the list and pins", key="ads_prepare"):
                 st.session_state["ads_ready"] = (campaign, platform, store, country)

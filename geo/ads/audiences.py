@@ -21,6 +21,7 @@ from geo.ads import hashing as h
 from geo.data.validate import TRUE_WORDS
 from geo.errors import DataError, GeoError
 from geo.keys import email_keys
+from geo.workspace import Workspace
 
 PLATFORMS = ("google", "meta")
 COLUMNS = {"google": ["Email", "Phone", "First Name", "Last Name", "Country", "Zip"],
@@ -256,3 +257,36 @@ def build_audience(targets: pd.DataFrame, platform: str, *,
                             ignore_index=True)
         rows = rows[identified.to_numpy(bool)].reset_index(drop=True)
     return AdAudience(platform, rows, skipped)
+
+
+AD_CONTACTS = "ad_contacts"
+"""The workspace table holding advertising consent and ad identifiers (the importer keeps neither)."""
+
+
+def save_ad_contacts(workspace: Workspace, df: pd.DataFrame, *, file: str = "ad contacts") -> int:
+    """Store a customers file's advertising columns in the workspace; return its rows.
+
+    Keeps ``customer_id``, ``email`` and the personal columns of `ALIASES`
+    (``ads_consent`` required), as text.
+
+    Raises
+    ------
+    DataError
+        When ``customer_id``, ``email`` or ``ads_consent`` is missing.
+    """
+    t = _canonical(df)
+    for col in ("customer_id", "email", CONSENT):
+        if col not in t.columns:
+            raise DataError(file, f"missing column {col}: the ad contacts need customer_id, "
+                            f"email and {CONSENT} (plus any of phone, first_name, last_name, "
+                            "postcode, city, state, country)", column=col)
+    keep = ["customer_id", "email", "first_name", *PERSONAL]
+    out = t[[c for c in dict.fromkeys(keep) if c in t.columns]].astype("string")
+    workspace.save_table(AD_CONTACTS, out)
+    return int(len(out))
+
+
+def ad_contacts(workspace: Workspace) -> pd.DataFrame | None:
+    """The workspace's ad contacts (`save_ad_contacts`), else its customers table."""
+    stored = workspace.load_table(AD_CONTACTS)
+    return stored if stored is not None else workspace.load_table("customers")

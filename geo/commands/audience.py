@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from geo.ads import PLATFORMS, build_audience
+from geo.ads import PLATFORMS, ad_contacts, build_audience
 from geo.cli import print_json
 from geo.data.tables import read_raw
 from geo.errors import DataError
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         from geo.targeting.targets import load_campaign
         targets, name = load_campaign(ws, args.campaign).targets, args.campaign
         if customers is None:
-            customers = ws.load_table("customers")
+            customers = ad_contacts(ws)
     else:
         raise DataError("--targets", "give --targets FILE, or --workspace and --campaign")
     audience = build_audience(targets, args.platform, customers=customers, store_id=args.store,
