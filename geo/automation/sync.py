@@ -52,7 +52,7 @@ from geo.workspace import Workspace
 
 log = logging.getLogger("geo.automation")
 #: reason journaled for a recipient whose consent was withdrawn before the upload reached them
-WITHDRAWN = "consent withdrawn before sending: not sent"
+WITHDRAWN = "consent withdrawn before the upload reached this recipient: not sent"
 SUMMARY_KEYS = ("new", "eligible", "treatment", "holdout", "sent", "failed")
 
 
@@ -231,15 +231,21 @@ def _join_campaign(workspace: Workspace, rule: SyncRule, batch: pd.DataFrame,
 
 
 def _withdraw(journal: Path, key: ExportKey, eligible: pd.DataFrame) -> int:
-    """Close journaled recipients still pending who may no longer be sent; return how many."""
+    """Close the journaled recipients not yet uploaded who may no longer be sent; return how many.
+
+    A recipient in a request whose job the provider never confirmed counts as
+    not yet uploaded (`geo.export.run_export` would send it again).
+    """
     if not journal.exists():
         return 0
     with ExportJournal(journal) as jr:
         if not jr.exists(key):
             return 0
         states = jr.recipients(key)
-        gone = states.loc[(states["state"] == "pending") & ~states["email"].isin(eligible["email"]),
-                          "email"]
+        # pending, or in a request whose job the provider never confirmed (run_export would resend)
+        unsent = (states["state"] == "pending") | ((states["state"] == "sent")
+                                                   & states["job_id"].isna())
+        gone = states.loc[unsent & ~states["email"].isin(eligible["email"]), "email"]
         if len(gone):
             jr.mark_outcomes(key, pd.DataFrame({"email": gone, "state": "failed",
                                                 "reason": WITHDRAWN, "outcome": ""}))
