@@ -255,3 +255,26 @@ def test_every_parses_and_loops_without_sleeping_for_real():
 
     assert run_every(3600, job, sleep=sleeps.append, cycles=3) == 0
     assert len(calls) == 3 and len(sleeps) == 2 and all(3500 < s <= 3600 for s in sleeps)
+
+
+def test_missing_key_stops_before_anything_is_drawn(ws, monkeypatch, capsys):
+    monkeypatch.setenv("GEO_DATA_DIR", str(ws.root))
+    monkeypatch.delenv("MAILCHIMP_API_KEY", raising=False)
+    save_rule(ws, rule(include_existing=True))
+    set_customers(ws, [person(i) for i in range(3)])
+    assert main(["sync", "--workspace", "sync", "--rule", "welcome"]) == 2
+    assert "MAILCHIMP_API_KEY" in capsys.readouterr().err
+    assert SyncState(state_path(ws)).runs("welcome").empty
+
+
+def test_walking_rule_on_the_demo_counts_like_reach(scratch_demo):
+    from geo.workspace import open_workspace
+
+    demo = open_workspace("demo", scratch_demo)
+    save_rule(demo, SyncRule(name="walk5", provider="brevo", list_id="7", mode="walk", limit=5,
+                             network="demo", holdout=0.1, include_existing=True))
+    out = run_sync(demo, "walk5", None, dry_run=True, now=NOW)
+    customers = demo.load_table("customers")
+    assert out.new == customers["email"].str.strip().str.lower().nunique()
+    assert 0 < out.eligible < out.new and out.treatment + out.holdout == out.eligible
+    assert out.holdout == round(0.1 * out.eligible)          # drawn exactly, within store and band

@@ -327,6 +327,8 @@ def run_sync(workspace: Workspace, rule_name: str, adapter: Adapter | None, *,
         raise GeoError("a sync that sends needs the provider adapter")
     if adapter is not None and adapter.provider != rule.provider:
         raise GeoError(f"rule {rule.name!r} sends to {rule.provider}, not {adapter.provider}")
+    if not dry_run and adapter is not None:
+        adapter.destination(rule.list_id)     # no API key: say so before drawing anything
     today = pd.Timestamp(now) if now is not None else pd.Timestamp.now("UTC").tz_localize(None)
     customers, stores = _table(workspace, "customers"), _table(workspace, "stores")
     summary = SyncSummary(rule.name, dry_run=dry_run)
