@@ -245,16 +245,21 @@ def test_every_parses_and_loops_without_sleeping_for_real():
     for bad in ("1x", "5s", "hourly"):
         with pytest.raises(GeoError):
             parse_every(bad)
-    calls, sleeps = [], []
+    calls, sleeps, now = [], [], [0.0]
 
     def job() -> int:
         calls.append(1)
+        now[0] += 10.0                       # each run takes ten seconds of the fake clock
         if len(calls) == 2:
-            raise GeoError("provider down")
+            raise GeoError("provider down")  # logged; the loop goes on
         return 0
 
-    assert run_every(3600, job, sleep=sleeps.append, cycles=3) == 0
-    assert len(calls) == 3 and len(sleeps) == 2 and all(3500 < s <= 3600 for s in sleeps)
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    assert run_every(3600, job, sleep=sleep, clock=lambda: now[0], cycles=3) == 0
+    assert len(calls) == 3 and sleeps == [3590.0, 3590.0]
 
 
 def test_missing_key_stops_before_anything_is_drawn(ws, monkeypatch, capsys):

@@ -89,15 +89,16 @@ class RuleLock:
 
 
 def run_every(seconds: float, job: Callable[[], int], *, sleep: Callable[[float], None] = time.sleep,
-              cycles: int | None = None) -> int:
+              clock: Callable[[], float] = time.monotonic, cycles: int | None = None) -> int:
     """Call ``job`` every ``seconds`` (counted from each start) until ``cycles`` ran (None: forever).
 
     A failing cycle (non-zero status, or a `GeoError`) is logged and the loop
     goes on: the next cycle resumes what it left. Returns the last status.
+    ``sleep`` and ``clock`` (seconds) are injectable for tests.
     """
     status, done = 0, 0
     while cycles is None or done < cycles:
-        started = time.monotonic()
+        started = clock()
         try:
             status = job()
         except GeoError as exc:
@@ -106,5 +107,5 @@ def run_every(seconds: float, job: Callable[[], int], *, sleep: Callable[[float]
         done += 1
         if cycles is not None and done >= cycles:
             break
-        sleep(max(0.0, seconds - (time.monotonic() - started)))
+        sleep(max(0.0, seconds - (clock() - started)))
     return status
