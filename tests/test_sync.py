@@ -128,7 +128,7 @@ def test_three_runs_send_each_eligible_new_lead_exactly_once(ws, fake):
     # the funnel reads the running campaign like any other
     info = saved_campaign(ws, campaign_of("welcome"))
     assert info.window is not None and info.mode.value == "radius"
-    assert analyse_campaign(ws, campaign_of("welcome")) is not None
+    assert analyse_campaign(ws, campaign_of("welcome")).stages["targeted"] == len(treated)
     runs = SyncState(state_path(ws)).runs("welcome")
     assert runs["status"].tolist() == ["done"] * 4
     assert runs.sort_values("number")["sent"].tolist() == [0, 6, third.sent, 0]
