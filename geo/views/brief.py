@@ -25,12 +25,13 @@ from geo.targeting.forecast import forecast
 from geo.targeting.targets import load_campaign
 from geo.workspace import Workspace
 
-MAX_POINTS = 3000
-"""Targets drawn on the map at most (a seeded sample beyond: the PDF stays small)."""
+MAX_POINTS = 600
+"""Targets drawn per store at most (a seeded sample beyond: the PDF stays small)."""
 STORE_COLUMNS = ["store_id", "name", "address", "lat", "lon", "treatment", "holdout",
                  "radius_km", "expected", "expected_low", "expected_high", "expected_per_day"]
 PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
-           (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
+           (140, 86, 75), (227, 119, 194), (0, 0, 128), (188, 189, 34), (23, 190, 207)]
+"""Store colours (none grey: grey dots are the holdout)."""
 
 
 @dataclass
@@ -187,9 +188,10 @@ def campaign_brief(workspace: Workspace, name: str) -> CampaignBrief:
     for col in ("lat", "lon"):
         if col not in info:
             info[col] = np.nan
-    sample = located
-    if len(sample) > MAX_POINTS:
-        sample = sample.sample(MAX_POINTS, random_state=0)
+    # a seeded sample of at most MAX_POINTS targets per store
+    rank = pd.Series(np.random.default_rng(0).random(len(located)), index=located.index) \
+        .groupby(located["store_id"].astype("string").to_numpy()).rank(method="first")
+    sample = located[(rank <= MAX_POINTS).to_numpy(bool)]
     codes = targets["coupon_code"].dropna() if "coupon_code" in targets else pd.Series([])
     keyed = [code_key(c) for c in codes]
     length = max((len(k) for k in keyed if k), default=None)
@@ -240,16 +242,22 @@ def store_colors(brief: CampaignBrief) -> dict[str, tuple[int, int, int]]:
     return {str(s): PALETTE[i % len(PALETTE)] for i, s in enumerate(brief.stores["store_id"])}
 
 
-def map_shapes(brief: CampaignBrief, width: float, height: float, *, margin: float = 4.0) -> MapShapes:
+def map_shapes(brief: CampaignBrief, width: float, height: float, *, margin: float = 4.0,
+               store_id: str | None = None) -> MapShapes:
     """Project stores, targets and radii onto a ``width`` x ``height`` box (equirectangular, km-true).
 
     The projection scales longitude by the cosine of the mean latitude, so
     circles stay round and the scale bar is right to within a fraction of a
-    percent over a city.
+    percent over a city. With ``store_id``, only that store and its targets
+    (its own map).
     """
     st = brief.stores.dropna(subset=["lat", "lon"])
-    lat = np.concatenate([st["lat"].to_numpy(float), brief.points["lat"].to_numpy(float)])
-    lon = np.concatenate([st["lon"].to_numpy(float), brief.points["lon"].to_numpy(float)])
+    pts = brief.points
+    if store_id is not None:
+        st = st[st["store_id"].astype(str) == str(store_id)]
+        pts = pts[pts["store_id"].astype(str) == str(store_id)]
+    lat = np.concatenate([st["lat"].to_numpy(float), pts["lat"].to_numpy(float)])
+    lon = np.concatenate([st["lon"].to_numpy(float), pts["lon"].to_numpy(float)])
     if not len(lat):
         return MapShapes(width, height, [], [], [], 0.0, 0.0)
     lat0 = float(np.mean(lat))
@@ -275,14 +283,14 @@ def map_shapes(brief: CampaignBrief, width: float, height: float, *, margin: flo
     n = len(st)
     px, py = page(x[n:], y[n:])
     points = [(float(a), float(b), colors.get(str(s), grey) if g == "treatment" else grey)
-              for a, b, s, g in zip(px, py, brief.points["store_id"].astype(str),
-                                    brief.points["group"].astype(str), strict=True)]
+              for a, b, s, g in zip(px, py, pts["store_id"].astype(str),
+                                    pts["group"].astype(str), strict=True)]
     cx, cy = page(sx, sy)
     ids = st["store_id"].astype(str).tolist()
     circles = [(float(a), float(b), float(r * scale), colors[s])
                for a, b, r, s in zip(cx, cy, radii, ids, strict=True) if r > 0]
     stores = [(float(a), float(b), s, colors[s]) for a, b, s in zip(cx, cy, ids, strict=True)]
-    nice = [0.1, 0.2, 0.25, 0.5, 1, 2, 5, 10, 20, 50, 100]
+    nice = [0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 5, 10, 20, 50, 100]
     target = span / 5
     km = max([v for v in nice if v <= target] or [nice[0]])
     return MapShapes(width, height, points, circles, stores, km, km * scale)

@@ -20,6 +20,8 @@ from geo.views.brief import CampaignBrief, MapShapes, map_shapes
 
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
 MAP_W, MAP_H = 180.0, 105.0          # millimetres on the page
+SMALL_W, SMALL_H = 87.0, 52.0        # one store's map on the second page
+PER_STORE_MAPS = 8                   # stores drawn one by one (one page of small maps)
 
 
 def _number(value: float, digits: int = 1) -> str:
@@ -148,7 +150,36 @@ def brief_pdf(brief: CampaignBrief) -> bytes:
     pdf.line_of("How to take a code at the till", 12, bold=True, h=7)
     for i, step in enumerate(brief.till_steps(), start=1):
         pdf.line_of(f"{i}. {step}", 9.5, h=4.8)
+    if pdf.page_no() == 1 and 1 < len(brief.stores) <= PER_STORE_MAPS:
+        _store_maps(pdf, brief)
     return bytes(pdf.output())
+
+
+def _store_maps(pdf: _Pdf, brief: CampaignBrief) -> None:
+    """Page 2: each store's own map (its targets and radius), two per row."""
+    pdf.add_page()
+    pdf.line_of("Each store's targets", 12, bold=True, h=7)
+    top = pdf.get_y() + 1
+    for i, r in enumerate(brief.stores.itertuples(index=False)):
+        x = pdf.l_margin + (i % 2) * (SMALL_W + 6)
+        y = top + (i // 2) * (SMALL_H + 12)
+        pdf.set_xy(x, y)
+        pdf.font(8, bold=True)
+        pdf.cell(SMALL_W, 4, _fit(pdf, f"{r.store_id} · {r.name}", SMALL_W))
+        pdf.font(7.5)
+        pdf.set_xy(x, y + 4)
+        pdf.cell(SMALL_W, 3.5, f"{int(r.treatment):,} codes · {int(r.holdout):,} held out")
+        _draw_map(pdf, map_shapes(brief, SMALL_W, SMALL_H, store_id=str(r.store_id)), x, y + 8)
+
+
+def _fit(pdf: _Pdf, text: str, width: float) -> str:
+    """``text`` cut with an ellipsis to fit ``width`` millimetres in the current font."""
+    text = pdf.text_of(text)
+    if pdf.get_string_width(text) <= width:
+        return text
+    while text and pdf.get_string_width(text + "…" if pdf.unicode else text + "...") > width:
+        text = text[:-1]
+    return text + ("…" if pdf.unicode else "...")
 
 
 def _svg(shapes: MapShapes) -> str:
@@ -199,4 +230,16 @@ def brief_html(brief: CampaignBrief) -> str:
         f"{_svg(map_shapes(brief, MAP_W, MAP_H))}"
         "<p class=\"note\">Squares: stores; circles: the radius holding each store's targets; "
         "dots: customers with a code (colour of their store), grey: held out.</p>"
-        f"{table}<h2>How to take a code at the till</h2><ol>{steps}</ol></body></html>")
+        f"{table}<h2>How to take a code at the till</h2><ol>{steps}</ol>"
+        f"<h2>Each store's targets</h2>{_store_svgs(brief)}</body></html>")
+
+
+def _store_svgs(brief: CampaignBrief) -> str:
+    """One small SVG map per store, with its name and counts."""
+    parts = []
+    for r in brief.stores.itertuples(index=False):
+        shapes = map_shapes(brief, SMALL_W, SMALL_H, store_id=str(r.store_id))
+        parts.append(f"<figure><figcaption>{html.escape(f'{r.store_id} · {r.name}')} · "
+                     f"{int(r.treatment):,} codes, {int(r.holdout):,} held out</figcaption>"
+                     f"{_svg(shapes)}</figure>")
+    return "".join(parts)
