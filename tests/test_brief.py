@@ -9,10 +9,10 @@ import subprocess
 import pandas as pd
 import pytest
 
+from geo.brief.content import campaign_brief, map_shapes
+from geo.brief.render import brief_html, brief_pdf
 from geo.cli import main
 from geo.targeting.targets import save_campaign
-from geo.views.brief import campaign_brief, map_shapes
-from geo.views.brief_render import brief_html, brief_pdf
 from geo.workspace import create_workspace, open_workspace
 
 DEMO = "Autumn weekend 2026"
@@ -46,6 +46,7 @@ def test_brief_renders_on_the_demo(demo_root, tmp_path, monkeypatch, capsys):
     for name in stores["name"]:
         assert " ".join(str(name).split()) in text
     assert "How to take a code at the till" in text and "WEEKEND" in text
+    assert len(pngs) == 2 and "Each store's targets" in text          # 8 stores: their own maps
     assert summary["stores"] == len(stores) and summary["has_forecast"] is True
     brief = campaign_brief(open_workspace("demo", demo_root), DEMO)
     assert summary["treatment"] == brief.totals["treatment"] > 0

@@ -29,12 +29,12 @@ from geo.automation import (
 )
 from geo.automation.rules import DEFAULT_TAG, PROVIDERS
 from geo.automation.schedule import lock_path
+from geo.brief.content import with_locations
 from geo.data.tables import read_csv_text
 from geo.export.downloads import download_name
 from geo.modes import MODES
 from geo.targeting.audience import AudienceFilters
 from geo.targeting.targets import load_campaign
-from geo.views.brief import with_locations
 from geo.workspace import Workspace
 from ui import export as ux
 from ui.errors import shown_inline

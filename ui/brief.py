@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from geo.brief.content import campaign_brief
+from geo.brief.render import brief_html, brief_pdf
 from geo.export.downloads import download_name
-from geo.views.brief import campaign_brief
-from geo.views.brief_render import brief_html, brief_pdf
 from geo.workspace import Workspace
 
 

@@ -24,6 +24,8 @@ import unicodedata
 
 import phonenumbers
 
+from geo.keys import email_key
+
 GMAIL_DOMAINS = ("gmail.com", "googlemail.com")
 #: name prefixes and suffixes Google asks to drop (compared without dots, lower-case)
 NAME_AFFIXES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame",
@@ -51,11 +53,16 @@ def _text(value: object) -> str | None:
 
 
 def email_google(email: object) -> str | None:
-    """Google's e-mail normalisation (gmail and googlemail lose dots and ``+suffix``)."""
-    text = _text(email)
-    if text is None or "@" not in text:
+    """Google's e-mail normalisation: the identity key, minus gmail dots and ``+suffix``.
+
+    The identity key is `geo.keys.email_key` (trimmed, lower-case); for
+    ``gmail.com`` and ``googlemail.com`` the part before ``@`` also loses its
+    dots and any ``+suffix``.
+    """
+    key = email_key(email)
+    if key is None or "@" not in key:
         return None
-    local, _, domain = text.replace(" ", "").lower().rpartition("@")
+    local, _, domain = key.rpartition("@")
     if not local or not domain:
         return None
     if domain in GMAIL_DOMAINS:
@@ -64,11 +71,9 @@ def email_google(email: object) -> str | None:
 
 
 def email_meta(email: object) -> str | None:
-    """Meta's e-mail normalisation: trimmed, lower-case."""
-    text = _text(email)
-    if text is None or "@" not in text:
-        return None
-    return text.replace(" ", "").lower()
+    """Meta's e-mail normalisation: trimmed, lower-case (the identity key, `geo.keys.email_key`)."""
+    key = email_key(email)
+    return key if key is not None and "@" in key else None
 
 
 def phone_e164(phone: object, country: object = None) -> str | None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from geo.brief.content import brief_summary, campaign_brief
+from geo.brief.render import brief_html, brief_pdf
 from geo.cli import print_json
-from geo.views.brief import brief_summary, campaign_brief
-from geo.views.brief_render import brief_html, brief_pdf
 from geo.workspace import open_workspace
 
 NAME = "brief"

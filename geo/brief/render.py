@@ -1,6 +1,6 @@
-"""Render a `geo.views.brief.CampaignBrief` as a one- or two-page A4 PDF (fpdf2) and as HTML with an SVG map.
+"""Render a `geo.brief.content.CampaignBrief` as a one- or two-page A4 PDF (fpdf2) and as HTML with an SVG map.
 
-Both draw the same `geo.views.brief.map_shapes`. The PDF embeds DejaVu Sans
+Both draw the same `geo.brief.content.map_shapes`. The PDF embeds DejaVu Sans
 when the system has it (any store name prints); otherwise it falls back to
 the built-in Helvetica and replaces characters outside Latin-1.
 """
@@ -15,8 +15,8 @@ import pandas as pd
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from geo.brief.content import CampaignBrief, MapShapes, map_shapes
 from geo.text import plural
-from geo.views.brief import CampaignBrief, MapShapes, map_shapes
 
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
 MAP_W, MAP_H = 180.0, 105.0          # millimetres on the page

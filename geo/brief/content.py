@@ -5,7 +5,7 @@ the code rules, per store the treatment (who got a code) and the holdout (who
 did not), the radius that holds the store's targets, and, where past
 campaigns give a history (`geo.targeting.forecast`), the expected
 redemptions in all and per offer day. `map_shapes` projects stores, targets
-and radii onto a page, so the PDF and the HTML (`geo.views.brief_render`)
+and radii onto a page, so the PDF and the HTML (`geo.brief.render`)
 draw the same static map from the geometry alone, server-side, with no tiles.
 """
 
