@@ -70,8 +70,10 @@ def _rule_form(ws: Workspace, current: SyncRule | None) -> SyncRule | None:
         network = b.text_input("Road network (travel modes)", value=(r.network if r and r.network
                                                                       else str(ws.settings().get(
                                                                           "network", "demo"))))
-        segments = st.text_input("Segments (comma-separated; empty keeps every segment)",
-                                 value=",".join(r.filters.segments or ()) if r else "")
+        segments = a.text_input("Segments (comma-separated; empty keeps every segment)",
+                                value=",".join(r.filters.segments or ()) if r else "")
+        orders = b.number_input("Online orders in 12 months, at least (0: anyone)", min_value=0,
+                                value=int(r.filters.min_online_orders or 0) if r else 0)
         include = st.toggle("Welcome the customers already there on the first run",
                             value=bool(r.include_existing) if r else False, key=f"sync_include_{suffix}",
                             help="Off: the first run only records who is there; leads that "
@@ -81,7 +83,8 @@ def _rule_form(ws: Workspace, current: SyncRule | None) -> SyncRule | None:
     segs = tuple(s.strip() for s in segments.split(",") if s.strip()) or None
     return SyncRule(name=name, provider=provider, list_id=list_id, mode=mode, limit=limit,
                     holdout=holdout, offer_days=int(offer_days), tag=tag,
-                    network=network or None, filters=AudienceFilters(segments=segs),
+                    network=network or None,
+                    filters=AudienceFilters(segments=segs, min_online_orders=int(orders) or None),
                     include_existing=include)
 
 
