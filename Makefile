@@ -9,7 +9,7 @@ REQ_HASH := $(shell sha1sum requirements.txt | cut -c1-12)
 STAMP := $(VENV)/.installed-$(REQ_HASH)
 PORT ?= 8501
 
-.PHONY: run test lint demo bench chromium clean
+.PHONY: run test lint demo bench chromium poppler clean
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,14 @@ chromium:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
 	fi
 
+# issue 16: the campaign-brief test renders the PDF with pdftoppm and reads it with pdftotext
+poppler:
+	@if ! command -v pdftoppm >/dev/null 2>&1 || ! command -v pdftotext >/dev/null 2>&1; then \
+	  echo "Installing Debian poppler-utils for the campaign-brief test"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq poppler-utils >/dev/null; \
+	fi
+
 demo: $(STAMP)
 	$(PY) -m geo demo
 
@@ -37,7 +45,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-test: $(STAMP) chromium lint
+test: $(STAMP) chromium poppler lint
 	$(PY) -m pytest
 
 bench: $(STAMP)

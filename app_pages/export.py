@@ -14,6 +14,7 @@ from geo.export import (
 )
 from geo.export.downloads import download_name
 from ui import export as ux
+from ui.automation import ads_section, automation_section
 from ui.errors import shown_as_message
 from ui.page import start_page
 
@@ -25,6 +26,9 @@ st.caption("Uploads a saved campaign to your email provider: only treatment memb
            "are sent; the holdout never leaves this app. Nothing is sent before a dry run and "
            "your confirmation, and every recipient's state is journaled, so an interrupted "
            "export resumes without sending anyone twice.")
+
+automation_section(ws)   # issue 16: sync rules for new leads and their runs
+ads_section(ws)          # issue 16: hashed ad audiences and local pins
 
 campaigns = ws.list_campaigns()
 if not campaigns:

@@ -28,6 +28,7 @@ from geo.modes import Mode
 from geo.money import format_money
 from geo.views import charts
 from ui import funnel as cached
+from ui.brief import brief_downloads
 from ui.errors import shown_as_message, shown_inline
 from ui.page import start_page
 
@@ -61,6 +62,7 @@ st.caption(f"Offer window: {window} · store-wide codes: "
            f"{', '.join(settings.store_wide_codes) or 'none'} · {bands_kind}: "
            f"{', '.join(f'{b:g}' for b in settings.bands)} {settings.mode.unit} · "
            f"{settings.mode.label} · currency {currency}")
+brief_downloads(ws, campaign)   # issue 16: the brief for store managers
 
 # uploads ---------------------------------------------------------------------------------
 with st.expander("Add e-mail activity or till redemptions to this campaign"):

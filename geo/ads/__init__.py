@@ -1,0 +1,21 @@
+"""Ad platforms: hashed customer lists (Google Customer Match, Meta) and local ad targets (pins, postcodes)."""
+
+from __future__ import annotations
+
+from geo.ads.audiences import (
+    COLUMNS,
+    MIN_MEMBERS,
+    PLATFORMS,
+    AdAudience,
+    AdsConsentMissing,
+    ad_candidates,
+    ad_contacts,
+    audience_rows,
+    build_audience,
+    save_ad_contacts,
+)
+from geo.ads.pins import catchment_postcodes, covering_pins, in_catchment
+
+__all__ = ["COLUMNS", "MIN_MEMBERS", "PLATFORMS", "AdAudience", "AdsConsentMissing",
+           "ad_candidates", "ad_contacts", "audience_rows", "build_audience", "catchment_postcodes",
+           "covering_pins", "in_catchment", "save_ad_contacts"]
