@@ -7,7 +7,7 @@ import argparse
 from geo.commands._importing import (
     add_common_arguments,
     finish,
-    geocoder_settings,
+    locate_plan,
     resolve_mapping,
 )
 from geo.data.ingest import import_file, store_path
@@ -37,6 +37,6 @@ def run(args: argparse.Namespace) -> int:
     ws = create_workspace(args.workspace, default_root(), exist_ok=True)
     report = import_file(args.file, args.kind, ws, mapping=resolve_mapping(args),
                          mode="replace" if args.replace else "add",
-                         campaign=args.campaign, geocoder=geocoder_settings(args))
+                         campaign=args.campaign, layout=args.layout, locate=locate_plan(args))
     stored = store_path(ws, args.kind, args.campaign) if len(report.valid) else None
     return finish(args, report, workspace=ws.name, stored=stored)

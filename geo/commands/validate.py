@@ -7,7 +7,7 @@ import argparse
 from geo.commands._importing import (
     add_common_arguments,
     finish,
-    geocoder_settings,
+    locate_plan,
     resolve_mapping,
 )
 from geo.data.ingest import check_file
@@ -24,5 +24,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Validate the file; exit 0 when some rows are good, 1 when none, 2 when unusable."""
     report = check_file(args.file, args.kind, mapping=resolve_mapping(args),
-                        geocoder=geocoder_settings(args))
+                        layout=args.layout, locate=locate_plan(args))
     return finish(args, report)

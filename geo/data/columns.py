@@ -23,6 +23,11 @@ from geo.errors import DataError
 #: they let rows without coordinates be geocoded (see `geo.data.geocode`).
 LOCATION_FIELDS = ("address", "postcode", "city", "country")
 
+#: Required canonical columns of the customers table a file may leave out because the importer derives
+#: them from another mapped column: a customer without ``customer_id`` gets a
+#: stable id from the e-mail address (`geo.data.identity.email_customer_ids`).
+DERIVABLE = {"customer_id": "email"}
+
 _ID = ("customerid", "custid", "clientid", "contactid", "memberid", "userid",
        "customernumber", "customerno", "externalid", "crmid", "klaviyoid", "uniqueid")
 
@@ -210,12 +215,22 @@ def check_mapping(mapping: Mapping[str, str], columns: Iterable[object], schema:
             raise DataError(file, f"column {src!r} is mapped twice ({seen[src]!r} and {field!r})",
                             column=src)
         seen[src] = field
-    missing = [c for c in schema.required if c not in mapping]
+    missing = missing_required(mapping, schema)
     if missing:
         raise DataError(
             file, f"missing required column(s) {', '.join(missing)}: no header matches; "
                   f"found: {found}. Map them by hand (e.g. --map {missing[0]}=COLUMN)",
             column=missing[0])
+
+
+def missing_required(mapping: Mapping[str, str], schema: Schema) -> list[str]:
+    """Required columns of ``schema`` that ``mapping`` leaves out and the importer cannot derive.
+
+    ``customer_id`` is not missing when ``email`` is mapped (see `DERIVABLE`).
+    """
+    derivable = DERIVABLE if schema.name == "customers" else {}
+    return [c for c in schema.required if c not in mapping
+            and not (c in derivable and derivable[c] in mapping)]
 
 
 def apply_mapping(df: pd.DataFrame, mapping: Mapping[str, str]) -> pd.DataFrame:
