@@ -23,10 +23,15 @@ from geo.errors import DataError
 #: they let rows without coordinates be geocoded (see `geo.data.geocode`).
 LOCATION_FIELDS = ("address", "postcode", "city", "country")
 
-#: Required canonical columns of the customers table a file may leave out because the importer derives
-#: them from another mapped column: a customer without ``customer_id`` gets a
-#: stable id from the e-mail address (`geo.data.identity.email_customer_ids`).
-DERIVABLE = {"customer_id": "email"}
+#: Required canonical columns a file may leave out because the importer derives
+#: them from other mapped columns (any one of them): a customer without
+#: ``customer_id`` gets a stable id from the e-mail address
+#: (`geo.data.identity.email_customer_ids`); rows without coordinates are
+#: located from their address or postcode (`geo.data.locate`), or refused one
+#: by one with the reason.
+DERIVABLE: dict[str, tuple[str, ...]] = {"customer_id": ("email",),
+                                         "lat": ("address", "postcode"),
+                                         "lon": ("address", "postcode")}
 
 _ID = ("customerid", "custid", "clientid", "contactid", "memberid", "userid",
        "customernumber", "customerno", "externalid", "crmid", "klaviyoid", "uniqueid")
@@ -226,11 +231,14 @@ def check_mapping(mapping: Mapping[str, str], columns: Iterable[object], schema:
 def missing_required(mapping: Mapping[str, str], schema: Schema) -> list[str]:
     """Required columns of ``schema`` that ``mapping`` leaves out and the importer cannot derive.
 
-    ``customer_id`` is not missing when ``email`` is mapped (see `DERIVABLE`).
+    ``customer_id`` of customers is not missing when ``email`` is mapped, nor
+    ``lat``/``lon`` when ``address`` or ``postcode`` is (see `DERIVABLE`).
     """
-    derivable = DERIVABLE if schema.name == "customers" else {}
+    derivable = dict(DERIVABLE)
+    if schema.name != "customers":
+        derivable.pop("customer_id")
     return [c for c in schema.required if c not in mapping
-            and not (c in derivable and derivable[c] in mapping)]
+            and not any(src in mapping for src in derivable.get(c, ()))]
 
 
 def apply_mapping(df: pd.DataFrame, mapping: Mapping[str, str]) -> pd.DataFrame:

@@ -4,6 +4,9 @@
   ``'`` that Excel and Shopify put before them to keep them text.
 - A customers file without ``customer_id`` gets one per e-mail address,
   stable across imports (`geo.data.identity.email_customer_ids`).
+- A file without coordinate columns but with an address or a postcode gets
+  blank ``lat``/``lon``: its rows are located (`geo.data.locate`) or refused
+  one by one.
 - A row whose coordinates come from the file gets a location quality
   (``location_source``) when the file gives none: ``given``, or the layout's
   (``ip`` for Mailchimp's estimate).
@@ -45,6 +48,10 @@ def derive_columns(mapped: pd.DataFrame, schema: Schema,
             out[name] = _strip_apostrophe(out[name])
     if schema.name == "customers" and "customer_id" not in out.columns and "email" in out.columns:
         out.insert(0, "customer_id", email_customer_ids(out["email"]).to_numpy())
+    if "lat" in schema.names and ({"address", "postcode"} & set(out.columns)):
+        for name in ("lat", "lon"):
+            if name not in out.columns:
+                out[name] = pd.Series("", index=out.index, dtype="string")
     if "lat" in schema.names and "lat" in out.columns and "lon" in out.columns:
         given = ((out["lat"].astype("string").fillna("").str.strip() != "")
                  & (out["lon"].astype("string").fillna("").str.strip() != ""))

@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from geo.data.columns import (
@@ -35,7 +36,7 @@ from geo.data.columns import (
     suggest_mapping,
 )
 from geo.data.derive import derive_columns
-from geo.data.geocode import GeocoderSettings, Lookup
+from geo.data.geocode import GeocoderSettings, Lookup, build_queries, needs_geocoding
 from geo.data.layouts import (
     AUTO,
     Layout,
@@ -194,6 +195,8 @@ def check_file(source: Source, kind: str, *, name: str | None = None,
             mapped = result.frame
             error_parts.append(result.not_located.rename(columns={"query": "value"})
                                .assign(column="lat"))
+        elif "lat" in schema.names:
+            error_parts.append(_not_geocoded(mapped))
         keep = tuple(f for f in (*LOCATION_FIELDS, "location_source") if f in mapped.columns)
         typed, errors = validate_rows(mapped, schema, label, row_numbers=mapped.index, keep=keep)
         rows += len(mapped)
@@ -214,6 +217,19 @@ def check_file(source: Source, kind: str, *, name: str | None = None,
     if report_progress:
         report_progress(1.0)
     return report
+
+
+NOT_GEOCODED = ("not located: no coordinates; locate the row from its postcode or address "
+                "(the Geocode option, or --geocode postcode|address|all)")
+
+
+def _not_geocoded(mapped: pd.DataFrame) -> pd.DataFrame:
+    """One "not located" line per row that has an address or postcode but no coordinates."""
+    need = needs_geocoding(mapped)
+    rows = mapped.index[need.to_numpy(dtype=bool)]
+    query, _ = build_queries(mapped.loc[rows])
+    return pd.DataFrame({"row": np.asarray(rows, dtype="int64"), "column": "lat",
+                         "reason": NOT_GEOCODED, "value": query.to_numpy(dtype=object)})
 
 
 def _merge_not_located(errors: pd.DataFrame) -> pd.DataFrame:

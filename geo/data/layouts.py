@@ -38,6 +38,7 @@ import pandas as pd
 
 from geo.data.columns import normalise_header
 from geo.errors import DataError
+from geo.keys import email_keys
 
 DERIVED = "(derived) "
 AUTO = "auto"
@@ -216,11 +217,23 @@ def split_packed_address(cells: pd.Series) -> pd.DataFrame:
                         columns=["street", "city", "region", "postcode", "country"], dtype="string")
 
 
+def _per_address(flag: pd.Series, emails: pd.Series) -> np.ndarray:
+    """True for every row whose address (`geo.keys.email_keys`) has a row where ``flag`` is True."""
+    keys = email_keys(emails)
+    hit = keys[flag.to_numpy(dtype=bool)].dropna().unique()
+    return (flag.to_numpy(dtype=bool) | keys.isin(hit).to_numpy(dtype=bool, na_value=False))
+
+
 def _prepare_mailchimp(df: pd.DataFrame, label: str) -> pd.DataFrame:
+    """Consent from each row's status; an address that is unsubscribed or cleaned in any of the
+    export's files is off in all of them (consent off wins, never on)."""
     out = df.copy()
     status = _row_statuses(df, label)
-    out[derived("opted_in")] = _yes_no((status == "subscribed").fillna(False)).to_numpy()
-    out[derived("unsubscribed")] = _yes_no((status == "unsubscribed").fillna(False)).to_numpy()
+    emails = _col(df, "Email Address")
+    off = _per_address((status != "subscribed").fillna(True), emails)
+    unsubscribed = _per_address((status == "unsubscribed").fillna(False), emails)
+    out[derived("opted_in")] = _yes_no(~off).to_numpy()
+    out[derived("unsubscribed")] = _yes_no(unsubscribed).to_numpy()
     out[derived("status")] = status.fillna("unknown").to_numpy()
     parts = split_packed_address(_col(df, "Address", "ADDRESS"))
     cc = _col(df, "CC")
