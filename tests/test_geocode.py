@@ -142,5 +142,7 @@ def test_import_with_geocoding_reports_not_located_rows(nominatim, tmp_path):
     assert report.valid["location_source"].tolist()[:2] == ["address", "postcode"]
     assert report.errors[["row", "column"]].values.tolist() == [[4, "lat"]]
     assert report.errors["reason"].iloc[0].startswith("not located")
-    plain = check_file(data, "customers", name="c.csv")  # without geocoding: missing values
-    assert set(plain.errors["reason"]) == {"missing value"} and len(plain.valid) == 1
+    plain = check_file(data, "customers", name="c.csv")  # without geocoding: how to locate them
+    assert plain.errors["row"].tolist() == [2, 3, 4] and len(plain.valid) == 1
+    assert plain.errors["reason"].str.contains("--geocode postcode|address|all",
+                                               regex=False).all()
