@@ -155,8 +155,9 @@ def _by_postcode(out: pd.DataFrame, rows: pd.Index, plan: LocatePlan, counts: Lo
     out.loc[hit, "lon"] = [repr(float(v)) for v in found.lon[hit]]
     out.loc[hit, "location_source"] = "postcode"
     counts.postcode += len(hit)
-    for row in hit:
-        reasons.pop(int(row), None)
+    if reasons:
+        for row in hit:
+            reasons.pop(int(row), None)
     for row in rows[~ok]:
         earlier = reasons.get(int(row))
         why = f"not located: {found.reasons[row]}"
@@ -201,7 +202,7 @@ def locate_missing(df: pd.DataFrame, plan: LocatePlan) -> tuple[GeocodeResult, L
         _by_postcode(out, rows[left & has_postcode], plan, counts, reasons)
         for row in rows[left & ~has_postcode]:
             reasons.setdefault(int(row), NO_POSTCODE)
-    missed = [r for r in rows if out.loc[r, "lat"] is pd.NA or str(out.loc[r, "lat"]) == ""]
+    missed = list(rows[out.loc[rows, "lat"].fillna("").eq("").to_numpy(dtype=bool)])
     query, _ = build_queries(df)
     not_located = pd.DataFrame({
         "row": np.asarray(missed, dtype="int64"),
