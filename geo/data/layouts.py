@@ -220,8 +220,10 @@ def split_packed_address(cells: pd.Series) -> pd.DataFrame:
 def _per_address(flag: pd.Series, emails: pd.Series) -> np.ndarray:
     """True for every row whose address (`geo.keys.email_keys`) has a row where ``flag`` is True."""
     keys = email_keys(emails)
-    hit = keys[flag.to_numpy(dtype=bool)].dropna().unique()
-    return (flag.to_numpy(dtype=bool) | keys.isin(hit).to_numpy(dtype=bool, na_value=False))
+    mine: np.ndarray = flag.to_numpy(dtype=bool)
+    hit = keys[mine].dropna().unique()
+    shared: np.ndarray = keys.isin(hit).to_numpy(dtype=bool, na_value=False)
+    return mine | shared
 
 
 def _prepare_mailchimp(df: pd.DataFrame, label: str) -> pd.DataFrame:
