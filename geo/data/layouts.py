@@ -223,7 +223,8 @@ def _per_address(flag: pd.Series, emails: pd.Series) -> np.ndarray:
     mine: np.ndarray = flag.to_numpy(dtype=bool)
     hit = keys[mine].dropna().unique()
     shared: np.ndarray = keys.isin(hit).to_numpy(dtype=bool, na_value=False)
-    return mine | shared
+    both: np.ndarray = np.logical_or(mine, shared)
+    return both
 
 
 def _prepare_mailchimp(df: pd.DataFrame, label: str) -> pd.DataFrame:
