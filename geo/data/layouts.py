@@ -362,14 +362,16 @@ def detect_layout(columns: Iterable[object], kind: str) -> Layout | None:
 
 def resolve_layout(choice: str | None, columns: Iterable[object], kind: str,
                    file: str) -> Layout | None:
-    """The layout to use: detected for ``"auto"``/None, else the named one.
+    """The layout to use: detected for ``"auto"``, none for None, else the named one.
 
     Raises
     ------
     DataError
         The name is unknown, or the layout is for another kind of table.
     """
-    if choice in (None, "", AUTO):
+    if choice is None:
+        return None
+    if choice in ("", AUTO):
         return detect_layout(columns, kind)
     lay = LAYOUTS.get(str(choice))
     if lay is None:
