@@ -13,6 +13,7 @@ from geo.data.layouts import AUTO, LAYOUTS, prepare_chunk, resolve_layout
 from geo.data.locate import GEOCODE_MODES, LocatePlan
 from geo.data.postcodes import PostcodeBook, postcode_dir
 from geo.data.readers import iter_tables
+from geo.data.tills import add_store_ids, parse_store_map_args
 from geo.data.validate import ValidationReport
 from geo.errors import DataError
 from geo.workspace import default_root
@@ -46,6 +47,9 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--geocode-delay", type=float, default=None, metavar="SECONDS",
                         help="seconds between geocoding requests (default: 1 for the public "
                              "service, never less; 0 for another server)")
+    parser.add_argument("--store-map", action="append", default=[], metavar="LOCATION=STORE_ID",
+                        help="till exports (redemptions): the store_id of a till Location "
+                             "(repeatable; import keeps them in the workspace for next time)")
     parser.add_argument("--bad-rows", type=Path, metavar="OUT.csv",
                         help="also write the bad rows with their reasons to this CSV file")
 
@@ -69,7 +73,10 @@ def resolve_mapping(args: argparse.Namespace) -> dict[str, str] | None:
     overrides = parse_overrides(args.map, label)
     head = next(iter_tables(args.file, name=label, chunksize=1000))
     layout = resolve_layout(args.layout, head.columns, args.kind, label)
-    columns = [str(c) for c in prepare_chunk(head, layout, label).columns]
+    head = prepare_chunk(head, layout, label)
+    if args.kind == "redemptions":
+        head = add_store_ids(head, {}, label)[0]
+    columns = [str(c) for c in head.columns]
     return merge_mapping(proposed_mapping(columns, args.kind, layout), overrides)
 
 
@@ -92,6 +99,16 @@ def locate_plan(args: argparse.Namespace) -> LocatePlan | None:
         raise DataError("--country", f"expects a two-letter code such as DE, got {args.country!r}")
     return LocatePlan(mode=args.geocode, geocoder=settings,
                       postcodes=PostcodeBook(postcode_dir(default_root()), country))
+
+
+def store_map(args: argparse.Namespace, saved: dict[str, str] | None = None) -> dict[str, str] | None:
+    """The till location table for a redemptions file: ``saved`` with ``--store-map`` over it.
+
+    None for other kinds of file.
+    """
+    if args.kind != "redemptions":
+        return None
+    return {**(saved or {}), **parse_store_map_args(args.store_map)}
 
 
 def finish(args: argparse.Namespace, report: ValidationReport, **extra: object) -> int:

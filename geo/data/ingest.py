@@ -33,6 +33,7 @@ from geo.data.columns import (
     apply_mapping,
     check_mapping,
     mappable_fields,
+    missing_required,
     suggest_mapping,
 )
 from geo.data.derive import derive_columns
@@ -46,6 +47,7 @@ from geo.data.layouts import (
     resolve_layout,
 )
 from geo.data.locate import LocateCounts, LocatePlan, locate_missing
+from geo.data.tills import add_store_ids
 from geo.data.merge import ImportChanges, check_mode, merge_table
 from geo.data.readers import CHUNK_ROWS, Progress, Source, iter_tables, peek, source_name
 from geo.data.schema import CUSTOMERS, EVENTS, REDEMPTIONS, STORES, Schema
@@ -107,8 +109,11 @@ def proposed_mapping(columns: list[str], kind: str, layout: Layout | None,
 
 
 def preview_file(source: Source, kind: str, *, name: str | None = None, layout: str | None = AUTO,
-                 rows: int = 5) -> tuple[pd.DataFrame, Layout | None]:
+                 rows: int = 5, store_map: Mapping[str, str] | None = None
+                 ) -> tuple[pd.DataFrame, Layout | None]:
     """The first rows of a file with its layout's derived columns, and the layout recognised.
+
+    ``store_map`` adds the till export's ``(derived) store_id`` (see `check_file`).
 
     Raises
     ------
@@ -118,14 +123,18 @@ def preview_file(source: Source, kind: str, *, name: str | None = None, layout: 
     label = source_name(source, name)
     head = peek(source, name=label, rows=rows)
     lay = resolve_layout(layout, head.columns, kind, label)
-    return prepare_chunk(head, lay, label), lay
+    head = prepare_chunk(head, lay, label)
+    if store_map is not None:
+        head = add_store_ids(head, store_map, label)[0]
+    return head, lay
 
 
 def check_file(source: Source, kind: str, *, name: str | None = None,
                mapping: Mapping[str, str] | None = None, progress: Progress | None = None,
                geocoder: GeocoderSettings | None = None, lookup: Lookup | None = None,
                chunksize: int = CHUNK_ROWS, layout: str | None = AUTO,
-               locate: LocatePlan | None = None) -> ValidationReport:
+               locate: LocatePlan | None = None,
+               store_map: Mapping[str, str] | None = None) -> ValidationReport:
     """Read and validate a file without storing anything.
 
     Parameters
@@ -152,6 +161,10 @@ def check_file(source: Source, kind: str, *, name: str | None = None,
     locate
         How to locate rows without coordinates (`geo.data.locate.LocatePlan`:
         postcode tables, the service, or both); overrides ``geocoder``/``lookup``.
+    store_map
+        For till exports (redemptions): ``{location label: store_id}``; adds the
+        column ``(derived) store_id`` and refuses rows whose location is not in
+        it (`geo.data.tills`).
 
     Returns
     -------
@@ -182,9 +195,13 @@ def check_file(source: Source, kind: str, *, name: str | None = None,
         if used is None:
             lay = resolve_layout(layout, chunk.columns, kind, label)
         chunk = prepare_chunk(chunk, lay, label)
+        if store_map is not None:
+            chunk, unmapped = add_store_ids(chunk, store_map, label)
+            error_parts.append(unmapped)
         if used is None:
             columns = [str(c) for c in chunk.columns]
             used = dict(mapping) if mapping is not None else proposed_mapping(columns, kind, lay)
+            _check_layout_can_fill(lay, used, schema, label)
             check_mapping(used, chunk.columns, schema, label)
         notes += [n for n in layout_notes(chunk, lay, label) if n not in notes]
         mapped = derive_columns(apply_mapping(chunk, used), schema,
@@ -219,6 +236,17 @@ def check_file(source: Source, kind: str, *, name: str | None = None,
     return report
 
 
+def _check_layout_can_fill(lay: Layout | None, used: Mapping[str, str], schema: Schema,
+                           file: str) -> None:
+    """Raise the layout's own explanation when it cannot fill a required column (Square's codes)."""
+    if lay is None or not lay.note:
+        return
+    missing = missing_required(used, schema)
+    if missing:
+        raise DataError(file, f"this is a {lay.label}, which cannot fill {', '.join(missing)}. "
+                              f"{lay.note}", column=missing[0])
+
+
 NOT_GEOCODED = ("not located: no coordinates; locate the row from its postcode or address "
                 "(the Geocode option, or --geocode postcode|address|all)")
 
@@ -238,9 +266,9 @@ def _merge_not_located(errors: pd.DataFrame) -> pd.DataFrame:
         return errors
     reason = errors["reason"].astype(str)
     nl_rows = errors.loc[reason.str.startswith("not located"), "row"]
-    if nl_rows.empty:
-        return errors
-    redundant = (errors["row"].isin(nl_rows) & errors["column"].isin(["lat", "lon"])
+    store_rows = errors.loc[reason.str.startswith("till location"), "row"]
+    redundant = (((errors["row"].isin(nl_rows) & errors["column"].isin(["lat", "lon"]))
+                  | (errors["row"].isin(store_rows) & (errors["column"] == "store_id")))
                  & (reason == "missing value"))
     return errors[~redundant.to_numpy()].reset_index(drop=True)
 
@@ -278,8 +306,8 @@ def preview_import(path: Source, kind: str, workspace: Workspace,
                    name: str | None = None, campaign: str | None = None,
                    progress: Progress | None = None, geocoder: GeocoderSettings | None = None,
                    lookup: Lookup | None = None, chunksize: int = CHUNK_ROWS,
-                   layout: str | None = AUTO, locate: LocatePlan | None = None
-                   ) -> ValidationReport:
+                   layout: str | None = AUTO, locate: LocatePlan | None = None,
+                   store_map: Mapping[str, str] | None = None) -> ValidationReport:
     """Validate a file and count what importing it would change, writing nothing.
 
     Parameters and return value as `import_file`; ``report.changes`` holds the
@@ -287,7 +315,7 @@ def preview_import(path: Source, kind: str, workspace: Workspace,
     """
     report = check_file(path, kind, name=name, mapping=mapping, progress=progress,
                         geocoder=geocoder, lookup=lookup, chunksize=chunksize, layout=layout,
-                        locate=locate)
+                        locate=locate, store_map=store_map)
     if not report.valid.empty:
         report.changes = planned_changes(report, kind, workspace, mode=mode,
                                          campaign=campaign)[1]
@@ -299,7 +327,8 @@ def import_file(path: Source, kind: str, workspace: Workspace,
                 name: str | None = None, campaign: str | None = None,
                 progress: Progress | None = None, geocoder: GeocoderSettings | None = None,
                 lookup: Lookup | None = None, chunksize: int = CHUNK_ROWS,
-                layout: str | None = AUTO, locate: LocatePlan | None = None) -> ValidationReport:
+                layout: str | None = AUTO, locate: LocatePlan | None = None,
+                store_map: Mapping[str, str] | None = None) -> ValidationReport:
     """Validate a file and store its good rows in ``workspace``.
 
     Parameters
@@ -321,7 +350,7 @@ def import_file(path: Source, kind: str, workspace: Workspace,
         For events and redemptions: the campaign to attach them to (must
         exist); None stores them as the workspace's ``events`` /
         ``redemptions`` table.
-    progress, geocoder, lookup, chunksize, layout, locate
+    progress, geocoder, lookup, chunksize, layout, locate, store_map
         See `check_file`.
 
     Returns
@@ -337,7 +366,7 @@ def import_file(path: Source, kind: str, workspace: Workspace,
         workspace.campaign_meta(campaign)  # raises WorkspaceError when it does not exist
     report = check_file(path, kind, name=name, mapping=mapping, progress=progress,
                         geocoder=geocoder, lookup=lookup, chunksize=chunksize, layout=layout,
-                        locate=locate)
+                        locate=locate, store_map=store_map)
     if report.valid.empty:
         return report
     table, report.changes = planned_changes(report, kind, workspace, mode=mode,

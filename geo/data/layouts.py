@@ -228,8 +228,11 @@ def _per_address(flag: pd.Series, emails: pd.Series) -> np.ndarray:
 
 
 def _prepare_mailchimp(df: pd.DataFrame, label: str) -> pd.DataFrame:
-    """Consent from each row's status; an address that is unsubscribed or cleaned in any of the
-    export's files is off in all of them (consent off wins, never on)."""
+    """Derive consent from each row's status, and split the packed address.
+
+    An address unsubscribed or cleaned in any of the export's files is off in
+    all of them (consent off wins, never on).
+    """
     out = df.copy()
     status = _row_statuses(df, label)
     emails = _col(df, "Email Address")
@@ -317,18 +320,41 @@ KLAVIYO = Layout(
 
 
 # --- tills (redemptions) -----------------------------------------------------------------------
+def _prepare_square(df: pd.DataFrame, label: str) -> pd.DataFrame:
+    from geo.data.tills import local_timestamps, money_values
+
+    out = df.copy()
+    amount = money_values(_col(df, "Net Sales", "Total Collected", "Gross Sales"))
+    out[derived("amount")] = amount.map(lambda v: "" if pd.isna(v) else repr(float(v))).to_numpy()
+    out[derived("timestamp")] = local_timestamps(_col(df, "Date"), _col(df, "Time"),
+                                                 _col(df, "Time Zone")).to_numpy()
+    return out
+
+
+def _prepare_shopify_orders(df: pd.DataFrame, label: str) -> pd.DataFrame:
+    """Keep one row per order that used a discount code (line-item rows and others left out)."""
+    code = _col(df, "Discount Code")
+    order_row = (_col(df, "Total") != "") | (_col(df, "Paid at") != "")
+    out = df.loc[(code != "").to_numpy(dtype=bool) & order_row.to_numpy(dtype=bool)].copy()
+    return out
+
+
 SQUARE = Layout(
     name="square", label="Square transactions export", kind="redemptions",
     signature=(("Transaction ID",), ("Location",), ("Time Zone",), ("Gross Sales", "Net Sales")),
     fields={
+        "store_id": ("(derived) store_id",),
+        "timestamp": (derived("timestamp"),),
+        "amount": (derived("amount"),),
         "transaction_id": ("Transaction ID",),
-        "amount": ("Net Sales", "Total Collected", "Gross Sales"),
-        "customer_id": ("Customer ID", "Customer Reference ID"),
+        "customer_id": ("Customer Reference ID", "Customer ID"),
     },
     note=("Square's transactions export has a discount amount but no discount name or code "
-          "column, so redemptions cannot be told by coupon code. Export the orders (with their "
-          "discount codes) instead, or match customers back by loyalty card or customer id "
-          "only."),
+          "column, so redemptions cannot be told by coupon code. Export the orders with their "
+          "discount codes instead (e.g. Square's item or order exports that name the discount, "
+          "or your e-commerce orders export), or match customers back by loyalty card or "
+          "customer id only."),
+    prepare=_prepare_square,
 )
 
 SHOPIFY_ORDERS = Layout(
@@ -336,10 +362,14 @@ SHOPIFY_ORDERS = Layout(
     signature=(("Name",), ("Discount Code",), ("Location",), ("Paid at", "Created at")),
     fields={
         "coupon_code": ("Discount Code",),
-        "transaction_id": ("Name", "Id"),
-        "amount": ("Total",),
+        "store_id": ("(derived) store_id",),
         "timestamp": ("Paid at", "Created at"),
+        "amount": ("Total",),
+        "transaction_id": ("Name", "Id"),
     },
+    note=("Orders without a discount code, and the extra line-item rows of each order, are not "
+          "redemptions: they are left out."),
+    prepare=_prepare_shopify_orders,
 )
 
 LAYOUTS: dict[str, Layout] = {lay.name: lay for lay in (SHOPIFY, MAILCHIMP, KLAVIYO, SQUARE,
