@@ -102,8 +102,18 @@ choice = st.selectbox("Export layout", ui.layout_choices(kind), key=ui.LAYOUT,
                       format_func=ui.layout_label,
                       help="A known export is read with its own rules (consent, ids, address "
                            "cells); choose one by hand if it was not recognised.")
+stores = None
+if kind == "redemptions":
+    with shown_as_message(f"Could not read {upload.name}"):
+        labels = ui.till_locations(upload.file_id, upload.name, data)
+    if labels:
+        st.markdown("**Till locations → stores** (set once; kept in the workspace for the "
+                    "next exports). A row whose location has no store is refused, never guessed.")
+        stored_stores = ws.load_table("stores")
+        store_ids = [] if stored_stores is None else stored_stores["store_id"].astype(str).tolist()
+        stores = tuple(sorted(ui.store_map_editor(ws, labels, store_ids).items()))
 with shown_as_message(f"Could not read {upload.name}"):
-    preview, found = ui.peek_upload(upload.file_id, upload.name, data, kind, choice)
+    preview, found = ui.peek_upload(upload.file_id, upload.name, data, kind, choice, stores)
 layout = LAYOUTS[found] if found else None
 st.markdown(ui.layout_caption(choice, found))
 if layout is not None and layout.note:
@@ -160,7 +170,7 @@ if checking or importing:
         run = import_file if importing else preview_import
         report = run(data, kind, ws, mapping, mode=mode, name=upload.name, campaign=campaign,
                      progress=ui.progress_reporter(bar, upload.name), layout=found,
-                     locate=locate)
+                     locate=locate, store_map=None if stores is None else dict(stores))
     bar.empty()
     summary = report_summary(report)
     ui.keep_report(report, summary, kind=kind, file_id=upload.file_id, workspace=ws.name,

@@ -116,3 +116,34 @@ def test_geocoding_server_setting_stop_and_cached_only(data_root, nominatim,  # 
     pd.testing.assert_index_equal(pd.Index([r["q"] for r in log]).sort_values(),
                                   pd.Index(["1 nowhere lane, 75011 paris, france",
                                             "10 rue de rivoli, 75004 paris, france"]))
+
+
+def test_till_exports_use_the_store_table_and_square_says_what_is_missing(data_root):  # noqa: F811
+    from tests.test_tills import orders_bytes, square_bytes
+
+    ws = open_workspace("demo", data_root)
+    store_ids = ws.load_table("stores")["store_id"].astype(str).tolist()
+    ws.update_settings(store_locations={"Downtown": store_ids[0], "Kallio shop": store_ids[1]})
+    at = open_data_page()
+    at.radio(key="data_kind").set_value("redemptions").run()
+    at.file_uploader(key="data_upload").upload("transactions.csv", square_bytes(),
+                                               "text/csv").run()
+    assert not at.exception, at.exception
+    assert "Recognised: **Square transactions export**" in markdown(at)
+    assert any("no discount name or code column" in i.value for i in at.info)
+    assert at.button(key="data_import").disabled
+    assert any("coupon_code" in w.value for w in at.warning)
+
+    at.file_uploader(key="data_upload").clear().run()
+    at.file_uploader(key="data_upload").upload("orders_export.csv", orders_bytes(),
+                                               "text/csv").run()
+    assert not at.exception, at.exception
+    assert "Recognised: **Shopify orders export (POS included)**" in markdown(at)
+    assert any("Till locations" in m.value for m in at.markdown)
+    assert mapping_box(at, "store_id").value == "(derived) store_id"
+    at.button(key="data_import").click().run()
+    assert not at.exception, at.exception
+    stored = ws.load_table("redemptions")
+    assert len(stored) == 10 and set(stored["store_id"]) == set(store_ids[:2])
+    assert any("till location 'Uptown' has no store" in str(v)
+               for v in at.dataframe[-1].value["reason"])

@@ -24,7 +24,9 @@ from geo.data.inventory import owned_files
 from geo.data.layouts import AUTO, LAYOUTS
 from geo.data.locate import LocatePlan
 from geo.data.postcodes import ATTRIBUTION, PostcodeBook, postcode_dir
+from geo.data.readers import iter_tables
 from geo.data.schema import Schema
+from geo.data.tills import STORE_MAP_SETTING, clean_store_map, location_labels
 from geo.data.validate import ValidationReport
 from geo.errors import DataError, GeoError
 from geo.workspace import (
@@ -51,6 +53,7 @@ GEOCODER_SERVICE = "data_geocoder_service"
 GEOCODE_CACHED_ONLY = "data_geocode_cached_only"
 GEOCODE_STOP = "data_geocode_stop"
 LAYOUT = "data_layout"
+STORE_MAP_EDITOR = "data_store_map"
 PLAIN = "none"
 FLASH = "data_flash"
 REPORT = "data_report"
@@ -179,15 +182,47 @@ def changes_text(changes, kind: str, *, planned: bool = False) -> str:
 # --- uploads and column mapping -----------------------------------------------------------
 @st.cache_data(show_spinner="Reading the file…", max_entries=4)
 def peek_upload(file_id: str, name: str, _data: bytes, kind: str, layout: str = AUTO,
+                stores: tuple[tuple[str, str], ...] | None = None,
                 rows: int = 5) -> tuple[pd.DataFrame, str | None]:
     """The first ``rows`` records of an upload with its layout's derived columns, and the layout.
 
-    Cached by upload id, kind and layout choice (``"auto"``, a layout name, or
-    `PLAIN` for none). Returns the layout's name, None when none is used.
+    Cached by upload id, kind, layout choice (``"auto"``, a layout name, or
+    `PLAIN` for none) and the till store table (``stores``, redemptions only).
+    Returns the layout's name, None when none is used.
     """
     head, found = preview_file(_data, kind, name=name, layout=None if layout == PLAIN else layout,
-                               rows=rows)
+                               rows=rows, store_map=None if stores is None else dict(stores))
     return head, (found.name if found else None)
+
+
+@st.cache_data(show_spinner="Reading the till locations…", max_entries=4)
+def till_locations(file_id: str, name: str, _data: bytes) -> list[str]:
+    """The distinct till location labels of an uploaded file (all of it), cached by upload id."""
+    labels: set[str] = set()
+    for chunk in iter_tables(_data, name=name):
+        labels.update(location_labels(chunk))
+    return sorted(labels)
+
+
+def store_map_editor(ws: Workspace, labels: Sequence[str],
+                     store_ids: Sequence[str]) -> dict[str, str]:
+    """An editable table: each till location of the file and the store it is; saved in the workspace.
+
+    Returns the workspace's whole table (earlier labels kept), as saved.
+    """
+    saved = dict(ws.settings().get(STORE_MAP_SETTING, {}))
+    frame = pd.DataFrame({"till location": list(labels),
+                          "store_id": [saved.get(label) for label in labels]})
+    edited = st.data_editor(frame, key=STORE_MAP_EDITOR, hide_index=True,
+                            disabled=["till location"],
+                            column_config={"store_id": st.column_config.SelectboxColumn(
+                                "store_id", options=list(store_ids),
+                                help="The store this till location is")})
+    table = {**saved, **clean_store_map(dict(zip(edited["till location"], edited["store_id"],
+                                                 strict=True)))}
+    if table != saved:
+        ws.update_settings(**{STORE_MAP_SETTING: table})
+    return table
 
 
 def layout_choices(kind: str) -> list[str]:
