@@ -290,8 +290,9 @@ KLAVIYO_UNSUBSCRIBED = {"unsubscribed", "suppressed"}
 
 def _prepare_klaviyo(df: pd.DataFrame, label: str) -> pd.DataFrame:
     out = df.copy()
-    consent = _col(df, "Email Marketing Consent", "email_marketing_consent", "Accepts Marketing",
-                   "Email Consent", "consent").str.lower()
+    given = _col(df, "Email Marketing Consent", "email_marketing_consent", "Accepts Marketing",
+                 "Email Consent", "consent")
+    consent = given.str.lower()
     out[derived("opted_in")] = _yes_no(consent.isin(KLAVIYO_OPTED_IN).to_numpy()).to_numpy()
     out[derived("unsubscribed")] = _yes_no(consent.isin(KLAVIYO_UNSUBSCRIBED).to_numpy()).to_numpy()
     return out

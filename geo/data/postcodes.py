@@ -83,19 +83,20 @@ def country_codes(values: pd.Series, default: str | None = None) -> pd.Series:
     return out.mask(out == "")
 
 
-def normalise_postcodes(codes: pd.Series, country: str, digits: int | None = None) -> pd.Series:
+def normalise_postcodes(postcodes: pd.Series, country: str,
+                        digits: int | None = None) -> pd.Series:
     """Postcodes as the country's table writes them (see the module notes).
 
     Parameters
     ----------
-    codes
+    postcodes
         Postcodes as exported (any case and spacing).
     country
         ISO alpha-2 code.
     digits
         The country's length of all-digit codes (pads shorter ones with zeros); None leaves them.
     """
-    text = codes.astype("string").fillna("").str.strip().str.removeprefix("'").str.upper()
+    text = postcodes.astype("string").fillna("").str.strip().str.removeprefix("'").str.upper()
     text = text.str.replace(r"\s+", " ", regex=True)
     if country in OUTWARD_ONLY:
         text = text.str.split(" ").str[0]
@@ -120,8 +121,11 @@ class PostcodeTable:
     @classmethod
     def from_geonames(cls, raw: pd.DataFrame, country: str) -> PostcodeTable:
         """Index a table with GeoNames' columns (``postal_code``, ``latitude``, ``longitude``)."""
-        data = raw.loc[raw["country_code"].astype("string").str.upper() == country] \
-            if "country_code" in raw else raw
+        if "country_code" in raw:
+            land = raw["country_code"].astype("string")
+            data = raw.loc[(land.str.upper() == country).fillna(False).to_numpy(dtype=bool)]
+        else:
+            data = raw
         codes = normalise_postcodes(data["postal_code"], country)
         frame = pd.DataFrame({"code": codes.to_numpy(),
                               "lat": pd.to_numeric(data["latitude"], errors="coerce").to_numpy(),
