@@ -52,7 +52,7 @@ def derive_columns(mapped: pd.DataFrame, schema: Schema,
         for name in ("lat", "lon"):
             if name not in out.columns:
                 out[name] = pd.Series("", index=out.index, dtype="string")
-    if "lat" in schema.names and "lat" in out.columns and "lon" in out.columns:
+    if "location_source" in schema.names and "lat" in out.columns and "lon" in out.columns:
         given = ((out["lat"].astype("string").fillna("").str.strip() != "")
                  & (out["lon"].astype("string").fillna("").str.strip() != ""))
         source = (out["location_source"].astype("string") if "location_source" in out.columns
