@@ -294,3 +294,15 @@ def test_cli_import_reports_the_layout(tmp_path, monkeypatch, capsys):
     code = main(["validate", "--kind", "customers", str(path), "--layout", "shopify"])
     out, err = capsys.readouterr()
     assert code == 2 and "missing required column(s)" in err and out == ""
+
+
+def test_klaviyo_without_consent_opts_nobody_in_and_says_so():
+    data = csv_bytes(["Email", "First Name", "City", "State / Region", "Latitude", "Longitude"],
+                     [["k@example.com", "K", "Leeds", "West Yorkshire", "53.79", "-1.54"]])
+    report = check_file(data, "customers", name="profiles.csv")
+    assert report.layout == "klaviyo" and not report.valid["opted_in"].any()
+    assert "no consent column" in report.message
+    generic = csv_bytes(["Email", "First Name", "Zip Code", "Opt-in", "lat", "lon"],
+                        [["g@example.com", "G", "10115", "yes", "52.5", "13.4"]])
+    plain = check_file(generic, "customers", name="crm.csv")
+    assert plain.layout is None and plain.valid["opted_in"].tolist() == [True]

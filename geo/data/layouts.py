@@ -286,12 +286,23 @@ MAILCHIMP = Layout(
 # --- Klaviyo ---------------------------------------------------------------------------------
 KLAVIYO_OPTED_IN = {"subscribed", "true", "yes", "1"}
 KLAVIYO_UNSUBSCRIBED = {"unsubscribed", "suppressed"}
+KLAVIYO_CONSENT = ("Email Marketing Consent", "email_marketing_consent", "Accepts Marketing",
+                   "Email Consent", "consent")
+
+
+def klaviyo_notes(df: pd.DataFrame, label: str) -> list[str]:
+    """A sentence when a Klaviyo file has no consent column (then nobody is opted in)."""
+    norm = {normalise_header(c) for c in df.columns}
+    if any(normalise_header(h) in norm for h in KLAVIYO_CONSENT):
+        return []
+    return [f"{label} has no consent column (Email Marketing Consent): every profile is "
+            "imported as not opted in. Export the profiles with their consent, or map "
+            "opted_in by hand."]
 
 
 def _prepare_klaviyo(df: pd.DataFrame, label: str) -> pd.DataFrame:
     out = df.copy()
-    given = _col(df, "Email Marketing Consent", "email_marketing_consent", "Accepts Marketing",
-                 "Email Consent", "consent")
+    given = _col(df, *KLAVIYO_CONSENT)
     consent = given.str.lower()
     out[derived("opted_in")] = _yes_no(consent.isin(KLAVIYO_OPTED_IN).to_numpy()).to_numpy()
     out[derived("unsubscribed")] = _yes_no(consent.isin(KLAVIYO_UNSUBSCRIBED).to_numpy()).to_numpy()
@@ -302,7 +313,7 @@ KLAVIYO = Layout(
     name="klaviyo", label="Klaviyo profiles export", kind="customers",
     signature=(("Email", "email", "$email"),
                ("Email Marketing Consent", "Klaviyo ID", "State / Region", "$city", "$zip",
-                "$region", "$latitude", "Zip Code")),
+                "$region", "$latitude")),
     fields={
         "customer_id": ("Klaviyo ID", "Profile ID", "External ID", "$id"),
         "email": ("Email", "$email"),
@@ -427,6 +438,8 @@ def layout_notes(chunk: pd.DataFrame, layout: Layout | None, file: str) -> list[
     notes = [layout.note] if layout.note else []
     if layout is MAILCHIMP:
         notes += mailchimp_notes(chunk, file)
+    if layout is KLAVIYO:
+        notes += klaviyo_notes(chunk, file)
     return notes
 
 
