@@ -220,3 +220,44 @@ def test_eta_follows_the_pace_and_never_beats_the_delay():
     assert eta_seconds(100, 100, 50.0, 1.0) == 0.0
     assert progress_text(120, 900, 780.0) == "120 of 900 addresses, about 13 min left"
     assert progress_text(5, 9, 4.4) == "5 of 9 addresses, about 4 s left"
+
+
+class FakePhoton(BaseHTTPRequestHandler):
+    requests: list = []
+
+    def do_GET(self):  # noqa: N802 (http.server API)
+        url = urlsplit(self.path)
+        q = parse_qs(url.query).get("q", [""])[0]
+        type(self).requests.append({"q": q, "path": url.path,
+                                    "agent": self.headers.get("User-Agent")})
+        hit = PLACES.get(" ".join(q.lower().split()))
+        features = [] if hit is None else [{
+            "type": "Feature", "geometry": {"type": "Point", "coordinates": [hit[1], hit[0]]},
+            "properties": {"name": q}}]
+        data = json.dumps({"type": "FeatureCollection", "features": features}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_self_hosted_photon_server_is_used_without_delay(tmp_path):
+    FakePhoton.requests = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakePhoton)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings = GeocoderSettings.from_url(f"http://127.0.0.1:{server.server_address[1]}",
+                                             service="photon", cache_path=tmp_path / "p.sqlite")
+        assert settings.delay_s == 0.0
+        result = geocode_missing(rows(), settings)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.located == 2 and result.requests == 3
+    assert float(result.frame.loc[2, "lat"]) == pytest.approx(48.8553)
+    assert {r["path"] for r in FakePhoton.requests} == {"/api"}
+    assert {r["agent"] for r in FakePhoton.requests} == {settings.user_agent}
