@@ -306,3 +306,13 @@ def test_klaviyo_without_consent_opts_nobody_in_and_says_so():
                         [["g@example.com", "G", "10115", "yes", "52.5", "13.4"]])
     plain = check_file(generic, "customers", name="crm.csv")
     assert plain.layout is None and plain.valid["opted_in"].tolist() == [True]
+
+
+def test_a_blank_customer_id_is_filled_from_the_email():
+    data = csv_bytes(["id", "email", "first_name", "opted_in", "lat", "lon"],
+                     [["c1", "a@x.com", "A", "yes", "60.1", "24.9"],
+                      ["", "B@x.com ", "B", "yes", "60.1", "24.9"],
+                      ["'c3", "c@x.com", "C", "yes", "60.1", "24.9"]])
+    report = check_file(data, "customers", name="crm.csv")
+    assert report.valid["customer_id"].tolist() == [
+        "c1", email_customer_ids(pd.Series(["b@x.com"]))[0], "c3"]

@@ -2,8 +2,8 @@
 
 - Ids (``customer_id``, ``store_id``, ``transaction_id``) and postcodes lose the
   ``'`` that Excel and Shopify put before them to keep them text.
-- A customers file without ``customer_id`` gets one per e-mail address,
-  stable across imports (`geo.data.identity.email_customer_ids`).
+- A customers file without ``customer_id`` (or a row with a blank one) gets one
+  per e-mail address, stable across imports (`geo.data.identity.email_customer_ids`).
 - A file without coordinate columns but with an address or a postcode gets
   blank ``lat``/``lon``: its rows are located (`geo.data.locate`) or refused
   one by one.
@@ -46,8 +46,15 @@ def derive_columns(mapped: pd.DataFrame, schema: Schema,
     for name in APOSTROPHE_COLUMNS:
         if name in out.columns:
             out[name] = _strip_apostrophe(out[name])
-    if schema.name == "customers" and "customer_id" not in out.columns and "email" in out.columns:
-        out.insert(0, "customer_id", email_customer_ids(out["email"]).to_numpy())
+    if schema.name == "customers" and "email" in out.columns:
+        if "customer_id" not in out.columns:
+            out.insert(0, "customer_id", email_customer_ids(out["email"]).to_numpy())
+        else:
+            ids = out["customer_id"].astype("string")
+            blank = (ids.fillna("").str.strip() == "").to_numpy(dtype=bool)
+            if blank.any():
+                ids[blank] = email_customer_ids(out["email"][blank]).to_numpy()
+                out["customer_id"] = ids
     if "lat" in schema.names and ({"address", "postcode"} & set(out.columns)):
         for name in ("lat", "lon"):
             if name not in out.columns:
