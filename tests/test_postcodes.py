@@ -221,3 +221,19 @@ def test_check_without_a_plan_reports_no_counts(tables):
     report = check_file(b"email,first_name,opted_in,postcode\na@x.de,A,yes,10115\n", "customers",
                         name="c.csv")
     assert report.geocoded is None and "geocoded" not in report.as_dict()
+
+
+def test_ip_estimates_are_replaced_by_the_postcode_when_it_is_known(tables):
+    rows = pd.DataFrame({"lat": ["40.1", "40.1", "41.0"], "lon": ["-80.1", "-80.1", "-81.0"],
+                         "location_source": ["ip", "ip", "given"],
+                         "postcode": ["10115", "99999", "10115"],
+                         "country": ["DE", "DE", "DE"]}, index=[2, 3, 4])
+    plan = LocatePlan(mode="postcode", postcodes=PostcodeBook(tables, download=False))
+    result, counts = locate_missing(rows, plan)
+    out = result.frame
+    assert out["location_source"].tolist() == ["postcode", "ip", "given"]
+    assert float(out.loc[2, "lat"]) == pytest.approx(52.5323)
+    assert out.loc[3, ["lat", "lon"]].tolist() == ["40.1", "-80.1"]  # estimate kept
+    assert out.loc[4, "lat"] == "41.0"
+    assert counts.as_dict() == {"postcode": 1, "address": 0, "failed": 0}
+    assert result.not_located.empty

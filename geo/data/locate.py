@@ -167,6 +167,11 @@ def _by_postcode(out: pd.DataFrame, rows: pd.Index, plan: LocatePlan, counts: Lo
 def locate_missing(df: pd.DataFrame, plan: LocatePlan) -> tuple[GeocodeResult, LocateCounts]:
     """Fill ``lat``/``lon``/``location_source`` of rows that need locating, as ``plan`` says.
 
+    Rows without coordinates need locating; so do rows located only by an IP
+    estimate (``location_source`` ``ip``, e.g. Mailchimp's) that have a postcode
+    or an address: they take the better position when one is found and keep
+    their estimate otherwise (they are not counted as failed).
+
     Parameters
     ----------
     df
@@ -181,7 +186,28 @@ def locate_missing(df: pd.DataFrame, plan: LocatePlan) -> tuple[GeocodeResult, L
         The rows (coordinates as text, degrees EPSG:4326) with one ``not_located``
         line per row left without coordinates; and the counts by method.
     """
-    mode = check_geocode_mode(plan.mode)
+    check_geocode_mode(plan.mode)
+    query, _ = build_queries(df)
+    weak = ((_text(df, "location_source").str.lower() == "ip") & (query != "")).to_numpy(dtype=bool)
+    if not weak.any():
+        return _locate_rows(df, plan)
+    work = _prepared(df)
+    work.loc[weak, ["lat", "lon"]] = ""
+    result, counts = _locate_rows(work, plan)
+    out = result.frame
+    kept = df.index[weak & out["lat"].fillna("").eq("").to_numpy(dtype=bool)]
+    for name in ("lat", "lon"):
+        out.loc[kept, name] = df.loc[kept, name].astype("string")
+    out.loc[kept, "location_source"] = "ip"
+    result.not_located = result.not_located[~result.not_located["row"].isin(kept)]
+    result.not_located = result.not_located.reset_index(drop=True)
+    counts.failed -= len(kept)
+    return result, counts
+
+
+def _locate_rows(df: pd.DataFrame, plan: LocatePlan) -> tuple[GeocodeResult, LocateCounts]:
+    """`locate_missing` for the rows without coordinates."""
+    mode = plan.mode
     counts = LocateCounts()
     todo = needs_geocoding(df)
     empty = pd.DataFrame({"row": pd.Series(dtype="int64"), "query": pd.Series(dtype=object),
