@@ -146,3 +146,10 @@ def test_shopify_orders_with_the_store_table(tmp_path, monkeypatch, capsys):
     code = main(["validate", "--kind", "redemptions", str(tmp_path / "orders_export.csv")])
     out = json.loads(capsys.readouterr().out)
     assert code == 1 and out["valid"] == 0 and len(out["errors"]) == 15
+
+
+def test_a_file_with_its_own_store_id_ignores_the_location_table():
+    data = csv_bytes(["coupon_code", "store_id", "timestamp", "amount", "Location"],
+                     [["MU7D", "S9", "2026-05-01T10:00:00Z", "12.5", "Somewhere"]])
+    report = check_file(data, "redemptions", name="r.csv", store_map={})
+    assert report.errors.empty and report.valid["store_id"].tolist() == ["S9"]

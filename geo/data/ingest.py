@@ -47,7 +47,7 @@ from geo.data.layouts import (
     resolve_layout,
 )
 from geo.data.locate import LocateCounts, LocatePlan, locate_missing
-from geo.data.tills import add_store_ids
+from geo.data.tills import DERIVED_STORE, add_store_ids
 from geo.data.merge import ImportChanges, check_mode, merge_table
 from geo.data.readers import CHUNK_ROWS, Progress, Source, iter_tables, peek, source_name
 from geo.data.schema import CUSTOMERS, EVENTS, REDEMPTIONS, STORES, Schema
@@ -195,14 +195,16 @@ def check_file(source: Source, kind: str, *, name: str | None = None,
         if used is None:
             lay = resolve_layout(layout, chunk.columns, kind, label)
         chunk = prepare_chunk(chunk, lay, label)
+        unmapped = None
         if store_map is not None:
             chunk, unmapped = add_store_ids(chunk, store_map, label)
-            error_parts.append(unmapped)
         if used is None:
             columns = [str(c) for c in chunk.columns]
             used = dict(mapping) if mapping is not None else proposed_mapping(columns, kind, lay)
             _check_layout_can_fill(lay, used, schema, label)
             check_mapping(used, chunk.columns, schema, label)
+        if unmapped is not None and used.get("store_id") == DERIVED_STORE:
+            error_parts.append(unmapped)
         notes += [n for n in layout_notes(chunk, lay, label) if n not in notes]
         mapped = derive_columns(apply_mapping(chunk, used), schema,
                                 lay.coordinates_source if lay else "given")
