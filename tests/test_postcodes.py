@@ -237,3 +237,19 @@ def test_ip_estimates_are_replaced_by_the_postcode_when_it_is_known(tables):
     assert out.loc[4, "lat"] == "41.0"
     assert counts.as_dict() == {"postcode": 1, "address": 0, "failed": 0}
     assert result.not_located.empty
+
+
+def test_the_indexed_table_is_kept_and_refreshed_when_the_table_changes(tables):
+    import os
+
+    load_table("DE", tables, download=False)
+    index = tables / "DE.geo-index.parquet"
+    assert index.is_file()
+    assert load_table("DE", tables, download=False).locate(pd.Series(["10115"]))[2].all()
+    (tables / "DE.txt").write_text(geonames_text([("DE", "20095", "Hamburg", "Hamburg", "HH",
+                                                   "", "00", "Hamburg", "02000", 53.55, 10.0,
+                                                   4)]), encoding="utf-8")
+    later = index.stat().st_mtime + 10
+    os.utime(tables / "DE.txt", (later, later))
+    fresh = load_table("DE", tables, download=False)
+    assert fresh.locate(pd.Series(["20095", "10115"]))[2].tolist() == [True, False]

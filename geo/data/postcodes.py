@@ -203,8 +203,55 @@ def download_table(country: str, directory: Path) -> Path:
     return directory / f"{country}.txt"
 
 
+INDEX_SUFFIX = ".geo-index.parquet"
+
+
+def _index_path(source: Path) -> Path:
+    return source.with_name(source.stem + INDEX_SUFFIX)
+
+
+def _read_index(source: Path, country: str) -> PostcodeTable | None:
+    """The table's index written by `_write_index`, if it is newer than the table, else None."""
+    index = _index_path(source)
+    try:
+        if not index.is_file() or index.stat().st_mtime < source.stat().st_mtime:
+            return None
+        frame = pd.read_parquet(index)
+    except (OSError, ValueError):
+        return None
+    numeric = frame["code"].str.fullmatch(r"\d+").fillna(False)
+    lengths = frame.loc[numeric, "code"].str.len()
+    digits = int(lengths.mode().iloc[0]) if len(lengths) else None
+    return PostcodeTable(country, pd.Index(frame["code"].astype(str)), frame["lat"].to_numpy(float),
+                         frame["lon"].to_numpy(float), digits)
+
+
+def _write_index(source: Path, table: PostcodeTable) -> None:
+    """Keep the indexed table next to its source (skipped when the folder is read-only)."""
+    frame = pd.DataFrame({"code": table.codes.astype(str), "lat": table.lat, "lon": table.lon})
+    try:
+        frame.to_parquet(_index_path(source), index=False)
+    except OSError:
+        pass
+
+
+def _load_file(path: Path, country: str) -> PostcodeTable:
+    cached = _read_index(path, country)
+    if cached is not None:
+        return cached
+    try:
+        table = PostcodeTable.from_geonames(_read_table_file(path, country), country)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise DataError(str(path), f"not a GeoNames postcode table ({exc})") from None
+    _write_index(path, table)
+    return table
+
+
 def load_table(country: str, directory: Path, *, download: bool = True) -> PostcodeTable:
     """One country's postcode table from ``directory``, downloaded first if missing and allowed.
+
+    The indexed table (mean position per normalised postcode) is kept beside
+    the source as ``XX.geo-index.parquet`` and read instead while it is newer.
 
     Raises
     ------
@@ -215,15 +262,11 @@ def load_table(country: str, directory: Path, *, download: bool = True) -> Postc
     for name in (f"{country}.txt", f"{country}.zip"):
         path = directory / name
         if path.is_file():
-            try:
-                return PostcodeTable.from_geonames(_read_table_file(path, country), country)
-            except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-                raise DataError(str(path), f"not a GeoNames postcode table ({exc})") from None
+            return _load_file(path, country)
     if not download:
         raise DataError("postcodes", f"no postcode table for {country} in {directory}: put "
                                      f"{country}.zip from {GEONAMES_URL} there")
-    return PostcodeTable.from_geonames(_read_table_file(download_table(country, directory),
-                                                        country), country)
+    return _load_file(download_table(country, directory), country)
 
 
 @dataclass
