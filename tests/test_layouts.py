@@ -19,7 +19,13 @@ from geo.cli import main
 from geo.data.columns import check_mapping, missing_required
 from geo.data.consent import contactable
 from geo.data.identity import email_customer_ids
-from geo.data.ingest import check_file, import_file, preview_file, proposed_mapping
+from geo.data.ingest import (
+    check_file,
+    import_file,
+    import_history,
+    preview_file,
+    proposed_mapping,
+)
 from geo.data.layouts import (
     LAYOUTS,
     derived,
@@ -184,6 +190,7 @@ def test_shopify_export_round_trips(ws):
     assert stored.loc["7000000000005", "email"] == "Ann5@Example.com"
     assert report.valid["postcode"].iloc[0] == "75001"  # Excel's apostrophe gone here too
     assert ws.settings()["imports"]["customers"]["layout"] == "shopify"
+    assert import_history(ws).loc[0, "layout"] == "shopify"
 
 
 def test_mailchimp_zip_sets_consent_off_from_unsubscribed_and_cleaned_files(ws):

@@ -515,12 +515,13 @@ def import_history(workspace: Workspace) -> pd.DataFrame:
 
     Returns
     -------
-    DataFrame with ``kind``, ``file``, ``rows``, ``valid``, ``errors``,
-    ``campaign`` and ``at`` (UTC, ISO 8601), one row per kind, in
-    `KIND_SCHEMAS` order; empty when nothing was imported.
+    DataFrame with ``kind``, ``file``, ``layout`` (the known export it was
+    read as, or None), ``rows``, ``valid``, ``errors``, ``campaign`` and ``at``
+    (UTC, ISO 8601), one row per kind, in `KIND_SCHEMAS` order; empty when
+    nothing was imported.
     """
     imports = workspace.settings().get("imports", {})
-    cols = ["kind", "file", "rows", "valid", "errors", "campaign", "at"]
+    cols = ["kind", "file", "layout", "rows", "valid", "errors", "campaign", "at"]
     records = [{"kind": kind, **{c: imports[kind].get(c) for c in cols[1:]}}
                for kind in KIND_SCHEMAS if kind in imports]
     return pd.DataFrame(records, columns=cols)
