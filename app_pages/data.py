@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from geo.data.columns import mappable_fields, recall_mapping
+from geo.data.columns import mappable_fields
 from geo.data.ingest import (
     KIND_SCHEMAS,
     bad_rows_csv,
@@ -11,11 +11,13 @@ from geo.data.ingest import (
     import_history,
     preview_import,
     problem_counts,
+    proposed_mapping,
     report_summary,
     schema_for,
     shared_addresses_csv,
 )
 from geo.data.inventory import workspace_inventory
+from geo.data.layouts import LAYOUTS
 from geo.demo.build import install_demo
 from geo.workspace import DEMO, list_workspaces
 from ui import data as ui
@@ -87,24 +89,45 @@ if kind in ("events", "redemptions"):
         format_func=lambda c: "none: keep as the workspace's table" if c is None else c,
         help="The funnel reads events and redemptions from the campaign they belong to.")
 upload = st.file_uploader("File: CSV (any delimiter, UTF-8 or Latin-1), XLSX, GeoJSON, "
-                          "GeoPackage or GeoParquet", type=ui.UPLOAD_TYPES, key=ui.UPLOAD)
+                          "GeoPackage, GeoParquet, or a ZIP of CSVs (Mailchimp's audience "
+                          "export)", type=ui.UPLOAD_TYPES, key=ui.UPLOAD)
 if upload is None:
-    st.caption("Columns are matched automatically (lat/latitude/y, email/E-mail Address, "
+    st.caption("Shopify, Mailchimp and Klaviyo customer exports are recognised as they are; "
+               "other columns are matched automatically (lat/latitude/y, email/E-mail Address, "
                "FNAME...); you can change the mapping before importing.")
     st.stop()
 
 data = upload.getvalue()
+choice = st.selectbox("Export layout", ui.layout_choices(kind), key=ui.LAYOUT,
+                      format_func=ui.layout_label,
+                      help="A known export is read with its own rules (consent, ids, address "
+                           "cells); choose one by hand if it was not recognised.")
+stores = None
+if kind == "redemptions":
+    with shown_as_message(f"Could not read {upload.name}"):
+        labels = ui.till_locations(upload.file_id, upload.name, data)
+    if labels:
+        st.markdown("**Till locations → stores** (set once; kept in the workspace for the "
+                    "next exports). A row whose location has no store is refused, never guessed.")
+        stored_stores = ws.load_table("stores")
+        store_ids = [] if stored_stores is None else stored_stores["store_id"].astype(str).tolist()
+        stores = tuple(sorted(ui.store_map_editor(ws, labels, store_ids).items()))
 with shown_as_message(f"Could not read {upload.name}"):
-    preview = ui.peek_upload(upload.file_id, upload.name, data)
+    preview, found = ui.peek_upload(upload.file_id, upload.name, data, kind, choice, stores)
+layout = LAYOUTS[found] if found else None
+st.markdown(ui.layout_caption(choice, found))
+if layout is not None and layout.note:
+    st.info(layout.note)
 st.caption(f"First rows of {upload.name}")
 st.dataframe(preview)
 
 schema = schema_for(kind)
 columns = [str(c) for c in preview.columns]
 previous = ws.settings().get("imports", {}).get(kind, {}).get("mapping")
-suggested = recall_mapping(columns, schema, previous)
-st.markdown("**Column mapping** (detected automatically; change any of them; * = required)")
-mapping = ui.mapping_inputs(kind, upload.file_id, columns, mappable_fields(schema),
+suggested = proposed_mapping(columns, kind, layout, previous)
+st.markdown("**Column mapping** (detected automatically; change any of them; * = required; "
+            "customers without a customer_id column get one from their e-mail address)")
+mapping = ui.mapping_inputs(kind, f"{upload.file_id}-{found}", columns, mappable_fields(schema),
                             schema.required, suggested)
 unused = [c for c in columns if c not in mapping.values()]
 if unused:
@@ -113,12 +136,10 @@ problem = ui.mapping_problem(mapping, columns, schema, upload.name)
 if problem:
     st.warning(problem)
 
-geocoder = None
-if "lat" in schema.names:
-    if st.checkbox("Geocode rows that have an address or postcode but no coordinates "
-                   "(OpenStreetMap Nominatim, needs internet, about 1 address per second)",
-                   key=ui.GEOCODE):
-        geocoder = ui.geocoder_settings(ws)
+locate, locate_problem = ui.locate_inputs(ws) if "lat" in schema.names else (None, None)
+if locate_problem:
+    st.warning(locate_problem)
+    problem = problem or locate_problem
 
 mode = st.radio("Records already stored", ["add", "replace"], key=ui.MODE, horizontal=True,
                 format_func=ui.MODE_LABELS[kind].get,
@@ -128,18 +149,28 @@ if mode == "replace":
     confirmed = st.checkbox(f"Yes, replace: every stored {kind.removesuffix('s')} that the file "
                             "does not hold is removed (the last import can be undone)",
                             key=ui.REPLACE_CONFIRM)
-check_col, import_col, _ = st.columns([1, 1, 3])
+check_col, import_col, stop_col, _ = st.columns([1, 1, 1, 2])
 checking = check_col.button("Check only", key="data_check", disabled=problem is not None,
                             help="Validates the file and counts what an import would change; "
                                  "stores nothing.")
 importing = import_col.button(f"Import into “{ws.name}”", key="data_import", type="primary",
                               disabled=problem is not None or not confirmed)
+uses_server = locate is not None and locate.geocoder is not None
+if uses_server and stop_col.button("Stop geocoding", key=ui.GEOCODE_STOP,
+                                   help="Stops the geocoding run; every address located so "
+                                        "far is kept (cached in the workspace)."):
+    st.info("Geocoding stopped. The addresses located so far are kept: Check or Import again "
+            "continues from there, or tick “Use only the addresses located so far” to import "
+            "now with them.")
 if checking or importing:
     bar = st.progress(0.0, text=f"Reading {upload.name}…")
+    if uses_server and locate is not None and locate.geocoder is not None:
+        locate.progress = ui.geocode_progress(bar, locate.geocoder.delay_s)
     with shown_as_message(f"Could not use {upload.name}; nothing was stored"):
         run = import_file if importing else preview_import
         report = run(data, kind, ws, mapping, mode=mode, name=upload.name, campaign=campaign,
-                     progress=ui.progress_reporter(bar, upload.name), geocoder=geocoder)
+                     progress=ui.progress_reporter(bar, upload.name), layout=found,
+                     locate=locate, store_map=None if stores is None else dict(stores))
     bar.empty()
     summary = report_summary(report)
     ui.keep_report(report, summary, kind=kind, file_id=upload.file_id, workspace=ws.name,
@@ -158,6 +189,10 @@ c1.metric("Rows read", f"{summary['rows']:,}")
 c2.metric("Good rows", f"{summary['valid']:,}")
 c3.metric("Rejected rows", f"{summary['rejected']:,}")
 c4.metric("Problems", f"{summary['problems']:,}")
+if report.geocoded is not None:
+    g = report.geocoded
+    st.caption(f"Located {g['postcode']:,} rows by postcode and {g['address']:,} by address; "
+               f"{g['failed']:,} could not be located (listed below with the reason).")
 if report.message:
     st.warning(report.message)
 where = f"campaign “{kept['campaign']}”" if kept["campaign"] else f"workspace “{ws.name}”"

@@ -33,7 +33,7 @@ from geo.errors import GeoError
 from geo.export.downloads import download, download_name, to_csv_bytes
 from geo.modes import MODES, Mode
 from geo.money import format_money
-from geo.targeting.audience import AudienceFilters
+from geo.targeting.audience import AudienceFilters, location_quality_labels
 from geo.targeting.codes import existing_codes
 from geo.targeting.plan import plan_campaign
 from geo.targeting.reach import DEFAULT_HOLDOUT, STAGE_LABELS, travel_histogram
@@ -58,7 +58,7 @@ from ui.settings import save_on_change
 
 SAVED_UPLOAD = "reach_suppression_saved"   # file id of the upload already saved to the workspace
 CHART_PX = 260  # with height="content" Streamlit squeezed these two charts to a sliver
-SOURCES = ("address", "postcode", "ip")
+SOURCES = tuple(location_quality_labels())  # issue 17: given coordinates, address, postcode, ip
 CONSENT_RULE = ("**Consent rule (always on):** only customers who opted in and never "
                 "unsubscribed are targeted; if any record of an e-mail address lacks consent "
                 "or is unsubscribed, that address is not targeted at all. One target per "
@@ -104,8 +104,9 @@ with controls:
                                      persist_state="session")
         quality = st.multiselect("Location quality", SOURCES, default=list(SOURCES),
                                  key="reach_quality", persist_state="session",
-                                 help="How the customer's location was found. All three also "
-                                      "keep customers with no recorded source.")
+                                 format_func=location_quality_labels().get,
+                                 help="How the customer's location was found. All of them "
+                                      "also keep customers with no recorded source.")
         contacted_days = st.number_input("Exclude customers contacted in the last N days "
                                          "(0 = keep them)", 0, 3650, 0, key="reach_contacted_days",
                                          persist_state="session")

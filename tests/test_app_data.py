@@ -245,7 +245,8 @@ def test_geocoding_offline_gives_a_clear_message(data_root, monkeypatch):
     monkeypatch.setenv("GEO_GEOCODER_SCHEME", "http")
     at = upload(open_data_page(), "addresses.csv", ADDRESSES)
     assert mapping_box(at, "address").value == "address"
-    at.checkbox(key="data_geocode").check().run()
+    at.radio(key="data_geocode").set_value("address").run()
+    assert at.text_input(key="data_geocoder_url").value == f"http://127.0.0.1:{port}"
     at.button(key="data_check").click().run()
     assert not at.exception, at.exception
     assert any("could not be used" in w.value for w in at.warning)
@@ -309,7 +310,7 @@ def test_deleting_the_active_workspace_removes_every_file_and_falls_back_to_the_
     monkeypatch.setenv("GEO_GEOCODER_SCHEME", "http")
     at.file_uploader(key="data_upload").clear().run()
     upload(at, "addresses.csv", ADDRESSES)
-    at.checkbox(key="data_geocode").check().run()
+    at.radio(key="data_geocode").set_value("address").run()
     at.button(key="data_check").click().run()
     assert not at.exception, at.exception
     files = [p for p in ws.path.rglob("*") if p.is_file()]

@@ -14,12 +14,16 @@ import pytest
 
 from geo.data.geocode import (
     NOMINATIM_DOMAIN,
+    STOPPED,
     GeocoderSettings,
     build_queries,
+    eta_seconds,
     geocode_missing,
     needs_geocoding,
+    progress_text,
 )
 from geo.data.ingest import check_file
+from geo.errors import DataError
 
 PLACES = {"10 rue de rivoli, 75004 paris, france": (48.8553, 2.3602),
           "75011 paris, france": (48.8590, 2.3800),
@@ -142,5 +146,118 @@ def test_import_with_geocoding_reports_not_located_rows(nominatim, tmp_path):
     assert report.valid["location_source"].tolist()[:2] == ["address", "postcode"]
     assert report.errors[["row", "column"]].values.tolist() == [[4, "lat"]]
     assert report.errors["reason"].iloc[0].startswith("not located")
-    plain = check_file(data, "customers", name="c.csv")  # without geocoding: missing values
-    assert set(plain.errors["reason"]) == {"missing value"} and len(plain.valid) == 1
+    plain = check_file(data, "customers", name="c.csv")  # without geocoding: how to locate them
+    assert plain.errors["row"].tolist() == [2, 3, 4] and len(plain.valid) == 1
+    assert plain.errors["reason"].str.contains("--geocode postcode|address|all",
+                                               regex=False).all()
+
+
+def test_a_stopped_run_keeps_what_it_did_and_the_next_one_continues(nominatim, tmp_path):
+    domain, log = nominatim
+    settings = GeocoderSettings(domain=domain, scheme="http", min_delay_s=0,
+                                cache_path=tmp_path / "c.sqlite")
+    seen: list[tuple[int, int]] = []
+
+    def stop_after_two() -> bool:
+        return len(log) >= 2
+
+    first = geocode_missing(rows(), settings, progress=lambda d, t: seen.append((d, t)),
+                            should_stop=stop_after_two)
+    assert first.stopped and first.requests == 2 and len(log) == 2
+    assert seen == [(0, 3), (1, 3), (2, 3)]
+    assert first.located == 2 and first.not_located["row"].tolist() == [6]
+    assert first.not_located["reason"].tolist() == [STOPPED]
+    again = geocode_missing(rows(), settings, progress=lambda d, t: seen.append((d, t)))
+    assert not again.stopped and again.requests == 1 and len(log) == 3  # only the one left
+    assert seen[-2:] == [(2, 3), (3, 3)]
+    assert again.not_located["reason"].tolist() == ["not located: the geocoding service found "
+                                                    "no match"]
+
+
+def test_all_mode_sends_only_street_addresses_and_falls_back_to_postcodes(nominatim, tmp_path):
+    from geo.data.locate import LocatePlan, locate_missing
+    from geo.data.postcodes import PostcodeBook
+
+    folder = tmp_path / "pc"
+    folder.mkdir()
+    (folder / "FR.txt").write_text(
+        "FR\t75004\tParis 04\tÎle-de-France\t11\tParis\t75\tParis\t751\t48.8543\t2.3576\t5\n"
+        "FR\t75011\tParis 11\tÎle-de-France\t11\tParis\t75\tParis\t751\t48.8574\t2.3795\t5\n",
+        encoding="utf-8")
+    domain, log = nominatim
+    frame = rows()
+    frame.loc[6, ["postcode", "country"]] = ["75004", "FR"]  # Nowhere Lane: not found, has a postcode
+    plan = LocatePlan(mode="all",
+                      geocoder=GeocoderSettings(domain=domain, scheme="http", min_delay_s=0),
+                      postcodes=PostcodeBook(folder, download=False))
+    result, counts = locate_missing(frame, plan)
+    assert sorted(r["q"] for r in log) == ["1 nowhere lane, 75004, fr",  # row 3 not sent
+                                           "10 rue de rivoli, 75004 paris, france"]
+    assert counts.as_dict() == {"address": 1, "postcode": 2, "failed": 0}
+    out = result.frame
+    assert out.loc[[2, 3, 6], "location_source"].tolist() == ["address", "postcode", "postcode"]
+    assert float(out.loc[3, "lat"]) == pytest.approx(48.8574)  # from the table, not the service
+
+
+def test_settings_from_a_base_url():
+    own = GeocoderSettings.from_url("http://10.0.0.5:8080/nominatim/")
+    assert (own.domain, own.scheme, own.path, own.delay_s) == ("10.0.0.5:8080", "http",
+                                                               "/nominatim", 0.0)
+    assert own.url == "http://10.0.0.5:8080/nominatim"
+    public = GeocoderSettings.from_url("nominatim.openstreetmap.org", min_delay_s=0)
+    assert public.scheme == "https" and public.delay_s == 1.0
+    assert GeocoderSettings.from_url("photon.example.org", service="photon").service == "photon"
+    with pytest.raises(DataError, match="not a usable geocoder URL"):
+        GeocoderSettings.from_url("ftp://x")
+    with pytest.raises(DataError, match="unknown geocoding service"):
+        GeocoderSettings.from_url("x.org", service="google")
+
+
+def test_eta_follows_the_pace_and_never_beats_the_delay():
+    assert eta_seconds(0, 100, 0.0, 1.0) == 100.0
+    assert eta_seconds(10, 100, 20.0, 1.0) == 180.0  # 2 s per address seen so far
+    assert eta_seconds(10, 100, 1.0, 1.0) == 90.0  # cache hits do not make it faster than 1/s
+    assert eta_seconds(100, 100, 50.0, 1.0) == 0.0
+    assert progress_text(120, 900, 780.0) == "120 of 900 addresses, about 13 min left"
+    assert progress_text(5, 9, 4.4) == "5 of 9 addresses, about 4 s left"
+
+
+class FakePhoton(BaseHTTPRequestHandler):
+    requests: list = []
+
+    def do_GET(self):  # noqa: N802 (http.server API)
+        url = urlsplit(self.path)
+        q = parse_qs(url.query).get("q", [""])[0]
+        type(self).requests.append({"q": q, "path": url.path,
+                                    "agent": self.headers.get("User-Agent")})
+        hit = PLACES.get(" ".join(q.lower().split()))
+        features = [] if hit is None else [{
+            "type": "Feature", "geometry": {"type": "Point", "coordinates": [hit[1], hit[0]]},
+            "properties": {"name": q}}]
+        data = json.dumps({"type": "FeatureCollection", "features": features}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_self_hosted_photon_server_is_used_without_delay(tmp_path):
+    FakePhoton.requests = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakePhoton)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings = GeocoderSettings.from_url(f"http://127.0.0.1:{server.server_address[1]}",
+                                             service="photon", cache_path=tmp_path / "p.sqlite")
+        assert settings.delay_s == 0.0
+        result = geocode_missing(rows(), settings)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.located == 2 and result.requests == 3
+    assert float(result.frame.loc[2, "lat"]) == pytest.approx(48.8553)
+    assert {r["path"] for r in FakePhoton.requests} == {"/api"}
+    assert {r["agent"] for r in FakePhoton.requests} == {settings.user_agent}

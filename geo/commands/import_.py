@@ -7,10 +7,12 @@ import argparse
 from geo.commands._importing import (
     add_common_arguments,
     finish,
-    geocoder_settings,
+    locate_plan,
     resolve_mapping,
+    store_map,
 )
 from geo.data.ingest import import_file, store_path
+from geo.data.tills import STORE_MAP_SETTING
 from geo.workspace import create_workspace, default_root
 
 NAME = "import"
@@ -35,8 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Import the file; exit 0 when rows were stored, 1 when none was good, 2 when unusable."""
     ws = create_workspace(args.workspace, default_root(), exist_ok=True)
+    stores = store_map(args, ws.settings().get(STORE_MAP_SETTING))
+    if args.store_map and stores is not None:
+        ws.update_settings(**{STORE_MAP_SETTING: stores})
     report = import_file(args.file, args.kind, ws, mapping=resolve_mapping(args),
                          mode="replace" if args.replace else "add",
-                         campaign=args.campaign, geocoder=geocoder_settings(args))
+                         campaign=args.campaign, layout=args.layout, locate=locate_plan(args),
+                         store_map=stores)
     stored = store_path(ws, args.kind, args.campaign) if len(report.valid) else None
     return finish(args, report, workspace=ws.name, stored=stored)

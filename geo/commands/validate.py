@@ -7,8 +7,9 @@ import argparse
 from geo.commands._importing import (
     add_common_arguments,
     finish,
-    geocoder_settings,
+    locate_plan,
     resolve_mapping,
+    store_map,
 )
 from geo.data.ingest import check_file
 
@@ -24,5 +25,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Validate the file; exit 0 when some rows are good, 1 when none, 2 when unusable."""
     report = check_file(args.file, args.kind, mapping=resolve_mapping(args),
-                        geocoder=geocoder_settings(args))
+                        layout=args.layout, locate=locate_plan(args), store_map=store_map(args))
     return finish(args, report)

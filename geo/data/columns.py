@@ -23,6 +23,16 @@ from geo.errors import DataError
 #: they let rows without coordinates be geocoded (see `geo.data.geocode`).
 LOCATION_FIELDS = ("address", "postcode", "city", "country")
 
+#: Required canonical columns a file may leave out because the importer derives
+#: them from other mapped columns (any one of them): a customer without
+#: ``customer_id`` gets a stable id from the e-mail address
+#: (`geo.data.identity.email_customer_ids`); rows without coordinates are
+#: located from their address or postcode (`geo.data.locate`), or refused one
+#: by one with the reason.
+DERIVABLE: dict[str, tuple[str, ...]] = {"customer_id": ("email",),
+                                         "lat": ("address", "postcode"),
+                                         "lon": ("address", "postcode")}
+
 _ID = ("customerid", "custid", "clientid", "contactid", "memberid", "userid",
        "customernumber", "customerno", "externalid", "crmid", "klaviyoid", "uniqueid")
 
@@ -210,12 +220,25 @@ def check_mapping(mapping: Mapping[str, str], columns: Iterable[object], schema:
             raise DataError(file, f"column {src!r} is mapped twice ({seen[src]!r} and {field!r})",
                             column=src)
         seen[src] = field
-    missing = [c for c in schema.required if c not in mapping]
+    missing = missing_required(mapping, schema)
     if missing:
         raise DataError(
             file, f"missing required column(s) {', '.join(missing)}: no header matches; "
                   f"found: {found}. Map them by hand (e.g. --map {missing[0]}=COLUMN)",
             column=missing[0])
+
+
+def missing_required(mapping: Mapping[str, str], schema: Schema) -> list[str]:
+    """Required columns of ``schema`` that ``mapping`` leaves out and the importer cannot derive.
+
+    ``customer_id`` of customers is not missing when ``email`` is mapped, nor
+    ``lat``/``lon`` when ``address`` or ``postcode`` is (see `DERIVABLE`).
+    """
+    derivable = dict(DERIVABLE)
+    if schema.name != "customers":
+        derivable.pop("customer_id")
+    return [c for c in schema.required if c not in mapping
+            and not any(src in mapping for src in derivable.get(c, ()))]
 
 
 def apply_mapping(df: pd.DataFrame, mapping: Mapping[str, str]) -> pd.DataFrame:

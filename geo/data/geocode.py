@@ -10,6 +10,13 @@ it. When the service cannot be reached the rows stay in the import report as
 
 Each located row gets ``location_source``: ``"address"`` when a street address
 was used, ``"postcode"`` when only the postcode (and city/country) was.
+
+A long run reports its progress (``progress(done, total)``) and can be stopped
+between two requests (``should_stop()``): every answer is in the cache as soon
+as it arrives, so a stopped run keeps what it did and the next one continues
+where it stopped. A self-hosted Nominatim (or Photon) is set by its base URL
+(`GeocoderSettings.from_url`); only the public server is held to one request a
+second. `geo.data.locate` combines this with the offline postcode tables.
 """
 
 from __future__ import annotations
@@ -28,6 +35,10 @@ USER_AGENT = "o2o-geo-dashboard/0.1 (local install; geocodes imported customer a
 POLICY_MIN_DELAY_S = 1.0
 
 Lookup = Callable[[str], "tuple[float, float] | None"]
+StepProgress = Callable[[int, int], None]
+ShouldStop = Callable[[], bool]
+SERVICES = ("nominatim", "photon")
+STOPPED = "not located: geocoding was stopped before this address (run it again to continue)"
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,10 @@ class GeocoderSettings:
         SQLite file of past answers; None keeps no cache.
     country_codes
         Optional ISO 3166-1 alpha-2 codes restricting the search, e.g. ``("fr",)``.
+    service
+        ``"nominatim"`` or ``"photon"`` (the API the server speaks).
+    path
+        Path of the service under the host, e.g. ``"/nominatim"`` (``""`` at the root).
     """
 
     domain: str = NOMINATIM_DOMAIN
@@ -60,6 +75,38 @@ class GeocoderSettings:
     timeout_s: float = 10.0
     cache_path: Path | None = None
     country_codes: tuple[str, ...] = field(default=())
+    service: str = "nominatim"
+    path: str = ""
+
+    @classmethod
+    def from_url(cls, url: str, *, service: str = "nominatim", cache_path: Path | None = None,
+                 min_delay_s: float | None = None) -> GeocoderSettings:
+        """Settings for the server at base URL ``url`` (``https://`` assumed without a scheme).
+
+        A server other than the public Nominatim gets no delay unless
+        ``min_delay_s`` asks for one; the public one always waits 1 s.
+
+        Raises
+        ------
+        DataError
+            The URL has no host, or ``service`` is not one of `SERVICES`.
+        """
+        from urllib.parse import urlsplit
+
+        from geo.errors import DataError
+
+        raw = url.strip()
+        parts = urlsplit(raw if "//" in raw else f"https://{raw}")
+        if not parts.netloc or parts.scheme not in ("http", "https"):
+            raise DataError("geocoder", f"not a usable geocoder URL {url!r}: give e.g. "
+                                        "https://nominatim.example.org or http://127.0.0.1:8080")
+        if service not in SERVICES:
+            raise DataError("geocoder", f"unknown geocoding service {service!r}: use "
+                                        f"{' or '.join(SERVICES)}")
+        public = parts.netloc.split(":")[0].endswith(NOMINATIM_DOMAIN)
+        delay = min_delay_s if min_delay_s is not None else (POLICY_MIN_DELAY_S if public else 0.0)
+        return cls(domain=parts.netloc, scheme=parts.scheme, min_delay_s=delay,
+                   cache_path=cache_path, service=service, path=parts.path.rstrip("/"))
 
     @property
     def delay_s(self) -> float:
@@ -71,7 +118,7 @@ class GeocoderSettings:
     @property
     def url(self) -> str:
         """The service's base URL, for messages."""
-        return f"{self.scheme}://{self.domain}"
+        return f"{self.scheme}://{self.domain}{self.path}"
 
 
 @dataclass
@@ -91,6 +138,8 @@ class GeocodeResult:
         Requests sent to the service (cache hits excluded).
     message
         A sentence for the user when the service could not be used, else None.
+    stopped
+        True when ``should_stop`` ended the run before every query was answered.
     """
 
     frame: pd.DataFrame
@@ -98,6 +147,7 @@ class GeocodeResult:
     located: int = 0
     requests: int = 0
     message: str | None = None
+    stopped: bool = False
 
 
 class GeocodeCache:
@@ -138,18 +188,30 @@ class GeocodeCache:
 
 
 def nominatim_lookup(settings: GeocoderSettings) -> Lookup:
-    """Return a function ``query -> (lat, lon) | None`` calling Nominatim every ``delay_s``."""
-    from geopy.extra.rate_limiter import RateLimiter
-    from geopy.geocoders import Nominatim
+    """Return a function ``query -> (lat, lon) | None`` calling the service every ``delay_s``.
 
-    service = Nominatim(user_agent=settings.user_agent, domain=settings.domain,
-                        scheme=settings.scheme, timeout=settings.timeout_s)
-    limited = RateLimiter(service.geocode, min_delay_seconds=settings.delay_s,
-                          max_retries=0, swallow_exceptions=False)
+    Nominatim, or Photon when ``settings.service == "photon"`` (Photon takes no
+    country restriction).
+    """
+    from geopy.extra.rate_limiter import RateLimiter
+    from geopy.geocoders import Nominatim, Photon
+
     codes = list(settings.country_codes) or None
+    if settings.service == "photon":
+        photon = Photon(domain=settings.domain + settings.path, scheme=settings.scheme,
+                        user_agent=settings.user_agent, timeout=settings.timeout_s)
+        limited = RateLimiter(photon.geocode, min_delay_seconds=settings.delay_s,
+                              max_retries=0, swallow_exceptions=False)
+        kwargs: dict[str, object] = {}
+    else:
+        service = Nominatim(user_agent=settings.user_agent, domain=settings.domain + settings.path,
+                            scheme=settings.scheme, timeout=settings.timeout_s)
+        limited = RateLimiter(service.geocode, min_delay_seconds=settings.delay_s,
+                              max_retries=0, swallow_exceptions=False)
+        kwargs = {"country_codes": codes}
 
     def lookup(query: str) -> tuple[float, float] | None:
-        place = limited(query, exactly_one=True, country_codes=codes)
+        place = limited(query, exactly_one=True, **kwargs)
         return None if place is None else (float(place.latitude), float(place.longitude))
 
     return lookup
@@ -204,7 +266,8 @@ def needs_geocoding(df: pd.DataFrame) -> pd.Series:
 
 
 def geocode_missing(df: pd.DataFrame, settings: GeocoderSettings | None = None, *,
-                    lookup: Lookup | None = None) -> GeocodeResult:
+                    lookup: Lookup | None = None, progress: StepProgress | None = None,
+                    should_stop: ShouldStop | None = None) -> GeocodeResult:
     """Fill ``lat``/``lon`` of rows that have an address or postcode and no coordinates.
 
     Parameters
@@ -217,6 +280,10 @@ def geocode_missing(df: pd.DataFrame, settings: GeocoderSettings | None = None, 
         public Nominatim without a cache.
     lookup
         Replaces the service (``query -> (lat, lon) | None``), e.g. in tests.
+    progress
+        Called with ``(done, total)`` distinct queries after each answer.
+    should_stop
+        Asked before each request; True ends the run (answers so far are cached).
 
     Returns
     -------
@@ -232,7 +299,8 @@ def geocode_missing(df: pd.DataFrame, settings: GeocoderSettings | None = None, 
     query, source = build_queries(df)
     rows = query.index[todo.to_numpy()]
     keys = [_cache_key(q) for q in query[rows]]
-    answers, requests, message = _resolve(list(dict.fromkeys(keys)), settings, lookup)
+    answers, requests, message = _resolve(list(dict.fromkeys(keys)), settings, lookup,
+                                          progress=progress, should_stop=should_stop)
     found = dict(zip(rows, (answers.get(k) for k in keys), strict=True))
     located = [(i, answer) for i in rows if isinstance(answer := found[i], tuple)]
     idx = [i for i, _ in located]
@@ -246,20 +314,51 @@ def geocode_missing(df: pd.DataFrame, settings: GeocoderSettings | None = None, 
         out.loc[idx, "lat"] = [repr(answer[0]) for _, answer in located]
         out.loc[idx, "lon"] = [repr(answer[1]) for _, answer in located]
         out.loc[idx, "location_source"] = source[idx].to_numpy()
-    reasons = [("not located: geocoding service unavailable" if found[i] == "unavailable"
-                else "not located: the geocoding service found no match") for i in missed]
+    reasons = [_reason(found[i]) for i in missed]
     not_located = pd.DataFrame({"row": np.asarray(missed, dtype="int64"),
                                 "query": query[missed].to_numpy(dtype=object),
                                 "reason": reasons}) if missed else empty
-    return GeocodeResult(out, not_located, located=len(idx), requests=requests, message=message)
+    stopped = any(a == "stopped" for a in answers.values())
+    return GeocodeResult(out, not_located, located=len(idx), requests=requests, message=message,
+                         stopped=stopped)
 
 
-def _resolve(keys: list[str], settings: GeocoderSettings,
-             lookup: Lookup | None) -> tuple[dict[str, object], int, str | None]:
+def _reason(answer: object) -> str:
+    if answer == "unavailable":
+        return "not located: geocoding service unavailable"
+    if answer == "stopped":
+        return STOPPED
+    return "not located: the geocoding service found no match"
+
+
+def eta_seconds(done: int, total: int, elapsed_s: float, delay_s: float) -> float:
+    """Seconds a geocoding run still needs: the queries left at the pace seen so far.
+
+    The pace is the mean seconds per query so far, never below the service's
+    delay (``delay_s``); before the first answer it is the delay alone.
+    """
+    left = max(total - done, 0)
+    pace = max(elapsed_s / done if done else 0.0, delay_s)
+    return float(left * pace)
+
+
+def progress_text(done: int, total: int, eta_s: float) -> str:
+    """``"120 of 900 addresses, about 13 min left"`` for a progress bar."""
+    if eta_s >= 90:
+        left = f"about {round(eta_s / 60):,} min left"
+    else:
+        left = f"about {max(round(eta_s), 0):,} s left"
+    return f"{done:,} of {total:,} addresses, {left}"
+
+
+def _resolve(keys: list[str], settings: GeocoderSettings, lookup: Lookup | None, *,
+             progress: StepProgress | None = None,
+             should_stop: ShouldStop | None = None) -> tuple[dict[str, object], int, str | None]:
     """Answer each distinct query from the cache, then the service; stop at the first outage.
 
-    Each answer is ``(lat, lon)``, None when the service found nothing, or
-    ``"unavailable"`` for the queries left when it could not be reached.
+    Each answer is ``(lat, lon)``, None when the service found nothing,
+    ``"unavailable"`` for the queries left when it could not be reached, or
+    ``"stopped"`` for those left when ``should_stop`` said so.
     """
     from geopy.exc import GeocoderServiceError, GeocoderTimedOut, GeocoderUnavailable
 
@@ -274,9 +373,15 @@ def _resolve(keys: list[str], settings: GeocoderSettings,
                 answers[key] = answer
             else:
                 pending.append(key)
+        total, done = len(keys), len(keys) - len(pending)
+        if progress is not None:
+            progress(done, total)
         if pending:
             ask = lookup or nominatim_lookup(settings)
             for i, key in enumerate(pending):
+                if should_stop is not None and should_stop():
+                    answers.update({k: "stopped" for k in pending[i:]})
+                    break
                 try:
                     requests += 1
                     answer = ask(key)
@@ -289,6 +394,8 @@ def _resolve(keys: list[str], settings: GeocoderSettings,
                     break
                 answers[key] = answer
                 cache.put(key, answer)
+                if progress is not None:
+                    progress(done + i + 1, total)
     finally:
         cache.close()
     return answers, requests, message

@@ -25,17 +25,31 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from geo.data.columns import (
     LOCATION_FIELDS,
     apply_mapping,
     check_mapping,
+    mappable_fields,
+    missing_required,
     suggest_mapping,
 )
-from geo.data.geocode import GeocoderSettings, Lookup, geocode_missing
+from geo.data.derive import derive_columns
+from geo.data.geocode import GeocoderSettings, Lookup, build_queries, needs_geocoding
+from geo.data.layouts import (
+    AUTO,
+    Layout,
+    layout_mapping,
+    layout_notes,
+    prepare_chunk,
+    resolve_layout,
+)
+from geo.data.locate import LocateCounts, LocatePlan, locate_missing
+from geo.data.tills import DERIVED_STORE, add_store_ids
 from geo.data.merge import ImportChanges, check_mode, merge_table
-from geo.data.readers import CHUNK_ROWS, Progress, Source, iter_tables, source_name
+from geo.data.readers import CHUNK_ROWS, Progress, Source, iter_tables, peek, source_name
 from geo.data.schema import CUSTOMERS, EVENTS, REDEMPTIONS, STORES, Schema
 from geo.data.tables import complete
 from geo.data.validate import (
@@ -68,10 +82,59 @@ def _scaled(progress: Progress | None, start: float, end: float) -> Progress | N
     return lambda f: progress(start + (end - start) * min(max(f, 0.0), 1.0))
 
 
+def _plan(locate: LocatePlan | None, geocoder: GeocoderSettings | None,
+          lookup: Lookup | None) -> LocatePlan | None:
+    """The locating plan: ``locate``, else the service alone when a geocoder or lookup is given."""
+    if locate is not None:
+        return locate
+    if geocoder is not None or lookup is not None:
+        return LocatePlan(mode="address", geocoder=geocoder, lookup=lookup)
+    return None
+
+
+def proposed_mapping(columns: list[str], kind: str, layout: Layout | None,
+                     previous: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The mapping to propose for a file's headers (derived columns included).
+
+    A recognised layout's mapping wins; otherwise the user's earlier choices
+    that still fit (``previous``), then the synonym suggestion.
+    """
+    from geo.data.columns import recall_mapping
+
+    schema = schema_for(kind)
+    if layout is None:
+        return recall_mapping(columns, schema, previous)
+    return layout_mapping(columns, mappable_fields(schema), suggest_mapping(columns, schema),
+                          layout)
+
+
+def preview_file(source: Source, kind: str, *, name: str | None = None, layout: str | None = AUTO,
+                 rows: int = 5, store_map: Mapping[str, str] | None = None
+                 ) -> tuple[pd.DataFrame, Layout | None]:
+    """The first rows of a file with its layout's derived columns, and the layout recognised.
+
+    ``store_map`` adds the till export's ``(derived) store_id`` (see `check_file`).
+
+    Raises
+    ------
+    DataError
+        The file is unreadable, or the named layout does not exist or is for another kind.
+    """
+    label = source_name(source, name)
+    head = peek(source, name=label, rows=rows)
+    lay = resolve_layout(layout, head.columns, kind, label)
+    head = prepare_chunk(head, lay, label)
+    if store_map is not None:
+        head = add_store_ids(head, store_map, label)[0]
+    return head, lay
+
+
 def check_file(source: Source, kind: str, *, name: str | None = None,
                mapping: Mapping[str, str] | None = None, progress: Progress | None = None,
                geocoder: GeocoderSettings | None = None, lookup: Lookup | None = None,
-               chunksize: int = CHUNK_ROWS) -> ValidationReport:
+               chunksize: int = CHUNK_ROWS, layout: str | None = AUTO,
+               locate: LocatePlan | None = None,
+               store_map: Mapping[str, str] | None = None) -> ValidationReport:
     """Read and validate a file without storing anything.
 
     Parameters
@@ -87,10 +150,21 @@ def check_file(source: Source, kind: str, *, name: str | None = None,
     progress
         Called with the fraction done, 0 to 1.
     geocoder, lookup
-        Geocode rows that have an address or postcode but no coordinates (see
-        `geo.data.geocode.geocode_missing`); off when both are None.
+        Geocode rows that have an address or postcode but no coordinates
+        through the service (see `geo.data.geocode.geocode_missing`); off when
+        both are None and ``locate`` is None.
     chunksize
         CSV rows parsed at a time.
+    layout
+        ``"auto"`` (default) recognises a known export (`geo.data.layouts`);
+        a layout name forces it; None reads the file as a plain table.
+    locate
+        How to locate rows without coordinates (`geo.data.locate.LocatePlan`:
+        postcode tables, the service, or both); overrides ``geocoder``/``lookup``.
+    store_map
+        For till exports (redemptions): ``{location label: store_id}``; adds the
+        column ``(derived) store_id`` and refuses rows whose location is not in
+        it (`geo.data.tills`).
 
     Returns
     -------
@@ -98,7 +172,8 @@ def check_file(source: Source, kind: str, *, name: str | None = None,
         ``valid`` holds the good rows typed (plus ``_row``, and any mapped
         location fields); ``errors`` one line per problem. Rows geocoding could
         not locate carry a "not located" reason; ``mapping`` is the mapping
-        used and ``message`` the geocoder's note, if any.
+        used, ``layout`` the layout's name, ``geocoded`` the counts by method
+        and ``message`` the layout's and the geocoder's notes, if any.
 
     Raises
     ------
@@ -110,19 +185,37 @@ def check_file(source: Source, kind: str, *, name: str | None = None,
     label = source_name(source, name)
     typed_parts: list[pd.DataFrame] = []
     error_parts: list[pd.DataFrame] = []  # iter_tables adds rows with too many fields
-    rows, used, message = 0, None, None
-    geocode = geocoder is not None or lookup is not None
+    rows, used = 0, None
+    lay: Layout | None = None
+    notes: list[str] = []
+    plan = _plan(locate, geocoder, lookup) if "lat" in schema.names else None
+    counts = LocateCounts()
     for chunk in iter_tables(source, name=label, chunksize=chunksize,
                              progress=_scaled(progress, 0.0, READ_SHARE), problems=error_parts):
         if used is None:
-            used = dict(mapping) if mapping is not None else suggest_mapping(chunk.columns, schema)
+            lay = resolve_layout(layout, chunk.columns, kind, label)
+        chunk = prepare_chunk(chunk, lay, label)
+        unmapped = None
+        if store_map is not None:
+            chunk, unmapped = add_store_ids(chunk, store_map, label)
+        if used is None:
+            columns = [str(c) for c in chunk.columns]
+            used = dict(mapping) if mapping is not None else proposed_mapping(columns, kind, lay)
+            _check_layout_can_fill(lay, used, schema, label)
             check_mapping(used, chunk.columns, schema, label)
-        mapped = apply_mapping(chunk, used)
-        if geocode and "lat" in schema.names:
-            result = geocode_missing(mapped, geocoder, lookup=lookup)
-            mapped, message = result.frame, message or result.message
+        if unmapped is not None and used.get("store_id") == DERIVED_STORE:
+            error_parts.append(unmapped)
+        notes += [n for n in layout_notes(chunk, lay, label) if n not in notes]
+        mapped = derive_columns(apply_mapping(chunk, used), schema,
+                                lay.coordinates_source if lay else "given")
+        if plan is not None:
+            result, found = locate_missing(mapped, plan)
+            counts.add(found)
+            mapped = result.frame
             error_parts.append(result.not_located.rename(columns={"query": "value"})
                                .assign(column="lat"))
+        elif "lat" in schema.names:
+            error_parts.append(_not_geocoded(mapped))
         keep = tuple(f for f in (*LOCATION_FIELDS, "location_source") if f in mapped.columns)
         typed, errors = validate_rows(mapped, schema, label, row_numbers=mapped.index, keep=keep)
         rows += len(mapped)
@@ -136,10 +229,37 @@ def check_file(source: Source, kind: str, *, name: str | None = None,
         error_parts[-1]], ignore_index=True))
     errors = check_across_rows(typed, schema, row_errors)
     report = finish_report(label, rows, typed, errors, schema=schema)
-    report.mapping, report.message = used, message
+    report.mapping, report.layout = used, (lay.name if lay else None)
+    report.message = "; ".join(notes + counts.messages) or None
+    if plan is not None:
+        report.geocoded = counts.as_dict()
     if report_progress:
         report_progress(1.0)
     return report
+
+
+def _check_layout_can_fill(lay: Layout | None, used: Mapping[str, str], schema: Schema,
+                           file: str) -> None:
+    """Raise the layout's own explanation when it cannot fill a required column (Square's codes)."""
+    if lay is None or not lay.note:
+        return
+    missing = missing_required(used, schema)
+    if missing:
+        raise DataError(file, f"this is a {lay.label}, which cannot fill {', '.join(missing)}. "
+                              f"{lay.note}", column=missing[0])
+
+
+NOT_GEOCODED = ("not located: no coordinates; locate the row from its postcode or address "
+                "(the Geocode option, or --geocode postcode|address|all)")
+
+
+def _not_geocoded(mapped: pd.DataFrame) -> pd.DataFrame:
+    """One "not located" line per row that has an address or postcode but no coordinates."""
+    need = needs_geocoding(mapped)
+    rows = mapped.index[need.to_numpy(dtype=bool)]
+    query, _ = build_queries(mapped.loc[rows])
+    return pd.DataFrame({"row": np.asarray(rows, dtype="int64"), "column": "lat",
+                         "reason": NOT_GEOCODED, "value": query.to_numpy(dtype=object)})
 
 
 def _merge_not_located(errors: pd.DataFrame) -> pd.DataFrame:
@@ -148,9 +268,9 @@ def _merge_not_located(errors: pd.DataFrame) -> pd.DataFrame:
         return errors
     reason = errors["reason"].astype(str)
     nl_rows = errors.loc[reason.str.startswith("not located"), "row"]
-    if nl_rows.empty:
-        return errors
-    redundant = (errors["row"].isin(nl_rows) & errors["column"].isin(["lat", "lon"])
+    store_rows = errors.loc[reason.str.startswith("till location"), "row"]
+    redundant = (((errors["row"].isin(nl_rows) & errors["column"].isin(["lat", "lon"]))
+                  | (errors["row"].isin(store_rows) & (errors["column"] == "store_id")))
                  & (reason == "missing value"))
     return errors[~redundant.to_numpy()].reset_index(drop=True)
 
@@ -187,15 +307,17 @@ def preview_import(path: Source, kind: str, workspace: Workspace,
                    mapping: Mapping[str, str] | None = None, *, mode: str = "add",
                    name: str | None = None, campaign: str | None = None,
                    progress: Progress | None = None, geocoder: GeocoderSettings | None = None,
-                   lookup: Lookup | None = None,
-                   chunksize: int = CHUNK_ROWS) -> ValidationReport:
+                   lookup: Lookup | None = None, chunksize: int = CHUNK_ROWS,
+                   layout: str | None = AUTO, locate: LocatePlan | None = None,
+                   store_map: Mapping[str, str] | None = None) -> ValidationReport:
     """Validate a file and count what importing it would change, writing nothing.
 
     Parameters and return value as `import_file`; ``report.changes`` holds the
     counts (`geo.data.merge.ImportChanges`), None when no row is good.
     """
     report = check_file(path, kind, name=name, mapping=mapping, progress=progress,
-                        geocoder=geocoder, lookup=lookup, chunksize=chunksize)
+                        geocoder=geocoder, lookup=lookup, chunksize=chunksize, layout=layout,
+                        locate=locate, store_map=store_map)
     if not report.valid.empty:
         report.changes = planned_changes(report, kind, workspace, mode=mode,
                                          campaign=campaign)[1]
@@ -206,7 +328,9 @@ def import_file(path: Source, kind: str, workspace: Workspace,
                 mapping: Mapping[str, str] | None = None, *, mode: str = "add",
                 name: str | None = None, campaign: str | None = None,
                 progress: Progress | None = None, geocoder: GeocoderSettings | None = None,
-                lookup: Lookup | None = None, chunksize: int = CHUNK_ROWS) -> ValidationReport:
+                lookup: Lookup | None = None, chunksize: int = CHUNK_ROWS,
+                layout: str | None = AUTO, locate: LocatePlan | None = None,
+                store_map: Mapping[str, str] | None = None) -> ValidationReport:
     """Validate a file and store its good rows in ``workspace``.
 
     Parameters
@@ -228,7 +352,7 @@ def import_file(path: Source, kind: str, workspace: Workspace,
         For events and redemptions: the campaign to attach them to (must
         exist); None stores them as the workspace's ``events`` /
         ``redemptions`` table.
-    progress, geocoder, lookup, chunksize
+    progress, geocoder, lookup, chunksize, layout, locate, store_map
         See `check_file`.
 
     Returns
@@ -243,7 +367,8 @@ def import_file(path: Source, kind: str, workspace: Workspace,
             raise DataError(kind, "only events and redemptions can be imported into a campaign")
         workspace.campaign_meta(campaign)  # raises WorkspaceError when it does not exist
     report = check_file(path, kind, name=name, mapping=mapping, progress=progress,
-                        geocoder=geocoder, lookup=lookup, chunksize=chunksize)
+                        geocoder=geocoder, lookup=lookup, chunksize=chunksize, layout=layout,
+                        locate=locate, store_map=store_map)
     if report.valid.empty:
         return report
     table, report.changes = planned_changes(report, kind, workspace, mode=mode,
@@ -256,6 +381,7 @@ def import_file(path: Source, kind: str, workspace: Workspace,
     imports = dict(workspace.settings().get("imports", {}))
     imports[kind] = {"file": report.file, "rows": report.rows, "valid": len(report.valid),
                      "errors": len(report.errors), "mapping": report.mapping,
+                     "layout": report.layout,
                      "campaign": campaign, "stored": stored.name,
                      **report.changes.as_dict(), "undone": False,
                      "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
@@ -389,12 +515,13 @@ def import_history(workspace: Workspace) -> pd.DataFrame:
 
     Returns
     -------
-    DataFrame with ``kind``, ``file``, ``rows``, ``valid``, ``errors``,
-    ``campaign`` and ``at`` (UTC, ISO 8601), one row per kind, in
-    `KIND_SCHEMAS` order; empty when nothing was imported.
+    DataFrame with ``kind``, ``file``, ``layout`` (the known export it was
+    read as, or None), ``rows``, ``valid``, ``errors``, ``campaign`` and ``at``
+    (UTC, ISO 8601), one row per kind, in `KIND_SCHEMAS` order; empty when
+    nothing was imported.
     """
     imports = workspace.settings().get("imports", {})
-    cols = ["kind", "file", "rows", "valid", "errors", "campaign", "at"]
+    cols = ["kind", "file", "layout", "rows", "valid", "errors", "campaign", "at"]
     records = [{"kind": kind, **{c: imports[kind].get(c) for c in cols[1:]}}
                for kind in KIND_SCHEMAS if kind in imports]
     return pd.DataFrame(records, columns=cols)

@@ -1,4 +1,4 @@
-"""Read user files of any supported format (CSV, XLSX, GeoJSON, GeoPackage, GeoParquet) into tables.
+"""Read user files of any supported format (CSV, XLSX, GeoJSON, GeoPackage, GeoParquet, ZIP of CSVs).
 
 Every reader returns (or yields, for CSV, in chunks) a DataFrame whose index is
 the spreadsheet row of each record (the header is row 1) and whose columns are
@@ -395,6 +395,55 @@ def read_parquet(source: Source, *, name: str | None = None) -> pd.DataFrame:
             handle.close()
 
 
+# --- ZIP of CSV files ---------------------------------------------------------------
+ARCHIVE_FILE, ARCHIVE_ROW = "File", "Row in file"
+
+
+def read_zip(source: Source, *, name: str | None = None) -> pd.DataFrame:
+    """Read every CSV of a ZIP archive (e.g. a Mailchimp audience export) into one table.
+
+    Members are read in archive order (folders and ``__MACOSX`` left out) and
+    stacked; a column one member lacks is blank for its rows. Two columns are
+    added: ``File`` (the member's name) and ``Row in file`` (its spreadsheet
+    row there). The index runs on from 2 over the stacked rows.
+
+    Raises
+    ------
+    DataError
+        Not a readable archive, no CSV inside, or a member that is not a table.
+    """
+    import zipfile
+
+    label = source_name(source, name)
+    handle, owned = _open(source, label)
+    parts: list[pd.DataFrame] = []
+    try:
+        with zipfile.ZipFile(handle) as archive:
+            members = [m for m in archive.infolist() if not m.is_dir()
+                       and not m.filename.startswith("__MACOSX")
+                       and m.filename.lower().endswith((".csv", ".txt"))]
+            if not members:
+                raise DataError(label, "the ZIP archive holds no CSV file")
+            for member in members:
+                inner = f"{label}/{member.filename}"
+                frames = list(iter_csv(archive.read(member), name=inner))
+                table = frames[0] if len(frames) == 1 else pd.concat(frames)
+                table.insert(0, ARCHIVE_ROW, table.index.astype(str))
+                table.insert(0, ARCHIVE_FILE, member.filename)
+                parts.append(table)
+    except DataError:
+        raise
+    except Exception as exc:  # zipfile raises several types on a damaged archive
+        raise DataError(label, f"not a readable ZIP archive ({type(exc).__name__}: {exc})") \
+            from None
+    finally:
+        if owned:
+            handle.close()
+    out = pd.concat(parts, ignore_index=True).fillna("")
+    out.index = pd.RangeIndex(2, 2 + len(out))
+    return out
+
+
 # --- one entry point ------------------------------------------------------------
 def sniff_format(source: Source, *, name: str | None = None) -> str:
     """Return the format of ``source`` (one of `FORMATS`), from its content and name."""
@@ -425,7 +474,7 @@ def iter_tables(source: Source, *, name: str | None = None, chunksize: int = CHU
                             problems=problems)
         return
     reader = {"xlsx": read_xlsx, "geojson": read_geo, "gpkg": read_geo,
-              "parquet": read_parquet}[fmt]
+              "parquet": read_parquet, "zip": read_zip}[fmt]
     df = reader(source, name=label)
     if progress is not None:
         progress(1.0)

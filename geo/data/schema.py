@@ -65,7 +65,9 @@ class Schema:
         raise KeyError(name)
 
 
-LOCATION_SOURCES = ("address", "postcode", "ip")
+LOCATION_SOURCES = ("given", "address", "postcode", "ip")
+"""How a customer was located, best first: coordinates given in the file, geocoded street
+address, postcode centroid, IP-based estimate (e.g. Mailchimp's)."""
 GROUPS = ("treatment", "holdout")
 EVENT_TYPES = ("sent", "delivered", "opened", "clicked", "bounced", "unsubscribed")
 

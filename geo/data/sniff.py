@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 from geo.errors import DataError
 
-FORMATS = ("csv", "xlsx", "geojson", "gpkg", "parquet")
+FORMATS = ("csv", "xlsx", "geojson", "gpkg", "parquet", "zip")
 """Table formats the readers recognise."""
 DELIMITERS = (",", ";", "\t", "|")
 """CSV delimiters tried, in this order of preference."""
@@ -29,7 +29,7 @@ def detect_format(head: bytes, name: str) -> str:
     """
     suffix = Path(name).suffix.lower()
     if head.startswith(b"PK\x03\x04"):
-        return "xlsx"
+        return "zip" if is_csv_archive(head, suffix) else "xlsx"
     if head.startswith(b"PAR1"):
         return "parquet"
     if head.startswith(b"SQLite format 3\x00"):
@@ -42,6 +42,21 @@ def detect_format(head: bytes, name: str) -> str:
         return "geojson"
     check_text(head, name)
     return "csv"
+
+
+def is_csv_archive(head: bytes, suffix: str) -> bool:
+    """True for a ZIP of CSV files (e.g. a Mailchimp audience export), False for a workbook.
+
+    A ``.zip`` name decides; otherwise the first member's name (in the local
+    header at byte 30) must end in ``.csv`` or ``.txt``.
+    """
+    if suffix == ".zip":
+        return True
+    if suffix == ".xlsx" or len(head) < 30:
+        return False
+    n = int.from_bytes(head[26:28], "little")
+    first = head[30:30 + n].decode("utf-8", errors="ignore").lower()
+    return first.endswith((".csv", ".txt"))
 
 
 NOT_TEXT = ("not a text file: it holds binary data (an image, a PDF or an archive renamed "

@@ -59,6 +59,10 @@ class ValidationReport:
     changes
         For an import or its preview: what it changes in the stored table
         (`geo.data.merge.ImportChanges`); None for a plain check.
+    layout
+        The known export layout the file was read as (`geo.data.layouts`), or None.
+    geocoded
+        When rows were located: ``{"postcode", "address", "failed"}`` row counts.
     """
 
     file: str
@@ -69,6 +73,8 @@ class ValidationReport:
     message: str | None = None
     shared: pd.DataFrame | None = None
     changes: ImportChanges | None = None
+    layout: str | None = None
+    geocoded: dict[str, int] | None = None
 
     @property
     def ok(self) -> bool:
@@ -90,9 +96,11 @@ class ValidationReport:
                   {"shared_addresses": {"groups": self.shared_groups,
                                         "records": int(len(self.shared))}})
         changes = {} if self.changes is None else self.changes.as_dict()
+        located = {} if self.geocoded is None else {"geocoded": dict(self.geocoded)}
         return {
             **extra,
             **changes,
+            **located,
             "file": self.file,
             "rows": int(self.rows),
             "valid": int(len(self.valid)),

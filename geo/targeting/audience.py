@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from geo.data.consent import contactable
+from geo.data.schema import LOCATION_SOURCES
 from geo.keys import email_keys
 
 
@@ -77,8 +78,9 @@ class AudienceFilters:
         Keep customers with ``online_orders_12m`` at least this (the O2O
         audience: online buyers who live near a store).
     location_sources
-        Keep customers whose location came from one of these
-        (``address``, ``postcode``, ``ip``); None keeps all, including unknown.
+        Keep customers whose location came from one of these (``given``,
+        ``address``, ``postcode``, ``ip``: see `location_quality_labels`);
+        None keeps all, including unknown.
     exclude_contacted_days
         Drop customers contacted by a campaign of the workspace in the last
         this many days (see `recently_contacted`); None keeps them.
@@ -167,6 +169,18 @@ def filter_mask(customers: pd.DataFrame, filters: AudienceFilters,
     if filters.location_sources is not None:
         keep &= _matches(customers["location_source"], filters.location_sources)
     return keep
+
+
+LOCATION_QUALITY_LABELS = {"given": "coordinates in the file", "address": "street address",
+                           "postcode": "postcode", "ip": "IP estimate"}
+
+
+def location_quality_labels() -> dict[str, str]:
+    """The location qualities a customer can have, best first, with their labels for a filter.
+
+    Keys are `geo.data.schema.LOCATION_SOURCES` (what ``location_source`` holds).
+    """
+    return {s: LOCATION_QUALITY_LABELS.get(s, s) for s in LOCATION_SOURCES}
 
 
 def prepare_audience(customers: pd.DataFrame, *, filters: AudienceFilters | None = None,
