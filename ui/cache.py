@@ -16,7 +16,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 STATIC_URL = "/app/static"
 
 
-@st.cache_resource(show_spinner="Building the Helsinki demo (first start only)…")
+@st.cache_resource(show_spinner="Building the Liechtenstein demo (first start only)…")
 def ensure_demo(root: str) -> bool:
     """Create the demo workspace under ``root`` if it is missing (once per server)."""
     if DEMO not in list_workspaces(Path(root)):
