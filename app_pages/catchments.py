@@ -14,6 +14,7 @@ from geo.views.maps import (
     store_palette,
 )
 from ui import cache, engine
+from ui.compare import radius_versus_time
 from ui.errors import shown_as_message, shown_inline
 from ui.network_notes import show_network_notes
 from ui.page import start_page
@@ -86,6 +87,14 @@ def add_clicked_store() -> None:
     for obj in objects.get("sites", []):
         st.session_state["cand_lat"], st.session_state["cand_lon"] = obj["lat"], obj["lon"]
         st.session_state["cand_on"] = True
+
+
+def show_radius_comparison(sel: Selection, shown, polys, minutes: float, roads_url) -> None:  # noqa: ANN001
+    """Radius versus travel time below the catchments: counts, sentence, map and best radius per store."""
+    last = polys[polys["band_min"] == polys["band_min"].max()] if len(polys) else polys
+    url = cache.publish_static("compare-catchments", geojson_bytes(catchment_geojson(last, {})))
+    radius_versus_time(sel, shown, minutes, catchments=url, roads_url=roads_url,
+                       view=cache.dataset_view(root, ws.name, cv, sv))
 
 
 @st.fragment
@@ -189,6 +198,8 @@ def catchments_view() -> None:
             st.markdown(f"**Candidate store** would win {len(whatif.won):,} customers within "
                         f"{bands[-1]:g} min, from:")
             st.dataframe(whatif.by_store, hide_index=True)
+        if mode.is_travel:
+            show_radius_comparison(sel, shown_stores, polys, float(bands[-1]), roads_url)
         st.download_button("Catchments as GeoJSON", data=lambda: to_geojson(polys),
                            file_name=f"catchments-{mode}.geojson", mime="application/geo+json",
                            on_click="ignore")

@@ -344,3 +344,66 @@ def catchments_deck(stores: pd.DataFrame, *, catchments: dict[str, Any] | str, p
                                                             "map_style": style}
     return pdk.Deck(layers=layers, initial_view_state=view,
                     tooltip={"html": "{tooltip}", "style": {"fontSize": "12px"}}, **kwargs)
+
+
+COMPARE_COLOURS = {"both": [44, 160, 44], "radius_only": [214, 39, 40], "time_only": [31, 119, 180]}
+"""Radius versus travel time: in both (green), radius only (red: wasted mails), time only (blue: missed)."""
+COMPARE_LABELS = {"both": "in both", "radius_only": "radius only (far by road: wasted mails)",
+                  "time_only": "travel time only (missed by the radius)"}
+
+
+def compare_legend(minutes: float, km: float) -> list[tuple[str, list[int]]]:
+    """Legend rows (label, colour) of the comparison map, naming the radius and the minutes."""
+    return [(f"within {km:g} km and {minutes:g} min", COMPARE_COLOURS["both"]),
+            (f"within {km:g} km, beyond {minutes:g} min: a radius wastes these mails",
+             COMPARE_COLOURS["radius_only"]),
+            (f"within {minutes:g} min, beyond {km:g} km: a radius misses these",
+             COMPARE_COLOURS["time_only"])]
+
+
+def compare_points_json(customers: pd.DataFrame, kinds: Mapping[str, np.ndarray]) -> bytes:
+    """Customers in either set, coloured by kind (`COMPARE_COLOURS`); customers in neither are left out.
+
+    ``kinds`` holds boolean masks ``both``, ``radius_only``, ``time_only`` in the customers' row order.
+    """
+    parts = []
+    for kind in COMPARE_COLOURS:
+        rows = np.flatnonzero(kinds[kind])
+        lon = customers["lon"].to_numpy(dtype=float)[rows].round(5)
+        lat = customers["lat"].to_numpy(dtype=float)[rows].round(5)
+        parts.append(pd.DataFrame({"lon": lon, "lat": lat, "kind": kind,
+                                   "id": customers["customer_id"].astype(str).to_numpy()[rows]}))
+    df = pd.concat(parts, ignore_index=True)
+    return _records_json({
+        "p": [list(t) for t in zip(df["lon"].tolist(), df["lat"].tolist(), strict=True)],
+        "c": [COMPARE_COLOURS[k] for k in df["kind"]],
+        "tooltip": ("<b>" + df["id"] + "</b><br>" + df["kind"].map(COMPARE_LABELS)).tolist(),
+    })
+
+
+def compare_deck(stores: pd.DataFrame, *, km: float, points_url: str, view: pdk.ViewState,
+                 catchments: dict[str, Any] | str | None = None,
+                 roads_url: str | None = None) -> pdk.Deck:
+    """Radius versus travel time: the catchment, the ``km`` radius circle per store, customers by kind."""
+    layers = []
+    if roads_url:
+        layers.append(pdk.Layer("PathLayer", id="roads", data=roads_url, get_path="path",
+                                get_color=ROAD_COLOUR, width_min_pixels=1, width_units="'pixels'",
+                                get_width=1, pickable=False))
+    if catchments:
+        layers.append(pdk.Layer("GeoJsonLayer", id="catchments", data=catchments,
+                                get_fill_color=[31, 119, 180, 35], get_line_color=[31, 119, 180, 200],
+                                line_width_min_pixels=2, stroked=True, filled=True, pickable=False))
+    layers.append(pdk.Layer("ScatterplotLayer", id="customers", data=points_url, get_position="p",
+                            get_fill_color="c", get_radius=5, radius_min_pixels=1.5,
+                            radius_max_pixels=4, opacity=0.8, pickable=True))
+    srec = store_records(stores)
+    layers.append(pdk.Layer("ScatterplotLayer", id="radius", data=srec, get_position="position",
+                            get_radius=float(km) * 1000.0, radius_units="'meters'", filled=False,
+                            stroked=True, get_line_color=[214, 39, 40, 230], line_width_min_pixels=2,
+                            pickable=False))
+    layers.append(pdk.Layer("ScatterplotLayer", id="stores", data=srec, get_position="position",
+                            get_fill_color=STORE_COLOUR, get_radius=25, radius_min_pixels=7,
+                            pickable=True))
+    return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None,
+                    tooltip={"html": "{tooltip}", "style": {"fontSize": "12px"}})
