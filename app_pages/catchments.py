@@ -9,6 +9,7 @@ from geo.modes import MODES, Mode
 from geo.network.sources import PLACE, bbox_source, describe, save_network_file
 from geo.views.maps import (
     catchment_geojson,
+    catchment_legend,
     catchments_deck,
     geojson_bytes,
     store_palette,
@@ -16,6 +17,7 @@ from geo.views.maps import (
 from ui import cache, engine
 from ui.compare import radius_versus_time
 from ui.errors import shown_as_message, shown_inline
+from ui.legend import show_legend
 from ui.network_notes import show_network_notes
 from ui.page import start_page
 from ui.pickers import store_picker
@@ -87,6 +89,13 @@ def add_clicked_store() -> None:
     for obj in objects.get("sites", []):
         st.session_state["cand_lat"], st.session_state["cand_lon"] = obj["lat"], obj["lon"]
         st.session_state["cand_on"] = True
+
+
+def show_catchment_legend(shown, palette, bands, unit: str) -> None:  # noqa: ANN001
+    """Beside the map: each store's colour and name, and the band shades in minutes (or km)."""
+    store_rows, band_rows = catchment_legend(shown, palette, list(bands), unit)
+    show_legend("Bands", band_rows)
+    show_legend("Stores", store_rows)
 
 
 def show_radius_comparison(sel: Selection, shown, polys, minutes: float, roads_url) -> None:  # noqa: ANN001
@@ -171,13 +180,15 @@ def catchments_view() -> None:
                 "candidate", geojson_bytes(catchment_geojson(whatif.catchment, {})))
         unit = mode.unit
         polys_url = cache.publish_static(
-            "catchments", geojson_bytes(catchment_geojson(polys, palette, unit=unit)))
+            "catchments", geojson_bytes(catchment_geojson(polys, palette, unit=unit, names=store_names)))
         deck = catchments_deck(shown_stores, catchments=polys_url,
                                points_url=points_url, nodes_url=nodes_url, roads_url=roads_url,
                                view=cache.dataset_view(root, ws.name, cv, sv), palette=palette,
                                candidate=candidate, candidate_catchments=cand_polys)
-        st.pydeck_chart(deck, height=560, key="catch_map", on_select=add_clicked_store,
+        st.pydeck_chart(deck, height=600, key="catch_map", on_select=add_clicked_store,
                         selection_mode="single-object")
+        with left:
+            show_catchment_legend(shown_stores, palette, bands, unit)
         lost = trade_area.unreachable_counts(assigned)
         c1, c2, c3 = st.columns(3)
         c1.metric(f"Customers within {bands[-1]:g} {unit}",

@@ -224,16 +224,16 @@ def simplify_nested(geoms: np.ndarray, store: np.ndarray, band: np.ndarray,
         (111,320 m); a degree of longitude is shorter, so the tolerance on the
         ground is never more than ``tolerance_m``.
     """
-    out = shapely.simplify(geoms, tolerance_m / 111_320.0, preserve_topology=True)
+    out = shapely.simplify(geoms, tolerance_m / 111_320.0, preserve_topology=False)
     bad = ~shapely.is_valid(out)
     if bad.any():
         out[bad] = shapely.make_valid(out[bad], method="structure")
     for b in sorted(set(band.tolist()), reverse=True)[1:]:   # from the second largest band down
         small = np.flatnonzero(band == b)
         big = np.array([np.flatnonzero((store == store[i]) & (band == b + 1))[0] for i in small])
-        clipped = shapely.intersection(out[small], out[big])
-        out[small] = _polygonal(clipped)
-    return out
+        out[small] = _polygonal(shapely.intersection(out[small], out[big]))
+    result: np.ndarray = out
+    return result
 
 
 def _polygonal(geoms: np.ndarray) -> np.ndarray:
