@@ -98,11 +98,13 @@ def show_catchment_legend(shown, palette, bands, unit: str) -> None:  # noqa: AN
     show_legend("Stores", store_rows)
 
 
-def show_radius_comparison(sel: Selection, shown, polys, minutes: float, roads_url) -> None:  # noqa: ANN001
+def show_radius_comparison(sel: Selection, polys, bands: list[float], roads_url) -> None:  # noqa: ANN001
     """Radius versus travel time below the catchments: counts, sentence, map and best radius per store."""
-    last = polys[polys["band_min"] == polys["band_min"].max()] if len(polys) else polys
-    url = cache.publish_static("compare-catchments", geojson_bytes(catchment_geojson(last, {})))
-    radius_versus_time(sel, shown, minutes, catchments=url, roads_url=roads_url,
+    def band_url(minutes: float) -> str:
+        band = polys[polys["band_min"] == minutes] if len(polys) else polys
+        return cache.publish_static("compare-catchments", geojson_bytes(catchment_geojson(band, {})))
+
+    radius_versus_time(sel, bands, catchments=band_url, roads_url=roads_url,
                        view=cache.dataset_view(root, ws.name, cv, sv))
 
 
@@ -210,7 +212,7 @@ def catchments_view() -> None:
                         f"{bands[-1]:g} min, from:")
             st.dataframe(whatif.by_store, hide_index=True)
         if mode.is_travel:
-            show_radius_comparison(sel, shown_stores, polys, float(bands[-1]), roads_url)
+            show_radius_comparison(sel, polys, [float(b) for b in bands], roads_url)
         st.download_button("Catchments as GeoJSON", data=lambda: to_geojson(polys),
                            file_name=f"catchments-{mode}.geojson", mime="application/geo+json",
                            on_click="ignore")

@@ -23,6 +23,7 @@ def li_env(li_root, tmp_path, monkeypatch):
 
 
 def test_catchments_page_compares_a_radius_with_drive_minutes(li_env):
+    """Counts, sentence and best radius on the page equal `compare_counts` (5 min band by default)."""
     at = run_app("app_pages/catchments.py")
     assert not at.exception, at.exception
     at.slider(key="cmp_km").set_value(3.0).run()
@@ -31,7 +32,7 @@ def test_catchments_page_compares_a_radius_with_drive_minutes(li_env):
     customers, stores = ws.load_table("customers"), ws.load_table("stores")
     network = ws.settings()["network"]
     router = Router.from_graph(load_network(network, "drive", cache_dir=li_env / "cache" / "networks"))
-    want = compare_counts(distances(router, stores, customers, mode="drive"), customers, 3.0, 15.0)
+    want = compare_counts(distances(router, stores, customers, mode="drive"), customers, 3.0, 5.0)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["In both"] == f"{want['overall']['both']:,}"
     assert metrics["Radius only: wasted mails"] == f"{want['overall']['radius_only']:,}"
@@ -39,7 +40,12 @@ def test_catchments_page_compares_a_radius_with_drive_minutes(li_env):
     first = str(stores["store_id"].iloc[0])
     name = str(stores["name"].iloc[0])
     at.selectbox(key="cmp_store").set_value(first).run()
-    assert sentence(name, want["by_store"][first], 3.0, 15.0, "drive") in [i.value for i in at.info]
+    assert sentence(name, want["by_store"][first], 3.0, 5.0, "drive") in [i.value for i in at.info]
+    at.select_slider(key="cmp_minutes").set_value(15.0).run()     # another band: other counts
+    wide = compare_counts(distances(router, stores, customers, mode="drive"), customers, 3.0, 15.0)
+    assert {m.label: m.value for m in at.metric}["Travel time only: missed"] == \
+        f"{wide['overall']['time_only']:,}"
+    at.select_slider(key="cmp_minutes").set_value(5.0).run()
     table = next(df.value for df in at.dataframe if "best_km" in df.value.columns)
     assert table.set_index("store_id")["best_km"].to_dict() == {
         sid: c["best_km"] for sid, c in want["by_store"].items()}

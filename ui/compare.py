@@ -6,9 +6,9 @@ Every number shown comes from `geo.catchments.compare` (`compare_counts`,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from geo.catchments.compare import Distances, classify, compare_counts, distances, sentence, store_table
@@ -49,12 +49,18 @@ def _legend(minutes: float, km: float) -> None:
                 unsafe_allow_html=True)
 
 
-def radius_versus_time(sel: Selection, stores: pd.DataFrame, minutes: float, *,
-                       catchments: dict[str, Any] | str | None = None,
+def radius_versus_time(sel: Selection, bands: list[float], *,
+                       catchments: Callable[[float], dict[str, Any] | str | None] | None = None,
                        roads_url: str | None = None, view: Any = None) -> None:
-    """The Catchments page's comparison: a km slider, counts, the sentence, the map and the table."""
+    """The Catchments page's comparison: minutes and km sliders, counts, the sentence, the map, the table.
+
+    ``catchments(minutes)`` gives the GeoJSON (or its URL) of that band, drawn under the circles.
+    """
     mode = Mode.parse(sel.mode)
-    st.markdown(f"#### Radius versus {minutes:g} minutes {mode.value}")
+    st.markdown(f"#### Radius versus travel time ({mode.value})")
+    minutes = float(st.select_slider("Travel time (minutes)", options=[float(b) for b in bands],
+                                     value=float(bands[0]), format_func=lambda b: f"{b:g} min",
+                                     key="cmp_minutes"))
     d = store_distances(sel)
     suggested = sorted(compare_counts(d, sel.customers(), 1.0, minutes)["by_store"].values(),
                        key=lambda c: c["best_km"])
@@ -78,7 +84,8 @@ def radius_versus_time(sel: Selection, stores: pd.DataFrame, minutes: float, *,
     with left:
         deck = compare_deck(sel.chosen_stores(), km=float(km),
                             points_url=points_url(sel, float(km), float(minutes)),
-                            view=view, catchments=catchments, roads_url=roads_url)
+                            view=view, catchments=catchments(minutes) if catchments else None,
+                            roads_url=roads_url)
         st.pydeck_chart(deck, height=520, key="cmp_map")
     with right:
         _legend(minutes, km)
