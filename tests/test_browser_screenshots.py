@@ -67,8 +67,11 @@ def test_map_and_catchments_pages_fill_the_width(li_scratch):
         assert "Coop Schaan" in body                            # store colours listed by name
         page.wait_for_timeout(2500)
         page.screenshot(path=str(SHOTS / "catchments.png"), full_page=False)
-        page.get_by_text("Radius versus").first.scroll_into_view_if_needed()
-        page.wait_for_timeout(2000)
+        compare = page.locator("[data-testid='stDeckGlJsonChart']").nth(1)
+        compare.scroll_into_view_if_needed()
+        page.mouse.wheel(0, 250)      # the sentence above the map and the map in one view
+        page.wait_for_timeout(2500)
+        assert page.get_by_text("a radius misses these").first.is_visible()
         page.screenshot(path=str(SHOTS / "radius-versus-time.png"), full_page=False)
         browser.close()
     assert errors == [], errors
