@@ -5,6 +5,7 @@ import streamlit as st
 from geo.campaign_settings import load_settings
 from geo.catchments import trade_area
 from geo.catchments.polygons import to_geojson
+from geo.demo.build import REGIONS, network_source
 from geo.modes import MODES, Mode
 from geo.network.sources import PLACE, bbox_source, describe, save_network_file
 from geo.views.maps import (
@@ -36,14 +37,16 @@ if NETWORK_NOTE in st.session_state:
     st.warning(st.session_state.pop(NETWORK_NOTE), icon="⚠️")
 
 with st.expander("Road network"):
+    demo_region = REGIONS[settings.get("demo_region", "helsinki")]
     kind = st.radio("Source", ["demo", "file", "place", "stores' area"], horizontal=True,
-                    key="net_kind", format_func={"demo": "Embedded demo (central Helsinki)",
+                    key="net_kind", format_func={"demo": f"Embedded demo ({demo_region.label})",
                                                  "file": "Upload an OSM file",
                                                  "place": "Download by place name",
                                                  "stores' area": "Download around the stores"}.get)
     new_source = None
     if kind == "demo":
-        new_source = "demo" if st.button("Use the demo network", key="net_demo") else None
+        new_source = (network_source(demo_region) if st.button("Use the demo network", key="net_demo")
+                      else None)
     elif kind == "file":
         up = st.file_uploader("OSM extract (.osm, .osm.gz, .osm.bz2, .osm.pbf, .graphml)",
                               key="net_file", max_upload_size=500)
