@@ -10,6 +10,7 @@ import pytest
 from geo.campaign_settings import load_settings
 from geo.data.tables import load_customers, load_stores
 from geo.demo import build as demo
+from geo.errors import GeoError
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +147,27 @@ def test_default_demo_workspace_is_liechtenstein_by_car(li_root):
     targets = ws.load_campaign_file("Autumn weekend 2026", "targets")
     assert (targets["mode"] == "drive").all() and targets["travel_min"].max() <= 15
     assert targets["store_id"].nunique() == len(ws.load_table("stores"))
+
+
+def test_demo_command_builds_either_region(tmp_path, capsys):
+    import json
+
+    from geo.cli import main
+    from geo.workspace import list_workspaces, open_workspace
+
+    assert main(["demo", "--region", "helsinki", "--customers", "600", "--root", str(tmp_path)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["workspace"] == "demo-helsinki" and out["region"] == "helsinki" and out["customers"] == 600
+    ws = open_workspace("demo-helsinki", tmp_path)
+    assert ws.settings()["network"] == "demo" and load_settings(ws).mode == "walk"
+    assert ws.load_table("stores")["store_id"].str.startswith("HEL").all()
+    assert main(["demo", "--customers", "600", "--root", str(tmp_path)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["workspace"] == "demo" and out["region"] == "liechtenstein"
+    assert set(list_workspaces(tmp_path)) >= {"demo", "demo-helsinki"}
+    assert open_workspace("demo", tmp_path).settings()["network"] == str(demo.LIECHTENSTEIN_EXTRACT)
+    with pytest.raises(SystemExit) as bad:          # argparse refuses an unknown region
+        main(["demo", "--region", "mars", "--root", str(tmp_path)])
+    assert bad.value.code == 2 and "liechtenstein" in capsys.readouterr().err
+    with pytest.raises(GeoError, match="unknown demo region 'mars'"):
+        demo.region_of("mars")
