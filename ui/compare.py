@@ -13,7 +13,7 @@ import streamlit as st
 
 from geo.catchments.compare import Distances, classify, compare_counts, distances, sentence, store_table
 from geo.modes import Mode
-from geo.views.maps import compare_deck, compare_legend, compare_points_json
+from geo.views.maps import OSM_ATTRIBUTION, compare_deck, compare_legend, compare_points_json
 from ui import cache, engine
 from ui.selection import Selection
 
@@ -87,6 +87,7 @@ def radius_versus_time(sel: Selection, bands: list[float], *,
                             view=view, catchments=catchments(minutes) if catchments else None,
                             roads_url=roads_url)
         st.pydeck_chart(deck, height=520, key="cmp_map")
+        st.caption(f"Map data {OSM_ATTRIBUTION}. Radius: great-circle distance from each store.")
     with right:
         _legend(minutes, km)
     st.markdown("**Per store** (counts for each store alone; best radius: the radius whose customers "
