@@ -100,3 +100,18 @@ def test_compare_layers_colour_each_kind_and_draw_the_radius_in_metres():
     spec = json.loads(compare_deck(stores, km=2.5, points_url="u", view=view_state([1], [5])).to_json())
     radius = next(layer for layer in spec["layers"] if layer["id"] == "radius")
     assert radius["getRadius"] == 2500.0 and radius["radiusUnits"] == "meters"
+
+
+def test_two_way_streets_are_drawn_once():
+    import geopandas as gpd
+    import shapely
+
+    from geo.views.maps import road_paths_json
+
+    line = shapely.LineString([(9.5, 47.1), (9.51, 47.1)])
+    idx = pd.MultiIndex.from_tuples([(1, 2, 0), (2, 1, 0), (2, 3, 0), (1, 2, 1)], names=["u", "v", "key"])
+    edges = gpd.GeoDataFrame({"name": ["A", "A", "B", "A"], "highway": "residential"},
+                             geometry=[line, line.reverse(), line, line], index=idx, crs=4326)
+    rows = json.loads(road_paths_json(edges))
+    assert len(rows) == 3                      # 1-2 once, 2-3 (one way), and the parallel edge key 1
+    assert [r["tooltip"] for r in rows] == ["A · residential", "B · residential", "A · residential"]

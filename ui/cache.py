@@ -100,7 +100,7 @@ def road_paths_url(source: str, mode: str) -> str:
     def make() -> bytes:
         return road_paths_json(ox.graph_to_gdfs(road_network(source, mode), nodes=False))
 
-    return publish_static_keyed(f"roads-{mode}", source_key(source, mode), make)
+    return publish_static_keyed(f"roads-{mode}", source_key(source, mode) + "|two-way once", make)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

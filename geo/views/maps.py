@@ -98,8 +98,27 @@ def customer_points_json(customers: pd.DataFrame) -> bytes:
     })
 
 
+def one_way_each(edges: pd.DataFrame) -> pd.DataFrame:
+    """Drop the reverse twin of every two-way edge (same street drawn once).
+
+    ``edges`` is indexed by ``u, v, key`` as `osmnx.graph_to_gdfs` gives it; other frames are returned unchanged.
+    """
+    names = list(edges.index.names)
+    if not {"u", "v"} <= set(names):
+        return edges
+    u = edges.index.get_level_values("u").to_numpy()
+    v = edges.index.get_level_values("v").to_numpy()
+    key = edges.index.get_level_values("key").to_numpy() if "key" in names else np.zeros(len(edges))
+    pairs = pd.DataFrame({"a": np.minimum(u, v), "b": np.maximum(u, v), "k": key})
+    return edges[~pairs.duplicated().to_numpy()]
+
+
 def road_paths_json(edges: pd.DataFrame) -> bytes:
-    """Serialise road edges (a GeoDataFrame in EPSG:4326 with ``geometry``, ``name``, ``highway``)."""
+    """Serialise road edges (a GeoDataFrame in EPSG:4326 with ``geometry``, ``name``, ``highway``).
+
+    A two-way street is sent once (`one_way_each`), halving the layer on drive networks.
+    """
+    edges = one_way_each(edges)
     coords = [np.round(np.asarray(g.coords), 5).tolist() for g in edges.geometry]
 
     def _text(v: object) -> str:
