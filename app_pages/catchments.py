@@ -5,16 +5,21 @@ import streamlit as st
 from geo.campaign_settings import load_settings
 from geo.catchments import trade_area
 from geo.catchments.polygons import to_geojson
+from geo.demo.build import REGIONS, network_source
 from geo.modes import MODES, Mode
 from geo.network.sources import PLACE, bbox_source, describe, save_network_file
 from geo.views.maps import (
     catchment_geojson,
+    catchment_legend,
     catchments_deck,
     geojson_bytes,
     store_palette,
 )
 from ui import cache, engine
+from ui.compare import radius_versus_time
 from ui.errors import shown_as_message, shown_inline
+from ui.legend import show_legend
+from ui.market import visitors_taken_section
 from ui.network_notes import show_network_notes
 from ui.page import start_page
 from ui.pickers import store_picker
@@ -33,14 +38,16 @@ if NETWORK_NOTE in st.session_state:
     st.warning(st.session_state.pop(NETWORK_NOTE), icon="⚠️")
 
 with st.expander("Road network"):
+    demo_region = REGIONS[settings.get("demo_region", "helsinki")]
     kind = st.radio("Source", ["demo", "file", "place", "stores' area"], horizontal=True,
-                    key="net_kind", format_func={"demo": "Embedded demo (central Helsinki)",
+                    key="net_kind", format_func={"demo": f"Embedded demo ({demo_region.label})",
                                                  "file": "Upload an OSM file",
                                                  "place": "Download by place name",
                                                  "stores' area": "Download around the stores"}.get)
     new_source = None
     if kind == "demo":
-        new_source = "demo" if st.button("Use the demo network", key="net_demo") else None
+        new_source = (network_source(demo_region) if st.button("Use the demo network", key="net_demo")
+                      else None)
     elif kind == "file":
         up = st.file_uploader("OSM extract (.osm, .osm.gz, .osm.bz2, .osm.pbf, .graphml)",
                               key="net_file", max_upload_size=500)
@@ -86,6 +93,23 @@ def add_clicked_store() -> None:
     for obj in objects.get("sites", []):
         st.session_state["cand_lat"], st.session_state["cand_lon"] = obj["lat"], obj["lon"]
         st.session_state["cand_on"] = True
+
+
+def show_catchment_legend(shown, palette, bands, unit: str) -> None:  # noqa: ANN001
+    """Beside the map: each store's colour and name, and the band shades in minutes (or km)."""
+    store_rows, band_rows = catchment_legend(shown, palette, list(bands), unit)
+    show_legend("Bands", band_rows)
+    show_legend("Stores", store_rows)
+
+
+def show_radius_comparison(sel: Selection, polys, bands: list[float], roads_url) -> None:  # noqa: ANN001
+    """Radius versus travel time below the catchments: counts, sentence, map and best radius per store."""
+    def band_url(minutes: float) -> str:
+        band = polys[polys["band_min"] == minutes] if len(polys) else polys
+        return cache.publish_static("compare-catchments", geojson_bytes(catchment_geojson(band, {})))
+
+    radius_versus_time(sel, bands, catchments=band_url, roads_url=roads_url,
+                       view=cache.dataset_view(root, ws.name, cv, sv))
 
 
 @st.fragment
@@ -162,13 +186,15 @@ def catchments_view() -> None:
                 "candidate", geojson_bytes(catchment_geojson(whatif.catchment, {})))
         unit = mode.unit
         polys_url = cache.publish_static(
-            "catchments", geojson_bytes(catchment_geojson(polys, palette, unit=unit)))
+            "catchments", geojson_bytes(catchment_geojson(polys, palette, unit=unit, names=store_names)))
         deck = catchments_deck(shown_stores, catchments=polys_url,
                                points_url=points_url, nodes_url=nodes_url, roads_url=roads_url,
                                view=cache.dataset_view(root, ws.name, cv, sv), palette=palette,
                                candidate=candidate, candidate_catchments=cand_polys)
-        st.pydeck_chart(deck, height=560, key="catch_map", on_select=add_clicked_store,
+        st.pydeck_chart(deck, height=600, key="catch_map", on_select=add_clicked_store,
                         selection_mode="single-object")
+        with left:
+            show_catchment_legend(shown_stores, palette, bands, unit)
         lost = trade_area.unreachable_counts(assigned)
         c1, c2, c3 = st.columns(3)
         c1.metric(f"Customers within {bands[-1]:g} {unit}",
@@ -189,8 +215,9 @@ def catchments_view() -> None:
             st.markdown(f"**Candidate store** would win {len(whatif.won):,} customers within "
                         f"{bands[-1]:g} min, from:")
             st.dataframe(whatif.by_store, hide_index=True)
-            from ui.market import visitors_taken_section  # issue 15: Huff expected visitors taken
             visitors_taken_section(sel, candidate["lat"], candidate["lon"], float(bands[-1]))
+        if mode.is_travel:
+            show_radius_comparison(sel, polys, [float(b) for b in bands], roads_url)
         st.download_button("Catchments as GeoJSON", data=lambda: to_geojson(polys),
                            file_name=f"catchments-{mode}.geojson", mime="application/geo+json",
                            on_click="ignore")

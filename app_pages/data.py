@@ -18,7 +18,7 @@ from geo.data.ingest import (
 )
 from geo.data.inventory import workspace_inventory
 from geo.data.layouts import LAYOUTS
-from geo.demo.build import install_demo
+from geo.demo.build import REGIONS, install_demo
 from geo.workspace import DEMO, list_workspaces
 from ui import data as ui
 from ui.errors import shown_as_message
@@ -58,14 +58,16 @@ with delete_col:
     st.button("Delete workspace", key="data_delete", type="primary",
               disabled=not (doomed and sure), on_click=ui.delete, args=(str(root), doomed))
 with demo_col:
-    st.caption("The demo: central Helsinki, real OSM shops, synthetic customers and a past "
-               "campaign.")
+    demo_region = st.selectbox(
+        "Demo", list(REGIONS), key="data_demo_region",
+        format_func=lambda k: f"{REGIONS[k].label} ({REGIONS[k].mode}) → “{REGIONS[k].workspace}”",
+        help="Real OSM shops and buildings, synthetic customers and a past campaign.")
     if st.button("Re-create the demo", key="data_demo",
-                 help="Replaces the demo workspace with freshly generated data."):
-        with st.spinner("Rebuilding the Helsinki demo…"):
+                 help="Replaces that demo workspace with freshly generated data."):
+        with st.spinner(f"Rebuilding the {REGIONS[demo_region].label} demo…"):
             with shown_as_message("Could not rebuild the demo"):
-                install_demo(root)
-        ui.flash("success", "The demo workspace was re-created.")
+                install_demo(root, region=demo_region)
+        ui.flash("success", f"The demo workspace “{REGIONS[demo_region].workspace}” was re-created.")
         st.rerun()
 
 history = import_history(ws)

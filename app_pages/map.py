@@ -3,11 +3,14 @@
 import streamlit as st
 
 from geo.campaign_settings import load_settings
-from geo.views.maps import legend, overview_deck
+from geo.views.maps import OSM_ATTRIBUTION, STORE_COLOUR, density_legend, density_radius_m, legend, overview_deck
 from geo.views.summary import headline_counts
 from ui import cache
 from ui.errors import shown_as_message
+from ui.legend import show_legend
 from ui.page import start_page
+
+MAP_HEIGHT_PX = 600
 
 page = start_page("Customers and stores")
 ws, root = page.ws, page.root
@@ -22,26 +25,22 @@ c2.metric("Opted in", f"{counts['opted_in']:,}", help="Opted in and not unsubscr
 c3.metric("Unsubscribed", f"{counts['unsubscribed']:,}")
 c4.metric("Stores", f"{counts['stores']:,}")
 
-left, right = st.columns([1, 4])
-with left:
-    colour_by = st.radio("Colour customers by", ["consent", "segment"], horizontal=True,
-                         key="map_colour_by")
-    show = {
-        "customers": st.toggle("Customers", True, key="map_show_customers"),
-        "density": st.toggle("Density (hexagons)", True, key="map_show_density"),
-        "stores": st.toggle("Stores", True, key="map_show_stores"),
-        "store-labels": st.toggle("Store names", True, key="map_show_labels"),
-        "roads": st.toggle("Roads", True, key="map_show_roads"),
-    }
-    online = st.toggle("Online basemap (Carto, needs internet)", False, key="map_basemap",
-                       help="Off: the map draws the OpenStreetMap roads it has, with no internet.")
-    st.markdown("**Legend**")
-    items = legend(customers, colour_by) + [("store", [213, 33, 106])]
-    st.markdown("  \n".join(
-        f"<span style='color:rgb({r},{g},{b})'>●</span> {label}"
-        for label, (r, g, b, *_) in items), unsafe_allow_html=True)
+controls = st.columns([2, 1, 1, 1, 1, 1, 2])
+colour_by = controls[0].radio("Colour customers by", ["consent", "segment"], horizontal=True,
+                              key="map_colour_by")
+show = {
+    "customers": controls[1].toggle("Customers", True, key="map_show_customers"),
+    "density": controls[2].toggle("Density (hexagons)", True, key="map_show_density"),
+    "stores": controls[3].toggle("Stores", True, key="map_show_stores"),
+    "store-labels": controls[4].toggle("Store names", True, key="map_show_labels"),
+    "roads": controls[5].toggle("Roads", True, key="map_show_roads"),
+}
+online = controls[6].toggle("Online basemap (Carto, needs internet)", False, key="map_basemap",
+                            help="Off: the map draws the OpenStreetMap roads it has, with no internet.")
 
-with right:
+hex_m = density_radius_m(customers["lat"].quantile([0.01, 0.99]), customers["lon"].quantile([0.01, 0.99]))
+map_col, legend_col = st.columns([5, 1])
+with map_col:
     with shown_as_message("Could not load the road network"):
         roads_url = cache.road_paths_url(settings.get("network", "demo"),
                                          load_settings(ws).mode.network) if show["roads"] else None
@@ -50,7 +49,15 @@ with right:
         customers_url=cache.customer_points_url(root, ws.name, cv),
         roads_url=roads_url,
         view=cache.dataset_view(root, ws.name, cv, sv),
-        colour_by=colour_by, show=show, basemap="light" if online else "none")
-    st.pydeck_chart(deck, height=620, key="overview_map")
-    st.caption("Map data © OpenStreetMap contributors (ODbL)."
+        colour_by=colour_by, show=show, basemap="light" if online else "none", hex_radius_m=hex_m)
+    st.pydeck_chart(deck, height=MAP_HEIGHT_PX, key="overview_map")
+    st.caption(f"Map data {OSM_ATTRIBUTION}."
                + (" The demo's customers are synthetic." if settings.get("demo") else ""))
+with legend_col:
+    show_legend("Customers", legend(customers, colour_by))
+    show_legend("Stores", [("store (name on hover; labels thinned where they would overlap)",
+                            STORE_COLOUR)])
+    if show["density"]:
+        show_legend("Density", density_legend(hex_m))
+    if show["roads"]:
+        show_legend("Roads", [("OpenStreetMap roads of the network", [80, 80, 95])], line=True)

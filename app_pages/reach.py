@@ -49,6 +49,7 @@ from geo.views.reach_charts import histogram_table, waterfall_table
 from ui import cache, engine, market
 from ui import reach as ui
 from ui import reach_preview as preview
+from ui.compare import reach_compare_line
 from ui.errors import shown_as_message, shown_inline
 from ui.network_notes import show_network_notes
 from ui.page import start_page
@@ -248,6 +249,8 @@ def live_panel() -> None:
     st.caption(f"**Details for the catchment within {limit:g} {unit}** (they follow the slider "
                f"once it rests): {counts['targets']:,} targets, {counts['treatment']:,} "
                f"treatment, {counts['holdout']:,} holdout.")
+    if not radius:   # issue 14: what a radius segment of the workspace's km would get wrong
+        reach_compare_line(sel, max(now.km), limit)
 
     left, right = st.columns(2)
     with left:

@@ -10,7 +10,7 @@ headless Debian Chromium (Playwright). For each size it prints:
 * bytes per rerun: a layer toggle after the first load (websocket frames, and
   any layer file not fetched before).
 
-Usage: ``python bench/bench_map.py [--sizes 20000,100000] [--repeats 3]``
+Usage: ``python bench/bench_map.py [--sizes 30000,100000] [--repeats 3] [--region liechtenstein|helsinki]``
 """
 
 from __future__ import annotations
@@ -86,17 +86,28 @@ def measure(root: Path) -> dict[str, float]:
             "first_static": first_static, "rerun_ws": rerun_ws, "rerun_static": rerun_static}
 
 
+def load_average() -> str:
+    """The 1-minute load average (other processes slow every figure)."""
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "n/a"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="20000,100000")
+    parser.add_argument("--sizes", default="30000,100000")
+    parser.add_argument("--region", default="liechtenstein", choices=["liechtenstein", "helsinki"],
+                        help="demo region (default %(default)s, the default demo)")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    print(f"region: {args.region}; machine load: {load_average()}")
     print("size      cold start (median)  first load: websocket + static   per rerun (websocket)")
     for n in [int(s) for s in args.sizes.split(",")]:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
             t = time.perf_counter()
-            install_demo(root, n_customers=n)
+            install_demo(root, region=args.region, n_customers=n, name="demo")
             build = time.perf_counter() - t
             runs = [measure(root) for _ in range(args.repeats)]
             # static/generated is shared: the first run of a size writes the layer files

@@ -37,10 +37,24 @@ def placeable_nodes(router) -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def demo_root(tmp_path_factory) -> Path:
-    """A data root holding the full demo workspace, built once."""
+    """A data root whose ``demo`` workspace is the central-Helsinki (walk) demo, built once.
+
+    The suites written for the walking demo keep its figures: the default demo
+    (Liechtenstein, drive) is `li_root`.
+    """
     from geo.demo.build import install_demo
 
     root = tmp_path_factory.mktemp("data")
+    install_demo(root, region="helsinki", name="demo")
+    return root
+
+
+@pytest.fixture(scope="session")
+def li_root(tmp_path_factory) -> Path:
+    """A data root holding the default demo (Liechtenstein, drive) in workspace ``demo``, built once."""
+    from geo.demo.build import install_demo
+
+    root = tmp_path_factory.mktemp("data-li")
     install_demo(root)
     return root
 

@@ -16,7 +16,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 STATIC_URL = "/app/static"
 
 
-@st.cache_resource(show_spinner="Building the Helsinki demo (first start only)…")
+@st.cache_resource(show_spinner="Building the Liechtenstein demo (first start only)…")
 def ensure_demo(root: str) -> bool:
     """Create the demo workspace under ``root`` if it is missing (once per server)."""
     if DEMO not in list_workspaces(Path(root)):
@@ -100,7 +100,7 @@ def road_paths_url(source: str, mode: str) -> str:
     def make() -> bytes:
         return road_paths_json(ox.graph_to_gdfs(road_network(source, mode), nodes=False))
 
-    return publish_static_keyed(f"roads-{mode}", source_key(source, mode), make)
+    return publish_static_keyed(f"roads-{mode}", source_key(source, mode) + "|two-way once", make)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

@@ -330,23 +330,52 @@ def _cycle_order(nxt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return seq, count
 
 
+def cut_corners(x: np.ndarray, y: np.ndarray, count: np.ndarray, cut: float) -> tuple[np.ndarray, ...]:
+    """Replace every ring vertex by two points ``cut`` cells back along each of its edges.
+
+    With ``cut = 0.5`` a unit stair step becomes a straight diagonal through the
+    edge midpoints: the contour at 0.5 of the cell indicator interpolated linearly
+    between cell centres (marching squares), so nested masks give nested rings.
+    Long straight edges keep their line and lose only a half-cell chamfer at each
+    corner. Returns new ``x, y`` (float) and ``count`` (doubled).
+    """
+    start = np.cumsum(count) - count
+    ring = np.repeat(np.arange(len(count)), count)
+    i = np.arange(len(x))
+    prev = np.where(i == start[ring], i + count[ring] - 1, i - 1)
+    nxt = np.where(i == start[ring] + count[ring] - 1, start[ring], i + 1)
+    xy = np.column_stack([x, y]).astype(float)
+    to_prev, to_next = xy[prev] - xy, xy[nxt] - xy
+    a = xy + cut * to_prev / np.linalg.norm(to_prev, axis=1, keepdims=True)
+    b = xy + cut * to_next / np.linalg.norm(to_next, axis=1, keepdims=True)
+    out = np.empty((2 * len(x), 2))
+    out[0::2], out[1::2] = a, b
+    return out[:, 0], out[:, 1], 2 * count
+
+
 def assemble(rings: Rings, tiles: Tiles, x0: np.ndarray, y0: np.ndarray, size: np.ndarray,
-             to_lonlat: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+             to_lonlat: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+             cut: float = 0.0) -> np.ndarray:
     """Build one (multi)polygon per tile in EPSG:4326 from traced rings.
 
     Each hole goes to its smallest enclosing exterior. ``x0, y0, size`` per
     tile: its store grid's origin and cell size in metres of the router's CRS;
     ``to_lonlat`` unprojects. Tiles without rings get an empty polygon.
+    ``cut`` > 0 (cells, at most 0.5) cuts the lattice corners (`cut_corners`):
+    no stair steps; 0 keeps the exact union of cells.
     """
     n_tiles = len(tiles.store)
     out = np.array([shapely.Polygon()] * n_tiles, dtype=object)
     if len(rings.count) == 0:
         return out
     rings, tile = _by_tile(rings, tiles.at(rings.in_cell[:, 1], rings.in_cell[:, 0]))
-    ring_of_vertex = np.repeat(np.arange(len(rings.count)), rings.count)
+    rx, ry, count = rings.x, rings.y, rings.count
+    if cut > 0:
+        rx, ry, count = cut_corners(rx, ry, count, cut)
+    ring_of_vertex = np.repeat(np.arange(len(count)), count)
     vt = tile[ring_of_vertex]
-    col = rings.x - tiles.col0[vt] + tiles.col_off[vt]
-    row = rings.y - tiles.row0[vt] + tiles.row_off[vt]
+    col = rx - tiles.col0[vt] + tiles.col_off[vt]
+    row = ry - tiles.row0[vt] + tiles.row_off[vt]
     lon, lat = to_lonlat(x0[vt] + col * size[vt], y0[vt] + row * size[vt])
     ring_geoms = shapely.linearrings(np.column_stack([lon, lat]), indices=ring_of_vertex)
     owner = _hole_owners(rings, tile, n_tiles)

@@ -11,7 +11,17 @@ Travel-time polygons are built on a raster in the router's UTM CRS:
    inside, and so does the store itself;
 3. enclosed holes smaller than ``max_hole_km2`` are filled (blocks between
    reachable streets), larger unreachable areas stay out (no convex hulls);
-4. the cells are traced into rings (8-connected cells, exteriors and holes).
+4. the cells are traced into rings (8-connected cells, exteriors and holes);
+5. the rings are contoured without stair steps: each lattice corner is cut half a
+   cell back along both its edges, which is the 0.5 contour of the cell mask
+   interpolated linearly between cell centres (marching squares), so a staircase
+   becomes its diagonal and nested masks give nested outlines; the outlines are
+   then simplified to ``tolerance_m`` metres (default half a cell) and each band
+   is clipped to the next larger one, so bands stay nested after simplification.
+   Holes (lakes, parks, rail yards no road reaches) are contoured the same way.
+   Every reachable node stays inside: a node's cell and its 8 neighbours are in
+   the mask, and the corner cut plus the simplification move an outline by less
+   than one cell.
 
 A store whose largest band would need more than ``max_cells`` cells uses a
 coarser cell (an integer multiple of ``cell_m``) for all its bands. The bands of
@@ -122,8 +132,8 @@ def _reads(router: Router, cell_m: float, direction: str) -> tuple[np.ndarray, .
 def catchment_polygons(router: Router, stores: pd.DataFrame, minutes: list[float], *, mode: str,
                        traffic: float = 1.0, direction: str = "to_store", times: StoreTimes | None = None,
                        assigned: pd.DataFrame | None = None, cell_m: float | None = None,
-                       max_hole_km2: float | None = None, max_cells: int = DEFAULT_MAX_CELLS
-                       ) -> gpd.GeoDataFrame:
+                       max_hole_km2: float | None = None, max_cells: int = DEFAULT_MAX_CELLS,
+                       smooth: bool = True, tolerance_m: float | None = None) -> gpd.GeoDataFrame:
     """Travel-time catchment polygons, one per store per band.
 
     Parameters
@@ -155,6 +165,12 @@ def catchment_polygons(router: Router, stores: pd.DataFrame, minutes: list[float
     max_hole_km2
         Enclosed unreachable areas up to this size are filled (default 0.25 km²
         for drive, 0.1 for bike, 0.05 for walk).
+    smooth
+        Contour the outlines without stair steps and simplify them (default True;
+        False: the exact union of raster cells).
+    tolerance_m
+        Simplification tolerance in metres (default half of ``cell_m``; at most
+        half a cell keeps every reachable node inside).
 
     Returns
     -------
@@ -181,12 +197,53 @@ def catchment_polygons(router: Router, stores: pd.DataFrame, minutes: list[float
     mask = raster.fill_small_holes(mask, tiles, hole_cells // (k * k))
     x0 = s.x0 + cells.c0[tiles.store] * size
     y0 = s.y0 + cells.r0[tiles.store] * size
-    geoms = raster.assemble(raster.trace_rings(mask), tiles, x0, y0, size, router.to_lonlat)
+    geoms = raster.assemble(raster.trace_rings(mask), tiles, x0, y0, size, router.to_lonlat,
+                            cut=0.5 if smooth else 0.0)
+    if smooth:
+        tol = min(float(tolerance_m if tolerance_m is not None else cell / 2), cell / 2)
+        geoms = simplify_nested(geoms, tiles.store, tiles.band, tol)
     area = tiles.cells(mask).astype(float) * size**2 / 1e6
     frame = pd.DataFrame({"store_id": times.store_ids[tiles.store], "band_min": np.array(bands)[tiles.band],
                           "mode": mode, "area_km2": area, "geometry": geoms})
     gdf = gpd.GeoDataFrame(frame, geometry="geometry", crs="EPSG:4326")
     return _with_counts(gdf, assigned, by="travel_min")
+
+
+def simplify_nested(geoms: np.ndarray, store: np.ndarray, band: np.ndarray,
+                    tolerance_m: float) -> np.ndarray:
+    """Simplify band outlines (EPSG:4326) to ``tolerance_m`` metres and clip each band to the next larger.
+
+    Parameters
+    ----------
+    geoms
+        One (multi)polygon per (store, band), EPSG:4326.
+    store, band
+        Store index and band index (ascending minutes) of each geometry.
+    tolerance_m
+        Douglas-Peucker tolerance in metres, converted to degrees of latitude
+        (111,320 m); a degree of longitude is shorter, so the tolerance on the
+        ground is never more than ``tolerance_m``.
+    """
+    out = shapely.simplify(geoms, tolerance_m / 111_320.0, preserve_topology=False)
+    bad = ~shapely.is_valid(out)
+    if bad.any():
+        out[bad] = shapely.make_valid(out[bad], method="structure")
+    for b in sorted(set(band.tolist()), reverse=True)[1:]:   # from the second largest band down
+        small = np.flatnonzero(band == b)
+        big = np.array([np.flatnonzero((store == store[i]) & (band == b + 1))[0] for i in small])
+        out[small] = _polygonal(shapely.intersection(out[small], out[big]))
+    result: np.ndarray = out
+    return result
+
+
+def _polygonal(geoms: np.ndarray) -> np.ndarray:
+    """Keep only the polygonal parts (an intersection may add points or lines where outlines touch)."""
+    out = geoms.copy()
+    mixed = shapely.get_type_id(out) == 7   # GeometryCollection
+    for i in np.flatnonzero(mixed):
+        parts = [p for p in shapely.get_parts(out[i]) if shapely.get_type_id(p) in (3, 6)]
+        out[i] = shapely.union_all(parts) if parts else shapely.Polygon()
+    return out
 
 
 def _bands(values: list[float]) -> list[float]:

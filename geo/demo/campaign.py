@@ -1,9 +1,10 @@
 """Generate the demo's finished past campaign: targets, provider events and in-store redemptions.
 
 The campaign is a three-day in-store offer e-mailed to every contactable customer
-within 15 walking minutes of a store, with a 10 % holdout drawn within each store
-and band. Outcomes are drawn from the stated rates of `CampaignRates`; the chance
-of a store visit falls with walking time as ``exp(-minutes / decay_min)``, so the
+within 15 minutes of a store (walking in Helsinki, driving in Liechtenstein), with
+a 10 % holdout drawn within each store and band. Outcomes are drawn from the stated
+rates of `CampaignRates`; the chance of a store visit falls with travel time as
+``exp(-minutes / decay_min)``, so the
 funnel shows a real distance-decay curve and a real lift over the holdout.
 
 How visits are observed (as at a real till):
@@ -41,7 +42,7 @@ DEMO_CURRENCY = "EUR"
 
 @dataclass(frozen=True)
 class CampaignRates:
-    """Stated rates of the demo campaign (fractions; minutes of walking; euros).
+    """Stated rates of the demo campaign (fractions; minutes of travel; euros).
 
     Attributes
     ----------
@@ -56,7 +57,7 @@ class CampaignRates:
         Holdout probability (at 0 minutes) of an observed offer purchase with the
         store-wide code.
     decay_min
-        E-folding walking time, in minutes, of both probabilities.
+        E-folding travel time, in minutes, of both probabilities.
     click_lift
         Redemption multiplier for recipients who clicked.
     loyalty_card
@@ -106,8 +107,8 @@ def _demo_codes(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def draw_targets(customers: pd.DataFrame, stores: pd.DataFrame, assignment: pd.DataFrame,
-                 rng: np.random.Generator, rates: CampaignRates) -> pd.DataFrame:
-    """Contactable customers within the last band, with band, group and codes."""
+                 rng: np.random.Generator, rates: CampaignRates, mode: str = "walk") -> pd.DataFrame:
+    """Contactable customers within the last band (minutes of ``mode``), with band, group and codes."""
     from geo.data.consent import contactable
 
     a = assignment.set_index("customer_id")
@@ -134,7 +135,7 @@ def draw_targets(customers: pd.DataFrame, stores: pd.DataFrame, assignment: pd.D
     names = stores.set_index("store_id")
     targets["store_name"] = names.loc[targets["store_id"], "name"].to_numpy()
     targets["store_address"] = names.loc[targets["store_id"], "address"].to_numpy()
-    targets["mode"] = "walk"
+    targets["mode"] = mode
     targets["offer_start"] = OFFER_START
     targets["offer_end"] = OFFER_END
     return targets
@@ -216,7 +217,8 @@ def draw_redemptions(targets: pd.DataFrame, clicked: pd.Series, stores: pd.DataF
 
 
 def make_campaign(customers: pd.DataFrame, stores: pd.DataFrame, assignment: pd.DataFrame,
-                  *, seed: int, rates: CampaignRates = CampaignRates()) -> dict[str, Any]:
+                  *, seed: int, rates: CampaignRates = CampaignRates(),
+                  mode: str = "walk") -> dict[str, Any]:
     """Draw the demo campaign.
 
     Parameters
@@ -224,11 +226,14 @@ def make_campaign(customers: pd.DataFrame, stores: pd.DataFrame, assignment: pd.
     customers, stores
         The demo tables.
     assignment
-        Walking assignment of customers to their nearest store (`geo.catchments.assign.assign_customers`).
+        Assignment of customers to their nearest store in ``mode``
+        (`geo.catchments.assign.assign_customers`).
     seed
         Random seed.
     rates
         Stated rates.
+    mode
+        Travel mode of the assignment (``"walk"``, ``"drive"``), recorded in the targets.
 
     Returns
     -------
@@ -236,10 +241,10 @@ def make_campaign(customers: pd.DataFrame, stores: pd.DataFrame, assignment: pd.
     """
     rng = np.random.default_rng([seed, 2026])
     campaign_id = "autumn-weekend-2026"
-    targets = draw_targets(customers, stores, assignment, rng, rates)
+    targets = draw_targets(customers, stores, assignment, rng, rates, mode)
     events, clicked = draw_events(targets, rng, rates, campaign_id)
     redemptions = draw_redemptions(targets, clicked, stores, rng, rates)
-    params = {"campaign_id": campaign_id, "mode": "walk", "bands": list(BANDS),
+    params = {"campaign_id": campaign_id, "mode": mode, "bands": list(BANDS),
               "holdout": rates.holdout, "seed": seed, "sent_at": SENT_AT.isoformat(),
               "store_wide_codes": [STORE_WIDE_CODE], "rates": asdict(rates),
               "cost_per_email": DEMO_COST_PER_EMAIL, "currency": DEMO_CURRENCY,

@@ -26,7 +26,11 @@ if TYPE_CHECKING:  # only for annotations: both are heavy to import and loaded b
 
 OSM_ATTRIBUTION = "© OpenStreetMap contributors (ODbL)"
 STORE_COLOUR = [213, 33, 106]
-ROAD_COLOUR = [120, 120, 130, 140]
+ROAD_COLOUR = [80, 80, 95, 200]
+"""Dark enough to read as roads under the customer dots at town zoom."""
+DENSITY_COLOURS = ([255, 255, 178], [254, 217, 118], [254, 178, 76], [253, 141, 60], [240, 59, 32],
+                   [189, 0, 38])
+"""Hexagon colours from fewest to most customers (the legend shows the same ramp)."""
 CONSENT_COLOURS = {
     "opted in": [38, 139, 210],
     "no consent": [160, 160, 160],
@@ -94,8 +98,27 @@ def customer_points_json(customers: pd.DataFrame) -> bytes:
     })
 
 
+def one_way_each(edges: pd.DataFrame) -> pd.DataFrame:
+    """Drop the reverse twin of every two-way edge (same street drawn once).
+
+    ``edges`` is indexed by ``u, v, key`` as `osmnx.graph_to_gdfs` gives it; other frames are returned unchanged.
+    """
+    names = list(edges.index.names)
+    if not {"u", "v"} <= set(names):
+        return edges
+    u = edges.index.get_level_values("u").to_numpy()
+    v = edges.index.get_level_values("v").to_numpy()
+    key = edges.index.get_level_values("key").to_numpy() if "key" in names else np.zeros(len(edges))
+    pairs = pd.DataFrame({"a": np.minimum(u, v), "b": np.maximum(u, v), "k": key})
+    return edges[~pairs.duplicated().to_numpy()]
+
+
 def road_paths_json(edges: pd.DataFrame) -> bytes:
-    """Serialise road edges (a GeoDataFrame in EPSG:4326 with ``geometry``, ``name``, ``highway``)."""
+    """Serialise road edges (a GeoDataFrame in EPSG:4326 with ``geometry``, ``name``, ``highway``).
+
+    A two-way street is sent once (`one_way_each`), halving the layer on drive networks.
+    """
+    edges = one_way_each(edges)
     coords = [np.round(np.asarray(g.coords), 5).tolist() for g in edges.geometry]
 
     def _text(v: object) -> str:
@@ -146,6 +169,48 @@ def store_records(stores: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+def density_radius_m(lat: np.ndarray, lon: np.ndarray, *, cells_across: int = 60,
+                     least_m: float = 60.0) -> float:
+    """Hexagon radius (metres) so that about ``cells_across`` hexagons span the points' extent.
+
+    A fixed radius vanishes at country zoom; this keeps hexagons a few pixels wide
+    at the camera `view_state` frames, and never below ``least_m`` metres.
+    Rounded to 10 m.
+    """
+    lat = np.asarray(lat, dtype=float)
+    lon = np.asarray(lon, dtype=float)
+    km_y = float(np.ptp(lat)) * 111.32
+    km_x = float(np.ptp(lon)) * 111.32 * math.cos(math.radians(float(np.mean(lat))))
+    return float(max(least_m, round(max(km_x, km_y) * 1000 / cells_across / 2, -1)))
+
+
+def density_legend(radius_m: float) -> list[tuple[str, list[int]]]:
+    """Legend rows of the density layer: the colour ramp, fewest to most customers per hexagon."""
+    ramp = [list(c) for c in DENSITY_COLOURS]
+    return [(f"fewest customers per hexagon ({radius_m:,.0f} m)", ramp[0]),
+            ("", ramp[2]), ("", ramp[4]), ("most customers per hexagon", ramp[-1])]
+
+
+def spread_labels(srec: pd.DataFrame, view: pdk.ViewState, *, width_px: float = 120.0,
+                  height_px: float = 24.0) -> pd.DataFrame:
+    """The stores whose labels do not pile up at the initial camera (the others keep their tooltip).
+
+    Greedy in store order: a label (a ``width_px`` × ``height_px`` box in screen
+    pixels, Web-Mercator at the view's zoom) is kept when it overlaps no label
+    already kept.
+    """
+    zoom = float(view.zoom or 0)
+    scale = 512 * 2 ** zoom / 360
+    x = np.array([p[0] for p in srec["position"]]) * scale
+    lat = np.radians([p[1] for p in srec["position"]])
+    y = np.degrees(np.log(np.tan(np.pi / 4 + lat / 2))) * scale
+    kept: list[int] = []
+    for i in range(len(srec)):
+        if all(abs(x[i] - x[j]) >= width_px or abs(y[i] - y[j]) >= height_px for j in kept):
+            kept.append(i)
+    return srec.iloc[kept].reset_index(drop=True)
+
+
 def overview_deck(stores: pd.DataFrame, *, customers_url: str, roads_url: str | None,
                   view: pdk.ViewState, colour_by: str = "consent",
                   show: Mapping[str, bool] | None = None, basemap: str = "none",
@@ -180,7 +245,8 @@ def overview_deck(stores: pd.DataFrame, *, customers_url: str, roads_url: str | 
     if on["density"]:
         layers.append(pdk.Layer("HexagonLayer", id="density", data=customers_url,
                                 get_position="p", radius=hex_radius_m, extruded=False,
-                                opacity=0.35, coverage=0.95, pickable=False))
+                                opacity=0.45, coverage=0.95, pickable=False,
+                                color_range=[list(c) for c in DENSITY_COLOURS]))
     if on["customers"]:
         layers.append(pdk.Layer("ScatterplotLayer", id="customers", data=customers_url,
                                 get_position="p",
@@ -195,7 +261,7 @@ def overview_deck(stores: pd.DataFrame, *, customers_url: str, roads_url: str | 
                                 line_width_min_pixels=2, get_radius=25, radius_min_pixels=7,
                                 pickable=True))
     if on["store-labels"]:
-        layers.append(pdk.Layer("TextLayer", id="store-labels", data=srec,
+        layers.append(pdk.Layer("TextLayer", id="store-labels", data=spread_labels(srec, view),
                                 get_position="position", get_text="name", get_size=13,
                                 get_color=[30, 30, 30], get_pixel_offset=[0, -18],
                                 background=True, get_background_color=[255, 255, 255, 210],
@@ -219,13 +285,36 @@ def store_palette(store_ids: list[str]) -> dict[str, list[int]]:
     return {str(s): list(STORE_PALETTE[i % len(STORE_PALETTE)]) for i, s in enumerate(store_ids)}
 
 
+def band_alpha(rank: int, n_bands: int) -> int:
+    """Fill opacity (0-255) of the ``rank``-th smallest of ``n_bands`` bands: the smallest is the most opaque."""
+    return int(110 - 70 * rank / max(n_bands - 1, 1))
+
+
+def catchment_legend(stores: pd.DataFrame, palette: dict[str, list[int]], bands: list[float],
+                     unit: str = "min") -> tuple[list[tuple[str, list[int]]], list[tuple[str, list[int]]]]:
+    """Legend rows beside a catchments map: (store name, colour) per store, and the bands by shade.
+
+    Band shades are the store colour blended onto white at `band_alpha`, shown
+    for a neutral grey, named in ``unit`` (``"≤ 5 min"``).
+    """
+    store_rows = [(f"{n} ({s})", palette.get(str(s), OTHER_COLOUR))
+                  for s, n in zip(stores["store_id"].astype(str), stores["name"].astype(str), strict=True)]
+    grey = np.array([60, 60, 60])
+    band_rows = []
+    for rank, b in enumerate(sorted(bands)):
+        a = band_alpha(rank, len(bands)) / 255
+        band_rows.append((f"≤ {b:g} {unit}", [int(v) for v in (255 * (1 - a) + grey * a).round()]))
+    return store_rows, band_rows
+
+
 def catchment_geojson(gdf: gpd.GeoDataFrame | None, palette: dict[str, list[int]], *, unit: str = "min",
-                      tolerance_deg: float = 3e-5) -> dict[str, Any]:
+                      tolerance_deg: float = 3e-5, names: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Catchment polygons as a GeoJSON FeatureCollection ready for a GeoJsonLayer.
 
     Bands are drawn largest first with the store's colour, more transparent the
     larger the band, so nested bands read as rings. Geometry is simplified by
     ``tolerance_deg`` (about 3 m) and rounded to 5 decimals to keep the payload small.
+    ``names`` (store id → name) puts the store's name in the tooltip.
     """
     import shapely
 
@@ -238,14 +327,15 @@ def catchment_geojson(gdf: gpd.GeoDataFrame | None, palette: dict[str, list[int]
     features: list[dict[str, Any]] = []
     for row, geom in zip(g.itertuples(index=False), geoms, strict=True):
         rank = bands.index(getattr(row, value_col))
-        alpha = int(110 - 70 * rank / max(len(bands) - 1, 1))
+        alpha = band_alpha(rank, len(bands))
         colour = palette.get(str(row.store_id), OTHER_COLOUR)
         customers = getattr(row, "customers", None)
         count = "" if customers is None or pd.isna(customers) else f"<br>{int(customers):,} customers"
         features.append({"type": "Feature", "geometry": shapely.geometry.mapping(geom),
                          "properties": {
                              "fill": colour + [alpha], "line": colour + [220],
-                             "tooltip": (f"<b>{row.store_id}</b> ≤ {getattr(row, value_col):g} {unit}"
+                             "tooltip": (f"<b>{(names or {}).get(str(row.store_id), row.store_id)}</b>"
+                                         f" ({row.store_id}) ≤ {getattr(row, value_col):g} {unit}"
                                          f"<br>{getattr(row, 'area_km2', float('nan')):.2f} km²"
                                          f"{count}")}})
     return {"type": "FeatureCollection", "features": features}
@@ -344,3 +434,66 @@ def catchments_deck(stores: pd.DataFrame, *, catchments: dict[str, Any] | str, p
                                                             "map_style": style}
     return pdk.Deck(layers=layers, initial_view_state=view,
                     tooltip={"html": "{tooltip}", "style": {"fontSize": "12px"}}, **kwargs)
+
+
+COMPARE_COLOURS = {"both": [44, 160, 44], "radius_only": [214, 39, 40], "time_only": [31, 119, 180]}
+"""Radius versus travel time: in both (green), radius only (red: wasted mails), time only (blue: missed)."""
+COMPARE_LABELS = {"both": "in both", "radius_only": "radius only (far by road: wasted mails)",
+                  "time_only": "travel time only (missed by the radius)"}
+
+
+def compare_legend(minutes: float, km: float) -> list[tuple[str, list[int]]]:
+    """Legend rows (label, colour) of the comparison map, naming the radius and the minutes."""
+    return [(f"within {km:g} km and {minutes:g} min", COMPARE_COLOURS["both"]),
+            (f"within {km:g} km, beyond {minutes:g} min: a radius wastes these mails",
+             COMPARE_COLOURS["radius_only"]),
+            (f"within {minutes:g} min, beyond {km:g} km: a radius misses these",
+             COMPARE_COLOURS["time_only"])]
+
+
+def compare_points_json(customers: pd.DataFrame, kinds: Mapping[str, np.ndarray]) -> bytes:
+    """Customers in either set, coloured by kind (`COMPARE_COLOURS`); customers in neither are left out.
+
+    ``kinds`` holds boolean masks ``both``, ``radius_only``, ``time_only`` in the customers' row order.
+    """
+    parts = []
+    for kind in COMPARE_COLOURS:
+        rows = np.flatnonzero(kinds[kind])
+        lon = customers["lon"].to_numpy(dtype=float)[rows].round(5)
+        lat = customers["lat"].to_numpy(dtype=float)[rows].round(5)
+        parts.append(pd.DataFrame({"lon": lon, "lat": lat, "kind": kind,
+                                   "id": customers["customer_id"].astype(str).to_numpy()[rows]}))
+    df = pd.concat(parts, ignore_index=True)
+    return _records_json({
+        "p": [list(t) for t in zip(df["lon"].tolist(), df["lat"].tolist(), strict=True)],
+        "c": [COMPARE_COLOURS[k] for k in df["kind"]],
+        "tooltip": ("<b>" + df["id"] + "</b><br>" + df["kind"].map(COMPARE_LABELS)).tolist(),
+    })
+
+
+def compare_deck(stores: pd.DataFrame, *, km: float, points_url: str, view: pdk.ViewState,
+                 catchments: dict[str, Any] | str | None = None,
+                 roads_url: str | None = None) -> pdk.Deck:
+    """Radius versus travel time: the catchment, the ``km`` radius circle per store, customers by kind."""
+    layers = []
+    if roads_url:
+        layers.append(pdk.Layer("PathLayer", id="roads", data=roads_url, get_path="path",
+                                get_color=ROAD_COLOUR, width_min_pixels=1, width_units="'pixels'",
+                                get_width=1, pickable=False))
+    if catchments:
+        layers.append(pdk.Layer("GeoJsonLayer", id="catchments", data=catchments,
+                                get_fill_color=[31, 119, 180, 35], get_line_color=[31, 119, 180, 200],
+                                line_width_min_pixels=2, stroked=True, filled=True, pickable=False))
+    layers.append(pdk.Layer("ScatterplotLayer", id="customers", data=points_url, get_position="p",
+                            get_fill_color="c", get_radius=5, radius_min_pixels=1.5,
+                            radius_max_pixels=4, opacity=0.8, pickable=True))
+    srec = store_records(stores)
+    layers.append(pdk.Layer("ScatterplotLayer", id="radius", data=srec, get_position="position",
+                            get_radius=float(km) * 1000.0, radius_units="'meters'", filled=False,
+                            stroked=True, get_line_color=[214, 39, 40, 230], line_width_min_pixels=2,
+                            pickable=False))
+    layers.append(pdk.Layer("ScatterplotLayer", id="stores", data=srec, get_position="position",
+                            get_fill_color=STORE_COLOUR, get_radius=25, radius_min_pixels=7,
+                            pickable=True))
+    return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None,
+                    tooltip={"html": "{tooltip}", "style": {"fontSize": "12px"}})
