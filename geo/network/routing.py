@@ -88,7 +88,7 @@ from geo.modes import check_mode
 from geo.network.extent import BOUNDS_FROM_KEY, graph_bounds
 from geo.network.graph import DEFAULT_BIKE_KMH, DEFAULT_WALK_KMH, load_notes
 from geo.network.pieces import csr_min, pieces_and_cores
-from geo.network.stores import UNPLACED_COLUMNS, Placement, StoreTimes
+from geo.network.stores import UNPLACED_COLUMNS, Placement, ReachedTimes, StoreTimes
 
 DIRECTIONS = ("to_store", "from_store")
 REASONS = ("", "off_network", "outside_area", "no_route", "beyond_max_minutes", "beyond_radius")
@@ -100,6 +100,8 @@ _BOUNDS_STEP_DEG = 0.005
 _PARALLEL_MIN = 100_000
 """Inputs of at least this many points are projected in two threads."""
 _ROUTABLE_KEPT = 8
+_BLOCK_VALUES = 32_000_000
+"""Largest dense scratch block of `Router.store_times`, in float64 values (256 MB)."""
 """Snapping trees kept per router, one per set of pieces holding a store."""
 
 
@@ -500,8 +502,8 @@ class Router:
         return details
 
     def store_times(self, stores: pd.DataFrame, *, traffic: float = 1.0, limit_min: float | None = None,
-                    direction: str = "to_store") -> StoreTimes:
-        """Travel seconds between every placeable store and every node, in one Dijkstra call.
+                    direction: str = "to_store", block_values: int = _BLOCK_VALUES) -> StoreTimes:
+        """Travel seconds between every placeable store and the nodes it reaches, kept sparse.
 
         Parameters
         ----------
@@ -510,13 +512,19 @@ class Router:
         traffic
             Drive speed factor (see module notes).
         limit_min
-            Stop searching beyond this many minutes (faster; farther nodes get ``inf``).
+            Stop searching beyond this many minutes (farther nodes are not kept).
+            Pass the longest band: memory and time then follow the catchments.
         direction
             ``"to_store"`` (default) or ``"from_store"``.
+        block_values
+            Stores are searched a block at a time, the block's dense scratch
+            holding at most this many float64 values (default 32 million, 256 MB);
+            only the reached nodes are kept (`geo.network.stores.ReachedTimes`).
 
         Stores that cannot be placed are left out and listed in
         `StoreTimes.unplaced`; `NetworkError` is raised only when no store at
         all can be placed (the message names them, with how far each is).
+        Peak memory: the graph, the scratch block and the summed catchment sizes.
         """
         placed = self.place_stores(stores)
         if len(placed.store_ids) == 0:
@@ -526,12 +534,16 @@ class Router:
                                                                       strict=True)) +
                                ". Check their coordinates or load a network that covers them")
         limit_s = np.inf if limit_min is None else float(limit_min) * 60.0
-        sec = self.node_seconds(placed.node, traffic=traffic, direction=direction, limit_s=limit_s)
+        n = len(self.node_ids)
+        step = max(1, int(block_values) // max(1, n))
+        blocks = (np.atleast_2d(self.node_seconds(placed.node[a:a + step], traffic=traffic, direction=direction,
+                                                  limit_s=limit_s))
+                  for a in range(0, len(placed.node), step))
+        reached = ReachedTimes.from_blocks(blocks, n)
         return StoreTimes(store_ids=placed.store_ids, node=placed.node, snap_m=placed.snap_m,
-                          seconds=np.atleast_2d(sec), mode=self.mode, traffic=self.check_traffic(traffic),
+                          reached=reached, mode=self.mode, traffic=self.check_traffic(traffic),
                           direction=direction, limit_s=limit_s, served=self.served_pieces(placed.node),
                           unplaced=placed.unplaced)
-
 
 def _require(df: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
     missing = [c for c in columns if c not in df.columns]
