@@ -13,7 +13,7 @@ from geo.views.maps import (
     geojson_bytes,
     store_palette,
 )
-from ui import cache, engine
+from ui import cache, cell_layers, engine
 from ui.errors import shown_as_message, shown_inline
 from ui.network_notes import show_network_notes
 from ui.page import start_page
@@ -141,7 +141,7 @@ def catchments_view() -> None:
         if mode is Mode.RADIUS:
             assigned = engine.radius_assignment(sel, float(bands[-1]))
             polys = engine.rings(sel, tuple(bands))
-            points_url = engine.assigned_points_url(sel, float(bands[-1]))
+            points_url = cell_layers.assigned_points(sel, float(bands[-1]), len(customers))
             table = trade_area.band_table(assigned, customers, shown_stores, bands, by="crow_km")
             nodes_url = roads_url = None
             pairs = None
@@ -149,7 +149,7 @@ def catchments_view() -> None:
             show_network_notes(sel)
             assigned = engine.assignment(sel)
             polys = engine.travel_catchments(sel, tuple(bands))
-            points_url = engine.assigned_points_url(sel, None)
+            points_url = cell_layers.assigned_points(sel, None, len(customers))
             nodes_url = engine.sites_url(source, mode.value)
             roads_url = cache.road_paths_url(source, mode.value)
             table = trade_area.band_table(assigned, customers, shown_stores, bands)
@@ -167,6 +167,8 @@ def catchments_view() -> None:
                                points_url=points_url, nodes_url=nodes_url, roads_url=roads_url,
                                view=cache.dataset_view(root, ws.name, cv, sv), palette=palette,
                                candidate=candidate, candidate_catchments=cand_polys)
+        deck = cell_layers.catchment_layers(deck, sel, float(bands[-1]) if mode is Mode.RADIUS else None,
+                                            len(customers))
         st.pydeck_chart(deck, height=560, key="catch_map", on_select=add_clicked_store,
                         selection_mode="single-object")
         lost = trade_area.unreachable_counts(assigned)
