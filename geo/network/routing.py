@@ -209,16 +209,47 @@ class Router:
             u.append(a)
             v.append(b)
             t.append(data["travel_time"])
-        seconds = csr_min(index.get_indexer(u), index.get_indexer(v), np.asarray(t, dtype=float), len(G))
-        piece, core = pieces_and_cores(seconds)
         report = G.graph.get("load_report")
+        return cls.from_arrays(mode, node_ids, lon, lat, index.get_indexer(u), index.get_indexer(v),
+                               np.asarray(t, dtype=float), snap_max_m=snap_max_m, access_kmh=float(access_kmh),
+                               bounds=graph_bounds(G, str(G.graph.get("source", "network"))),
+                               bounds_from=str(G.graph.get(BOUNDS_FROM_KEY, "")),
+                               report=dict(report) if isinstance(report, dict) else {})
+
+    @classmethod
+    def from_arrays(cls, mode: str, node_ids: np.ndarray, lon: np.ndarray, lat: np.ndarray, u: np.ndarray,
+                    v: np.ndarray, travel_s: np.ndarray, *, snap_max_m: float = DEFAULT_SNAP_MAX_M,
+                    access_kmh: float | None = None, bounds: shapely.Geometry | None = None,
+                    bounds_from: str = "", report: dict[str, Any] | None = None) -> Router:
+        """Build a router from node and edge arrays (what `from_graph` reads from a graph).
+
+        Parameters
+        ----------
+        mode
+            ``"drive"``, ``"walk"`` or ``"bike"``.
+        node_ids, lon, lat
+            Node ids and coordinates (EPSG:4326 degrees).
+        u, v, travel_s
+            Each directed edge's start and end (indices into ``node_ids``) and
+            travel seconds. Large synthetic networks (``bench/network_gen.py``)
+            come in here without a networkx graph.
+        snap_max_m, access_kmh, bounds, bounds_from, report
+            As in `from_graph` (``access_kmh`` defaults to the mode's walking or cycling speed).
+        """
+        mode = check_mode(mode)
+        if len(node_ids) == 0:
+            raise NetworkError("cannot route on an empty network")
+        if access_kmh is None:
+            access_kmh = DEFAULT_BIKE_KMH if mode == "bike" else DEFAULT_WALK_KMH
+        n = len(node_ids)
+        seconds = csr_min(np.asarray(u), np.asarray(v), np.asarray(travel_s, dtype=float), n)
+        piece, core = pieces_and_cores(seconds)
+        lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
         epsg = utm_epsg(float(np.median(lon)), float(np.median(lat)))
-        router = cls(mode=mode, node_ids=node_ids, lon=lon, lat=lat, xy=np.empty((len(G), 2)),
-                     crs=f"EPSG:{epsg}", seconds=seconds, snap_max_m=float(snap_max_m),
-                     access_kmh=float(access_kmh), piece=piece, core=core,
-                     bounds=graph_bounds(G, str(G.graph.get("source", "network"))),
-                     bounds_from=str(G.graph.get(BOUNDS_FROM_KEY, "")),
-                     report=dict(report) if isinstance(report, dict) else {})
+        router = cls(mode=mode, node_ids=np.asarray(node_ids, dtype=np.int64), lon=lon, lat=lat,
+                     xy=np.empty((n, 2)), crs=f"EPSG:{epsg}", seconds=seconds, snap_max_m=float(snap_max_m),
+                     access_kmh=float(access_kmh), piece=piece, core=core, bounds=bounds,
+                     bounds_from=bounds_from, report=dict(report or {}))
         router.xy = router.to_xy(lat, lon)
         return router
 
