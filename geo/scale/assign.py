@@ -29,6 +29,7 @@ import pandas as pd
 from geo.catchments.assign import NodeAnswers, assign_snapped, node_answers
 from geo.errors import DataError
 from geo.network.routing import Router
+from geo.network.stores import StoreTimes
 from geo.scale.cluster import AUTO, IN_PROCESS, LOCAL, check_scheduler, dask_client
 from geo.scale.parts import check_parts, list_parts, part_label, read_points
 
@@ -120,7 +121,7 @@ def choose_scheduler(scheduler: str, rows: int) -> str:
 
 def assign_parts(router: Router, stores: pd.DataFrame, source: str | Path, out_dir: str | Path, *,
                  traffic: float = 1.0, max_minutes: float | None = None, scheduler: str = AUTO,
-                 workers: int | None = None, processes: bool = True) -> PartCounts:
+                 workers: int | None = None, processes: bool = True, times: StoreTimes | None = None) -> PartCounts:
     """Assign every customer of a Parquet file or folder to the nearest store; write partitioned Parquet.
 
     Parameters
@@ -142,6 +143,9 @@ def assign_parts(router: Router, stores: pd.DataFrame, source: str | Path, out_d
         ``out_dir`` at the same paths) or ``"auto"`` (`choose_scheduler`).
     workers, processes
         Local cluster size and kind (see `geo.scale.cluster.dask_client`).
+    times
+        The stores' `Router.store_times` to reuse (same stores, traffic and
+        ``max_minutes``); computed here when None.
 
     Returns
     -------
@@ -154,7 +158,8 @@ def assign_parts(router: Router, stores: pd.DataFrame, source: str | Path, out_d
     rows = check_parts(parts, source)
     labels = [part_label(p, source) for p in parts]
     outs = [output_path(Path(out_dir), i) for i in range(len(parts))]
-    times = router.store_times(stores, traffic=traffic, limit_min=max_minutes)
+    if times is None:
+        times = router.store_times(stores, traffic=traffic, limit_min=max_minutes)
     answers = node_answers(times, stores)
     chosen = choose_scheduler(scheduler, sum(rows))
     if chosen == IN_PROCESS:
