@@ -354,6 +354,13 @@ class Router:
         shapely.prepare(geom)
         return geom
 
+    @cached_property
+    def _tiles(self) -> tuple[np.ndarray, float]:
+        """Origin (metres) and side of the tiles `_query` orders points by (computed once per router)."""
+        lo = self.xy.min(axis=0) - 1000.0
+        tile = max(200.0, float((self.xy.max(axis=0) - lo + 1000.0).max()) / 255.0)
+        return lo, tile
+
     def _query(self, tree: cKDTree, xy: np.ndarray, bound: float) -> tuple[np.ndarray, np.ndarray]:
         """Nearest tree point of each point, querying tile by tile (cache friendly, about 1.2x faster at 1M points).
 
@@ -361,8 +368,7 @@ class Router:
         (at most 255 x 255 tiles, so a 16-bit radix sort orders them); the answer
         does not depend on the order.
         """
-        lo = self.xy.min(axis=0) - 1000.0
-        tile = max(200.0, float((self.xy.max(axis=0) - lo + 1000.0).max()) / 255.0)
+        lo, tile = self._tiles
         q = np.clip((xy - lo) // tile, 0, 254)
         order = np.argsort((q[:, 0] * 255 + q[:, 1]).astype(np.uint16), kind="stable")
         d, i = tree.query(xy[order], k=1, workers=-1, distance_upper_bound=bound)
