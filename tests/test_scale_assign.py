@@ -21,7 +21,7 @@ from geo.errors import DataError, GeoError, NetworkWarning
 from geo.network.load import load_network
 from geo.network.routing import Router
 from geo.scale.assign import assign_parts, choose_scheduler, read_output
-from geo.scale.cluster import check_scheduler
+from geo.scale.cluster import check_scheduler, check_workers, dask_client
 from geo.scale.parts import list_parts
 from tests.conftest import SHARED_OSM
 
@@ -158,3 +158,18 @@ def test_unreachable_scheduler_is_a_clear_error(andorra, tmp_path):
 def test_empty_folder_is_refused(tmp_path):
     with pytest.raises(DataError, match="holds no Parquet part"):
         list_parts(tmp_path)
+
+
+def test_cluster_that_cannot_import_geo_is_refused_with_advice():
+    class Future:
+        def result(self, timeout):
+            raise Exception("ModuleNotFoundError(\"No module named 'geo'\")")  # as distributed re-raises it
+
+    class Client:
+        def submit(self, fn, pure):
+            return Future()
+
+    with pytest.raises(GeoError, match=r"tcp://h:8786 cannot run .*No module named 'geo'.*PYTHONPATH"):
+        check_workers(Client(), "tcp://h:8786")
+    with dask_client("local", workers=1, processes=False) as client:
+        check_workers(client, "local")  # a cluster that imports geo passes

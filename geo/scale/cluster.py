@@ -64,6 +64,28 @@ def dask_client(scheduler: str, *, workers: int | None = None, processes: bool =
         raise GeoError(f"cannot reach the Dask scheduler at {scheduler} ({exc}); start it with "
                        "`dask scheduler` and workers with `dask worker ADDRESS`, or use --scheduler local") from None
     try:
+        check_workers(client, scheduler)
         yield client
     finally:
         client.close()
+
+
+def worker_ready() -> bool:
+    """A task that succeeds on a worker that can import this package (see `check_workers`)."""
+    return True
+
+
+def check_workers(client: Any, scheduler: str) -> None:
+    """Raise `GeoError` when the cluster's workers cannot run this package's tasks.
+
+    The scheduler and every worker must import ``geo`` (the same environment and
+    the project on their ``PYTHONPATH``); a task that cannot be unpickled there
+    fails with a remote traceback, which is worded here instead.
+    """
+    try:
+        client.submit(worker_ready, pure=False).result(timeout=CONNECT_TIMEOUT_S * 6)
+    except Exception as exc:  # distributed re-raises the worker's error under several types
+        raise GeoError(f"the Dask cluster at {scheduler} cannot run this project's tasks ({exc}); start its scheduler "
+                       "and every worker in the same Python environment with the project importable (for example "
+                       "PYTHONPATH=/path/to/project dask scheduler, and dask worker ADDRESS likewise), with the "
+                       "customer parts and the output folder at the same paths") from None
