@@ -15,7 +15,7 @@ from geo.views.maps import (
     geojson_bytes,
     store_palette,
 )
-from ui import cache, engine
+from ui import cache, cell_layers, engine
 from ui.compare import radius_versus_time
 from ui.errors import shown_as_message, shown_inline
 from ui.legend import show_legend
@@ -165,7 +165,7 @@ def catchments_view() -> None:
         if mode is Mode.RADIUS:
             assigned = engine.radius_assignment(sel, float(bands[-1]))
             polys = engine.rings(sel, tuple(bands))
-            points_url = engine.assigned_points_url(sel, float(bands[-1]))
+            points_url = cell_layers.assigned_points(sel, float(bands[-1]), len(customers))
             table = trade_area.band_table(assigned, customers, shown_stores, bands, by="crow_km")
             nodes_url = roads_url = None
             pairs = None
@@ -173,7 +173,7 @@ def catchments_view() -> None:
             show_network_notes(sel)
             assigned = engine.assignment(sel)
             polys = engine.travel_catchments(sel, tuple(bands))
-            points_url = engine.assigned_points_url(sel, None)
+            points_url = cell_layers.assigned_points(sel, None, len(customers))
             nodes_url = engine.sites_url(source, mode.value)
             roads_url = cache.road_paths_url(source, mode.value)
             table = trade_area.band_table(assigned, customers, shown_stores, bands)
@@ -191,6 +191,8 @@ def catchments_view() -> None:
                                points_url=points_url, nodes_url=nodes_url, roads_url=roads_url,
                                view=cache.dataset_view(root, ws.name, cv, sv), palette=palette,
                                candidate=candidate, candidate_catchments=cand_polys)
+        deck = cell_layers.catchment_layers(deck, sel, float(bands[-1]) if mode is Mode.RADIUS else None,
+                                            len(customers))
         st.pydeck_chart(deck, height=600, key="catch_map", on_select=add_clicked_store,
                         selection_mode="single-object")
         with left:

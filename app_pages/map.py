@@ -5,7 +5,7 @@ import streamlit as st
 from geo.campaign_settings import load_settings
 from geo.views.maps import OSM_ATTRIBUTION, STORE_COLOUR, density_legend, density_radius_m, legend, overview_deck
 from geo.views.summary import headline_counts
-from ui import cache
+from ui import cache, cell_layers
 from ui.errors import shown_as_message
 from ui.legend import show_legend
 from ui.page import start_page
@@ -46,10 +46,11 @@ with map_col:
                                          load_settings(ws).mode.network) if show["roads"] else None
     deck = overview_deck(
         stores,
-        customers_url=cache.customer_points_url(root, ws.name, cv),
+        customers_url=cell_layers.points_url(root, ws.name, cv, len(customers)),
         roads_url=roads_url,
         view=cache.dataset_view(root, ws.name, cv, sv),
         colour_by=colour_by, show=show, basemap="light" if online else "none", hex_radius_m=hex_m)
+    deck = cell_layers.overview_layers(deck, root, ws.name, cv, len(customers), colour_by, show)
     st.pydeck_chart(deck, height=MAP_HEIGHT_PX, key="overview_map")
     st.caption(f"Map data {OSM_ATTRIBUTION}."
                + (" The demo's customers are synthetic." if settings.get("demo") else ""))

@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 GEO = ROOT / "geo"
 RANK = {"foundation": 0, "data": 1, "network": 2, "catchments": 3, "targeting": 4,
-        "export": 5, "funnel": 5, "ads": 5, "automation": 6, "brief": 6, "views": 6, "demo": 7,
+        "export": 5, "funnel": 5, "ads": 5, "scale": 5, "automation": 6, "brief": 6, "views": 6, "demo": 7,
         "commands": 8}
 FORBIDDEN = ("streamlit", "ui", "app_pages", "app")
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,6 @@ from geo.network.stores import StoreTimes
 EARTH_RADIUS_KM = 6371.0088
 ASSIGN_COLUMNS = ["customer_id", "store_id", "travel_min", "second_store_id", "second_travel_min",
                   "crow_km", "reachable", "snap_m", "unreachable_reason"]
-_CHUNK = 250_000
 
 
 def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
@@ -91,7 +91,8 @@ def customer_seconds(times: StoreTimes, snap: Snap) -> np.ndarray:
     _check_snap(times, snap)
     sec = np.full((len(snap.node), len(times.store_ids)), np.inf)
     ok = snap.ok
-    sec[ok] = times.seconds[:, snap.node[ok]].T + snap.access_s[ok, None]
+    for i in range(len(times.store_ids)):
+        sec[ok, i] = times.store_seconds(i, snap.node[ok]) + snap.access_s[ok]
     return sec
 
 
@@ -132,22 +133,78 @@ def assign_customers(router: Router, stores: pd.DataFrame, customers: pd.DataFra
     if times is None:
         times = router.store_times(stores, traffic=traffic, limit_min=max_minutes)
     snap = routed_snap(router, times, snap, customers)
+    return assign_snapped(node_answers(times, stores), snap, customers, max_minutes=max_minutes)
+
+
+@dataclass(frozen=True)
+class NodeAnswers:
+    """What a customer needs from the network once snapped: per node, the nearest and second store.
+
+    Small enough to ship to every worker of a cluster (40 bytes per node): a
+    partition of customers snaps, then only indexes these arrays.
+
+    Attributes
+    ----------
+    store_ids
+        Store ids, sorted ascending (`StoreTimes.store_ids`).
+    store_lat, store_lon
+        Store coordinates, EPSG:4326 degrees, in the same order.
+    first, first_s, second, second_s
+        Per node: index of the nearest store and its seconds, of the second
+        store and its seconds (-1 and ``inf`` where none; `StoreTimes.best_two`).
+    served
+        Per piece: whether a store stands in it (`StoreTimes.served`).
+    """
+
+    store_ids: np.ndarray
+    store_lat: np.ndarray
+    store_lon: np.ndarray
+    first: np.ndarray
+    first_s: np.ndarray
+    second: np.ndarray
+    second_s: np.ndarray
+    served: np.ndarray
+
+
+def node_answers(times: StoreTimes, stores: pd.DataFrame) -> NodeAnswers:
+    """The per-node answers of ``times`` with the coordinates of ``stores`` (``store_id, lat, lon``)."""
     s1, d1, s2, d2 = times.best_two()
+    st = stores.set_index(stores["store_id"].astype(str)).loc[times.store_ids]
+    return NodeAnswers(store_ids=times.store_ids, store_lat=st["lat"].to_numpy(float),
+                       store_lon=st["lon"].to_numpy(float), first=s1, first_s=d1, second=s2, second_s=d2,
+                       served=times.served)
+
+
+def assign_snapped(answers: NodeAnswers, snap: Snap, customers: pd.DataFrame, *,
+                   max_minutes: float | None = None) -> pd.DataFrame:
+    """Assign snapped customers by indexing the per-node answers (the step every partition runs).
+
+    Parameters
+    ----------
+    answers
+        `node_answers` of the stores.
+    snap
+        The customers' snap for these stores (``snap.served`` equal to ``answers.served``).
+    customers
+        ``customer_id, lat, lon`` (EPSG:4326), in the order of ``snap``.
+    max_minutes
+        As in `assign_customers`.
+    """
+    if not np.array_equal(snap.served, answers.served):
+        raise ValueError("the snap was made for other stores: snap with served=answers.served")
     node = np.maximum(snap.node, 0)
     ok = snap.ok
-    t1 = np.where(ok, d1[node] + snap.access_s, np.inf)
-    t2 = np.where(ok, d2[node] + snap.access_s, np.inf)
+    t1 = np.where(ok, answers.first_s[node] + snap.access_s, np.inf)
+    t2 = np.where(ok, answers.second_s[node] + snap.access_s, np.inf)
     limit = np.inf if max_minutes is None else float(max_minutes) * 60.0
-    first = np.where(ok & (t1 <= limit), s1[node], -1)
-    second = np.where(ok & (t2 <= limit), s2[node], -1)
+    first = np.where(ok & (t1 <= limit), answers.first[node], -1)
+    second = np.where(ok & (t2 <= limit), answers.second[node], -1)
     reason = snap.reason.copy()
     reason[ok & (first < 0)] = REASONS.index("no_route" if max_minutes is None else "beyond_max_minutes")
-    st = stores.set_index(stores["store_id"].astype(str)).loc[times.store_ids]
-    slat, slon = st["lat"].to_numpy(float), st["lon"].to_numpy(float)
-    crow = _crow_km(customers["lat"].to_numpy(float), customers["lon"].to_numpy(float), slat, slon, first)
-    return _frame(customers["customer_id"], times.store_ids, first, t1 / 60.0, second, t2 / 60.0,
+    crow = _crow_km(customers["lat"].to_numpy(float), customers["lon"].to_numpy(float), answers.store_lat,
+                    answers.store_lon, first)
+    return _frame(customers["customer_id"], answers.store_ids, first, t1 / 60.0, second, t2 / 60.0,
                   crow, snap.dist_m, reason)
-
 
 def _crow_km(lat: np.ndarray, lon: np.ndarray, store_lat: np.ndarray, store_lon: np.ndarray,
              store: np.ndarray) -> np.ndarray:
@@ -249,10 +306,9 @@ def _band_membership(times: StoreTimes, snap: Snap, minutes: float) -> np.ndarra
     _check_snap(times, snap)
     ok = np.flatnonzero(snap.ok)
     out = np.zeros((len(ok), len(times.store_ids)), dtype=bool)
-    for start in range(0, len(ok), _CHUNK):
-        rows = ok[start:start + _CHUNK]
-        sec = times.seconds[:, snap.node[rows]].T + snap.access_s[rows, None]
-        out[start:start + _CHUNK] = sec <= minutes * 60.0
+    nodes, access = snap.node[ok], snap.access_s[ok]
+    for i in range(len(times.store_ids)):
+        out[:, i] = times.store_seconds(i, nodes) + access <= minutes * 60.0
     return out
 
 
@@ -299,7 +355,7 @@ def threshold_minutes(router: Router, store: pd.Series | pd.DataFrame | dict[str
         raise NetworkError(f"the customer threshold must be at least 1, got {n}")
     times = router.store_times(row, traffic=traffic)
     snap = routed_snap(router, times, snap, customers)
-    sec = np.where(snap.ok, times.seconds[0, np.maximum(snap.node, 0)] + snap.access_s, np.inf)
+    sec = np.where(snap.ok, times.store_seconds(0, np.maximum(snap.node, 0)) + snap.access_s, np.inf)
     reachable = int(np.isfinite(sec).sum())
     if reachable < n:
         raise NetworkError(f"store {times.store_ids[0]}: only {reachable:,} of {len(sec):,} customers can reach it "

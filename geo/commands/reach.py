@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -13,6 +14,10 @@ from geo.cli import print_json
 from geo.errors import DataError
 from geo.export.downloads import LAYOUTS, write_download
 from geo.modes import MODES, Mode
+from geo.scale.cluster import AUTO, check_scheduler
+
+if TYPE_CHECKING:
+    from geo.network.routing import Router
 from geo.targeting.audience import AudienceFilters
 from geo.targeting.plan import plan_campaign
 from geo.targeting.reach import DEFAULT_HOLDOUT, DEFAULT_SEED, reach
@@ -31,7 +36,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="road network file (.osm, .osm.gz, .osm.bz2, .osm.pbf, .graphml) or "
                              "'demo'; required unless --mode radius")
     parser.add_argument("--stores", required=True, type=Path, help="stores CSV/Parquet")
-    parser.add_argument("--customers", required=True, type=Path, help="customers CSV/Parquet")
+    parser.add_argument("--customers", required=True, type=Path,
+                        help="customers CSV/Parquet, or a folder of Parquet parts")
+    parser.add_argument("--scheduler", default=AUTO,
+                        help="for a folder of parts, where the assignment runs: none, local (a Dask "
+                             "LocalCluster), tcp://HOST:8786, or auto (default); the audience rules and "
+                             "the holdout then run here, on every record of each address")
     parser.add_argument("--mode", choices=[m.value for m in MODES], default="drive",
                         help="travel mode, or radius for crow-flies rings (default drive)")
     parser.add_argument("--minutes", default="10",
@@ -108,8 +118,40 @@ def assignment_for(args: argparse.Namespace, stores: pd.DataFrame, customers: pd
     from geo.network.routing import Router
     graph = load_network(args.network, args.mode)
     router = Router.from_graph(graph)
+    if Path(args.customers).is_dir():
+        return _assign_parts(args, router, stores, customers, max(bands))
     return assign_customers(router, stores, customers, mode=args.mode, traffic=args.traffic,
                             max_minutes=max(bands))
+
+
+def _assign_parts(args: argparse.Namespace, router: Router, stores: pd.DataFrame, customers: pd.DataFrame,
+                  max_minutes: float) -> pd.DataFrame:
+    """Assign a folder of parts part by part (on Dask with ``--scheduler``) and read the result back in order."""
+    import tempfile
+
+    from geo.scale.assign import assign_parts, read_output
+
+    with tempfile.TemporaryDirectory(prefix="geo-reach-") as tmp:
+        assign_parts(router, stores, args.customers, Path(tmp), traffic=args.traffic, max_minutes=max_minutes,
+                     scheduler=args.scheduler)
+        out = read_output(tmp)
+    if not out["customer_id"].astype(str).equals(customers["customer_id"].astype(str).reset_index(drop=True)):
+        raise DataError(str(args.customers), "the parts changed while they were read; run again")
+    return out
+
+
+def load_customer_parts(source: Path) -> pd.DataFrame:
+    """Every part of a folder, strictly validated (errors name the part), in path order."""
+    from geo.data.tables import load_customers
+    from geo.scale.parts import list_parts, part_label
+
+    frames = []
+    for part in list_parts(source):
+        try:
+            frames.append(load_customers(part))
+        except DataError as exc:
+            raise DataError(part_label(part, source), exc.reason, row=exc.row, column=exc.column) from None
+    return pd.concat(frames, ignore_index=True)
 
 
 def _offer_window(args: argparse.Namespace) -> tuple[object, object]:
@@ -131,7 +173,9 @@ def run(args: argparse.Namespace) -> int:
     bands = _numbers(args.km, "--km", "km") if radius else \
         _numbers(args.minutes, "--minutes", "minutes")
     stores = load_stores(args.stores)
-    customers = load_customers(args.customers)
+    check_scheduler(args.scheduler)
+    customers = (load_customer_parts(args.customers) if Path(args.customers).is_dir()
+                 else load_customers(args.customers))
     ws_name = args.workspace or ("default" if args.campaign else None)
     workspace = None
     if ws_name:

@@ -70,7 +70,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -88,7 +88,7 @@ from geo.modes import check_mode
 from geo.network.extent import BOUNDS_FROM_KEY, graph_bounds
 from geo.network.graph import DEFAULT_BIKE_KMH, DEFAULT_WALK_KMH, load_notes
 from geo.network.pieces import csr_min, pieces_and_cores
-from geo.network.stores import UNPLACED_COLUMNS, Placement, StoreTimes
+from geo.network.stores import UNPLACED_COLUMNS, Placement, ReachedTimes, StoreTimes
 
 DIRECTIONS = ("to_store", "from_store")
 REASONS = ("", "off_network", "outside_area", "no_route", "beyond_max_minutes", "beyond_radius")
@@ -100,6 +100,8 @@ _BOUNDS_STEP_DEG = 0.005
 _PARALLEL_MIN = 100_000
 """Inputs of at least this many points are projected in two threads."""
 _ROUTABLE_KEPT = 8
+_BLOCK_VALUES = 32_000_000
+"""Largest dense scratch block of `Router.store_times`, in float64 values (256 MB)."""
 """Snapping trees kept per router, one per set of pieces holding a store."""
 
 
@@ -207,18 +209,59 @@ class Router:
             u.append(a)
             v.append(b)
             t.append(data["travel_time"])
-        seconds = csr_min(index.get_indexer(u), index.get_indexer(v), np.asarray(t, dtype=float), len(G))
-        piece, core = pieces_and_cores(seconds)
         report = G.graph.get("load_report")
+        return cls.from_arrays(mode, node_ids, lon, lat, index.get_indexer(u), index.get_indexer(v),
+                               np.asarray(t, dtype=float), snap_max_m=snap_max_m, access_kmh=float(access_kmh),
+                               bounds=graph_bounds(G, str(G.graph.get("source", "network"))),
+                               bounds_from=str(G.graph.get(BOUNDS_FROM_KEY, "")),
+                               report=dict(report) if isinstance(report, dict) else {})
+
+    @classmethod
+    def from_arrays(cls, mode: str, node_ids: np.ndarray, lon: np.ndarray, lat: np.ndarray, u: np.ndarray,
+                    v: np.ndarray, travel_s: np.ndarray, *, snap_max_m: float = DEFAULT_SNAP_MAX_M,
+                    access_kmh: float | None = None, bounds: shapely.Geometry | None = None,
+                    bounds_from: str = "", report: dict[str, Any] | None = None) -> Router:
+        """Build a router from node and edge arrays (what `from_graph` reads from a graph).
+
+        Parameters
+        ----------
+        mode
+            ``"drive"``, ``"walk"`` or ``"bike"``.
+        node_ids, lon, lat
+            Node ids and coordinates (EPSG:4326 degrees).
+        u, v, travel_s
+            Each directed edge's start and end (indices into ``node_ids``) and
+            travel seconds. Large synthetic networks (``bench/network_gen.py``)
+            come in here without a networkx graph.
+        snap_max_m, access_kmh, bounds, bounds_from, report
+            As in `from_graph` (``access_kmh`` defaults to the mode's walking or cycling speed).
+        """
+        mode = check_mode(mode)
+        if len(node_ids) == 0:
+            raise NetworkError("cannot route on an empty network")
+        if access_kmh is None:
+            access_kmh = DEFAULT_BIKE_KMH if mode == "bike" else DEFAULT_WALK_KMH
+        n = len(node_ids)
+        seconds = csr_min(np.asarray(u), np.asarray(v), np.asarray(travel_s, dtype=float), n)
+        piece, core = pieces_and_cores(seconds)
+        lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
         epsg = utm_epsg(float(np.median(lon)), float(np.median(lat)))
-        router = cls(mode=mode, node_ids=node_ids, lon=lon, lat=lat, xy=np.empty((len(G), 2)),
-                     crs=f"EPSG:{epsg}", seconds=seconds, snap_max_m=float(snap_max_m),
-                     access_kmh=float(access_kmh), piece=piece, core=core,
-                     bounds=graph_bounds(G, str(G.graph.get("source", "network"))),
-                     bounds_from=str(G.graph.get(BOUNDS_FROM_KEY, "")),
-                     report=dict(report) if isinstance(report, dict) else {})
+        router = cls(mode=mode, node_ids=np.asarray(node_ids, dtype=np.int64), lon=lon, lat=lat,
+                     xy=np.empty((n, 2)), crs=f"EPSG:{epsg}", seconds=seconds, snap_max_m=float(snap_max_m),
+                     access_kmh=float(access_kmh), piece=piece, core=core, bounds=bounds,
+                     bounds_from=bounds_from, report=dict(report or {}))
         router.xy = router.to_xy(lat, lon)
         return router
+
+    def for_snapping(self) -> Router:
+        """A copy holding only what snapping reads (coordinates, pieces, cores, bounds), for a cluster's workers.
+
+        The edge matrix is left out (an empty one takes its place), so the copy
+        weighs about 50 bytes per node; `snap` and `route_snap` answer exactly as
+        on this router. Shortest paths cannot be run on it.
+        """
+        n = len(self.node_ids)
+        return replace(self, seconds=sp.csr_matrix((n, n)), report={}, cache={})
 
     # -- pieces -----------------------------------------------------------
 
@@ -311,6 +354,13 @@ class Router:
         shapely.prepare(geom)
         return geom
 
+    @cached_property
+    def _tiles(self) -> tuple[np.ndarray, float]:
+        """Origin (metres) and side of the tiles `_query` orders points by (computed once per router)."""
+        lo = self.xy.min(axis=0) - 1000.0
+        tile = max(200.0, float((self.xy.max(axis=0) - lo + 1000.0).max()) / 255.0)
+        return lo, tile
+
     def _query(self, tree: cKDTree, xy: np.ndarray, bound: float) -> tuple[np.ndarray, np.ndarray]:
         """Nearest tree point of each point, querying tile by tile (cache friendly, about 1.2x faster at 1M points).
 
@@ -318,8 +368,7 @@ class Router:
         (at most 255 x 255 tiles, so a 16-bit radix sort orders them); the answer
         does not depend on the order.
         """
-        lo = self.xy.min(axis=0) - 1000.0
-        tile = max(200.0, float((self.xy.max(axis=0) - lo + 1000.0).max()) / 255.0)
+        lo, tile = self._tiles
         q = np.clip((xy - lo) // tile, 0, 254)
         order = np.argsort((q[:, 0] * 255 + q[:, 1]).astype(np.uint16), kind="stable")
         d, i = tree.query(xy[order], k=1, workers=-1, distance_upper_bound=bound)
@@ -500,8 +549,8 @@ class Router:
         return details
 
     def store_times(self, stores: pd.DataFrame, *, traffic: float = 1.0, limit_min: float | None = None,
-                    direction: str = "to_store") -> StoreTimes:
-        """Travel seconds between every placeable store and every node, in one Dijkstra call.
+                    direction: str = "to_store", block_values: int = _BLOCK_VALUES) -> StoreTimes:
+        """Travel seconds between every placeable store and the nodes it reaches, kept sparse.
 
         Parameters
         ----------
@@ -510,13 +559,19 @@ class Router:
         traffic
             Drive speed factor (see module notes).
         limit_min
-            Stop searching beyond this many minutes (faster; farther nodes get ``inf``).
+            Stop searching beyond this many minutes (farther nodes are not kept).
+            Pass the longest band: memory and time then follow the catchments.
         direction
             ``"to_store"`` (default) or ``"from_store"``.
+        block_values
+            Stores are searched a block at a time, the block's dense scratch
+            holding at most this many float64 values (default 32 million, 256 MB);
+            only the reached nodes are kept (`geo.network.stores.ReachedTimes`).
 
         Stores that cannot be placed are left out and listed in
         `StoreTimes.unplaced`; `NetworkError` is raised only when no store at
         all can be placed (the message names them, with how far each is).
+        Peak memory: the graph, the scratch block and the summed catchment sizes.
         """
         placed = self.place_stores(stores)
         if len(placed.store_ids) == 0:
@@ -526,12 +581,16 @@ class Router:
                                                                       strict=True)) +
                                ". Check their coordinates or load a network that covers them")
         limit_s = np.inf if limit_min is None else float(limit_min) * 60.0
-        sec = self.node_seconds(placed.node, traffic=traffic, direction=direction, limit_s=limit_s)
+        n = len(self.node_ids)
+        step = max(1, int(block_values) // max(1, n))
+        blocks = (np.atleast_2d(self.node_seconds(placed.node[a:a + step], traffic=traffic, direction=direction,
+                                                  limit_s=limit_s))
+                  for a in range(0, len(placed.node), step))
+        reached = ReachedTimes.from_blocks(blocks, n)
         return StoreTimes(store_ids=placed.store_ids, node=placed.node, snap_m=placed.snap_m,
-                          seconds=np.atleast_2d(sec), mode=self.mode, traffic=self.check_traffic(traffic),
+                          reached=reached, mode=self.mode, traffic=self.check_traffic(traffic),
                           direction=direction, limit_s=limit_s, served=self.served_pieces(placed.node),
                           unplaced=placed.unplaced)
-
 
 def _require(df: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
     missing = [c for c in columns if c not in df.columns]

@@ -1,0 +1,40 @@
+"""AppTest: above the threshold the Map and Catchments pages draw H3 cells served by URL, not points."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import geo.views.aggregate as aggregate
+from tests.conftest import run_app
+
+
+@pytest.fixture()
+def low_threshold(demo_env, monkeypatch):
+    monkeypatch.setattr(aggregate, "AGGREGATE_FROM", 10)  # the demo's customers count as "many"
+    return demo_env
+
+
+def layers(at) -> dict[str, dict]:
+    spec = json.loads(at.get("deck_gl_json_chart")[0].proto.json)
+    return {layer["id"]: layer for layer in spec["layers"]}
+
+
+def test_map_page_sends_cells_instead_of_points(low_threshold):
+    at = run_app()
+    assert not at.exception, at.exception
+    by_id = layers(at)
+    assert "density" not in by_id
+    cells = by_id["customers"]
+    assert cells["@@type"] == "H3HexagonLayer" and cells["data"].startswith("/app/static/generated/customer-cells-")
+    assert cells["getFillColor"] == "@@=cc"
+    at.radio(key="map_colour_by").set_value("segment").run()
+    assert layers(at)["customers"]["getFillColor"] == "@@=sc" and not at.exception
+
+
+def test_catchments_page_sends_cells_coloured_by_store(low_threshold):
+    at = run_app("app_pages/catchments.py")
+    assert not at.exception, at.exception
+    cells = layers(at)["customers"]
+    assert cells["@@type"] == "H3HexagonLayer" and cells["data"].startswith("/app/static/generated/assigned-cells-")
