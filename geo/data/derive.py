@@ -10,9 +10,7 @@
 - A row whose coordinates come from the file gets a location quality
   (``location_source``) when the file gives none: ``given``, or the layout's
   (``ip`` for Mailchimp's estimate).
-- ``country`` becomes the ISO 3166-1 alpha-2 code where the cell is a code or a
-  known country name (`geo.data.postcodes.country_codes`; unknown names stay,
-  upper-cased); phone numbers lose Excel's ``'`` too.
+- Phone numbers lose Excel's ``'`` too.
 """
 
 from __future__ import annotations
@@ -20,7 +18,6 @@ from __future__ import annotations
 import pandas as pd
 
 from geo.data.identity import email_customer_ids
-from geo.data.postcodes import country_codes
 from geo.data.schema import Schema
 
 APOSTROPHE_COLUMNS = ("customer_id", "store_id", "transaction_id", "postcode", "coupon_code",
@@ -51,8 +48,6 @@ def derive_columns(mapped: pd.DataFrame, schema: Schema,
     for name in APOSTROPHE_COLUMNS:
         if name in out.columns:
             out[name] = _strip_apostrophe(out[name])
-    if schema.name == "customers" and "country" in out.columns:
-        out["country"] = country_codes(out["country"]).to_numpy()
     if schema.name == "customers" and "email" in out.columns:
         if "customer_id" not in out.columns:
             out.insert(0, "customer_id", email_customer_ids(out["email"]).to_numpy())

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 KINDS = ("id", "text", "email", "lat", "lon", "float", "int", "bool", "date",
-         "datetime", "choice")
+         "datetime", "choice", "country")
+"""``country``: ISO 3166-1 alpha-2, read from a code or a country name (`geo.data.validate`)."""
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ CUSTOMERS = Schema(
         Column("postcode", "text", required=False),
         Column("city", "text", required=False),
         Column("region", "text", required=False),
-        Column("country", "text", required=False),  # ISO 3166-1 alpha-2 (geo.data.derive)
+        Column("country", "country", required=False),  # ISO 3166-1 alpha-2
         Column("ads_consent", "bool", required=False),  # blank when the file had none
     ),
     key="customer_id",
