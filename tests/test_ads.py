@@ -188,28 +188,28 @@ def test_adpins_command_on_the_demo_walk_network(demo_root, tmp_path, monkeypatc
     assert json.loads(capsys.readouterr().out)["stores"] == 8
 
 
-def test_ad_contacts_are_kept_in_the_workspace_and_used_for_a_campaign(tmp_path, monkeypatch, capsys):
-    from geo.ads import ad_contacts, save_ad_contacts
-    from geo.errors import DataError
+def test_a_customers_file_on_the_command_line_overrides_the_workspace(tmp_path, monkeypatch,
+                                                                     capsys):
     from geo.targeting.targets import save_campaign
     from geo.workspace import create_workspace
 
     ws = create_workspace("ads", tmp_path)
-    ws.save_table("customers", people(4)[["customer_id", "email"]])
-    assert list(ad_contacts(ws).columns) == ["customer_id", "email"]     # falls back to customers
-    with pytest.raises(DataError, match="ads_consent"):
-        save_ad_contacts(ws, people(2).drop(columns="ads_consent"))
-    contacts = people(4).rename(columns={"postcode": "zip_code"})
-    contacts.loc[3, "ads_consent"] = "no"
-    assert save_ad_contacts(ws, contacts) == 4
-    assert "zip" in ad_contacts(ws).columns
+    ws.save_table("customers", people(4)[["customer_id", "email"]])   # no ads_consent
     targets = people(4)[["customer_id", "email", "store_id", "group"]].assign(
         coupon_code=["A1", "A2", "A3", "A4"], offer_start="2026-11-01", offer_end="2026-11-03")
     save_campaign(ws, "fall", targets, {})
     monkeypatch.setenv("GEO_DATA_DIR", str(tmp_path))
     out = tmp_path / "meta.csv"
-    assert main(["audience", "--platform", "meta", "--workspace", "ads", "--campaign", "fall",
-                 "--out", str(out)]) == 0
+    args = ["audience", "--platform", "meta", "--workspace", "ads", "--campaign", "fall",
+            "--out", str(out)]
+    assert main(args) == 2                                   # the workspace's customers: no consent
+    assert "no ads_consent column" in capsys.readouterr().err
+    contacts = people(4).rename(columns={"postcode": "zip_code", "city": "City"})
+    contacts.loc[3, "ads_consent"] = "no"
+    src = tmp_path / "contacts.csv"
+    contacts.to_csv(src, index=False)
+    assert main([*args, "--customers", str(src)]) == 0
     assert json.loads(capsys.readouterr().out)["members"] == 3
     rows = pd.read_csv(out)
     assert list(rows.columns) == COLUMNS["meta"] and rows["zip"].eq(sha("00100")).all()
+    assert rows["ct"].eq(sha("helsinki")).all()

@@ -90,14 +90,17 @@ def test_funnel_page_offers_the_brief(root):
     assert {"funnel_brief_pdf", "funnel_brief_html"} <= keys
 
 
-def test_stored_ad_contacts_give_a_list_to_download(root):
-    from geo.ads import save_ad_contacts
+def test_customers_with_ads_consent_give_a_list_to_download(root):
+    from geo.data.ingest import import_file
     from geo.targeting.targets import load_campaign
 
     ws = open_workspace("demo", root)
     customers = ws.load_table("customers")
-    save_ad_contacts(ws, customers[["customer_id", "email", "first_name"]].assign(
-        ads_consent="yes", country="FI"))
+    # the customers import keeps ads_consent and country (no separate ad-contacts upload)
+    again = customers[["customer_id", "email", "first_name", "lat", "lon", "opted_in"]]
+    report = import_file(again.assign(ads_consent="yes", country="Finland")
+                         .to_csv(index=False).encode(), "customers", ws, name="customers.csv")
+    assert report.errors.empty and report.changes.updated == len(customers)
     at = open_page("app_pages/export.py")
     at.button(key="ads_prepare").click().run()
     assert not at.exception, at.exception

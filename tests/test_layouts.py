@@ -265,7 +265,8 @@ def test_klaviyo_profiles_round_trip(ws):
         assert bool(row["unsubscribed"]) == (consent[email] in ("UNSUBSCRIBED", "SUPPRESSED"))
     assert set(stored["location_source"]) == {"given"}
     one = report.valid.set_index("email").loc["kay1@example.com"]
-    assert (one["postcode"], one["country"], one["city"]) == ("LS1 4AP", "United Kingdom", "Leeds")
+    # the country name becomes its ISO 3166-1 alpha-2 code (the ad lists need the code)
+    assert (one["postcode"], one["country"], one["city"]) == ("LS1 4AP", "GB", "Leeds")
     assert stored["customer_id"].str.startswith("em-").all()
 
 

@@ -11,11 +11,9 @@ import streamlit as st
 from geo.ads import (
     PLATFORMS,
     AdsConsentMissing,
-    ad_contacts,
     build_audience,
     catchment_postcodes,
     covering_pins,
-    save_ad_contacts,
 )
 from geo.automation import (
     RuleLock,
@@ -30,7 +28,6 @@ from geo.automation import (
 from geo.automation.rules import DEFAULT_TAG, PROVIDERS
 from geo.automation.schedule import lock_path
 from geo.brief.content import with_locations
-from geo.data.tables import read_csv_text
 from geo.export.downloads import download_name
 from geo.modes import MODES
 from geo.targeting.audience import AudienceFilters
@@ -155,7 +152,7 @@ def _audience(ws: Workspace, campaign: str, platform: str, store: str | None,
               country: str | None) -> None:
     targets = load_campaign(ws, campaign).targets
     try:
-        audience = build_audience(targets, platform, customers=ad_contacts(ws),
+        audience = build_audience(targets, platform, customers=ws.load_table("customers"),
                                   store_id=store, default_country=country, file=campaign)
     except AdsConsentMissing as exc:
         st.warning(f"Nothing to export: {exc}", icon="🔒")
@@ -186,7 +183,7 @@ def _pins(ws: Workspace, campaign: str) -> None:
     st.download_button("Download the pins (CSV)", data=pins.to_csv(index=False).encode(),
                        file_name=download_name(campaign, layout="ad-pins"), mime="text/csv",
                        on_click="ignore", key="ads_pins_download")
-    codes = catchment_postcodes(located, ad_contacts(ws))
+    codes = catchment_postcodes(located, ws.load_table("customers"))
     if len(codes):
         st.download_button("Download the postcodes (CSV)", data=codes.to_csv(index=False).encode(),
                            file_name=download_name(campaign, layout="ad-postcodes"),
@@ -212,17 +209,11 @@ def ads_section(ws: Workspace) -> None:
         country = st.text_input("Country of rows without one (ISO code, e.g. FI)", max_chars=2,
                                 key="ads_country")
         st.caption("Treatment members only, never the holdout, and only addresses whose every "
-                   "record gave advertising consent (an ads_consent column). Values are "
+                   "record gave advertising consent (the ads_consent column of the imported "
+                   "customers; phone, last name, postcode, city, region and country come from "
+                   "the same import). Values are "
                    "normalised per platform and SHA-256 hashed; Google's Country and Zip stay "
                    "in clear.")
-        with shown_inline("Could not store the ad contacts"):
-            upload = st.file_uploader("Ad contacts (CSV: customer_id, email, ads_consent, and any "
-                                      "of phone, last_name, postcode, city, state, country)",
-                                      type=["csv"], key="ads_contacts_upload")
-            if upload is not None and st.button("Store the ad contacts", key="ads_contacts_store"):
-                text = upload.getvalue().decode("utf-8-sig", errors="replace")
-                n = save_ad_contacts(ws, read_csv_text(text, upload.name), file=upload.name)
-                st.success(f"{n:,} ad contacts stored in this workspace.")
         with shown_inline("Could not build the list"):
             if st.button("Prepare the list and pins", key="ads_prepare"):
                 st.session_state["ads_ready"] = (campaign, platform, store, country)

@@ -9,13 +9,11 @@ from geo.ads.audiences import (
     AdAudience,
     AdsConsentMissing,
     ad_candidates,
-    ad_contacts,
     audience_rows,
     build_audience,
-    save_ad_contacts,
 )
 from geo.ads.pins import catchment_postcodes, covering_pins, in_catchment
 
 __all__ = ["COLUMNS", "MIN_MEMBERS", "PLATFORMS", "AdAudience", "AdsConsentMissing",
-           "ad_candidates", "ad_contacts", "audience_rows", "build_audience", "catchment_postcodes",
-           "covering_pins", "in_catchment", "save_ad_contacts"]
+           "ad_candidates", "audience_rows", "build_audience", "catchment_postcodes",
+           "covering_pins", "in_catchment"]

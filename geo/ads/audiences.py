@@ -3,10 +3,14 @@
 Who is on a list: the treatment members of a target list (a saved campaign
 or one store's catchment), never the holdout nor any other record of a
 holdout address, and only addresses whose every record gave advertising
-consent (``ads_consent`` true). Advertising consent is not e-mail consent:
-without an ``ads_consent`` column nothing is exported (`AdsConsentMissing`
-says why). The platforms need about 100 matched members before a list is
-usable (`MIN_MEMBERS`); smaller lists are flagged, not refused.
+consent (``ads_consent`` true; `geo.data.consent.advertisable`). Advertising
+consent is not e-mail consent: without an ``ads_consent`` column, or when no
+record has a value in it (customers imported from files without one),
+nothing is exported (`AdsConsentMissing` says why). The identifiers come from
+the customers table as imported (`geo.data.schema.AD_FIELDS`: ``last_name``,
+``phone``, ``postcode``, ``city``, ``region``, ``country``), joined to the
+targets by ``customer_id``. The platforms need about 100 matched members
+before a list is usable (`MIN_MEMBERS`); smaller lists are flagged, not refused.
 """
 
 from __future__ import annotations
@@ -18,10 +22,10 @@ from typing import Any
 import pandas as pd
 
 from geo.ads import hashing as h
+from geo.data.consent import advertisable
 from geo.data.validate import TRUE_WORDS
 from geo.errors import DataError, GeoError
 from geo.keys import email_keys
-from geo.workspace import Workspace
 
 PLATFORMS = ("google", "meta")
 COLUMNS = {"google": ["Email", "Phone", "First Name", "Last Name", "Country", "Zip"],
@@ -29,8 +33,10 @@ COLUMNS = {"google": ["Email", "Phone", "First Name", "Last Name", "Country", "Z
 MIN_MEMBERS = 100
 """Members a platform list needs to be usable (both platforms, about; see ad-platforms.md)."""
 CONSENT = "ads_consent"
-#: our column -> other names accepted for it
-ALIASES = {"zip": ("zip", "postcode", "postal_code", "zip_code"), "state": ("state", "region"),
+#: our column (the customers table's, `geo.data.schema.AD_FIELDS`) -> names accepted in a
+#: target or customers file given on the command line
+ALIASES = {"postcode": ("postcode", "zip", "postal_code", "zip_code"),
+           "region": ("region", "state", "province"),
            "last_name": ("last_name", "surname"), "phone": ("phone", "phone_number"),
            "city": ("city",), "country": ("country", "country_code"), CONSENT: (CONSENT,)}
 PERSONAL = tuple(ALIASES)
@@ -38,7 +44,7 @@ SKIPPED_COLUMNS = ["customer_id", "email", "reason"]
 
 
 class AdsConsentMissing(GeoError):
-    """The customer data has no ``ads_consent`` column: no one may be put on an ad list."""
+    """The customer data has no ``ads_consent`` value: no one may be put on an ad list."""
 
 
 @dataclass
@@ -110,6 +116,30 @@ def _canonical(df: pd.DataFrame) -> pd.DataFrame:
     return df.rename(columns=renames)
 
 
+def _blank(s: pd.Series) -> pd.Series:
+    return s.isna() | (s.astype("string").str.strip() == "").fillna(True)
+
+
+def _require_consent(t: pd.DataFrame, file: str) -> None:
+    """Raise `AdsConsentMissing` unless some record carries an ``ads_consent`` value."""
+    if CONSENT not in t.columns:
+        raise AdsConsentMissing(
+            f"{file}: no {CONSENT} column, so nothing is exported. E-mail consent does not "
+            f"cover advertising: add an {CONSENT} column (yes/no per customer) to the customers "
+            "file and import it again")
+    if _blank(t[CONSENT]).all():
+        raise AdsConsentMissing(
+            f"{file}: no {CONSENT} column in the customers as imported (every value is blank), "
+            "so nothing is exported. E-mail consent does not cover advertising: import the "
+            f"customers again from a file with an {CONSENT} column (yes/no per customer)")
+
+
+def _advertisable(df: pd.DataFrame) -> pd.Series:
+    """`geo.data.consent.advertisable` of a table whose ``ads_consent`` may be text (yes/no)."""
+    flags = df.assign(**{CONSENT: _flag(df[CONSENT]).to_numpy()})
+    return pd.Series(advertisable(flags), index=df.index)
+
+
 def ad_candidates(targets: pd.DataFrame, customers: pd.DataFrame | None = None, *,
                   file: str = "targets") -> tuple[pd.DataFrame, pd.DataFrame]:
     """The treatment members who may go on an ad list, and those who may not (with reasons).
@@ -121,15 +151,16 @@ def ad_candidates(targets: pd.DataFrame, customers: pd.DataFrame | None = None, 
         or any customer table; personal columns (`ALIASES`) missing from it
         are taken from ``customers`` by ``customer_id``.
     customers
-        The customers table with ``ads_consent`` (and phone, names, zip...);
-        every record of an address counts for the consent rule.
+        The customers table with ``ads_consent`` (and phone, names, postcode...),
+        usually the workspace's; every record of an address counts for the
+        consent rule, a blank ``ads_consent`` as no.
     file
         Name used in messages.
 
     Raises
     ------
     AdsConsentMissing
-        When neither table has an ``ads_consent`` column.
+        When neither table has an ``ads_consent`` column, or no target has a value in it.
     DataError
         When ``customer_id`` or ``email`` is missing.
     """
@@ -139,25 +170,20 @@ def ad_candidates(targets: pd.DataFrame, customers: pd.DataFrame | None = None, 
             raise DataError(file, f"missing column {col}", column=col)
     people = _canonical(customers) if customers is not None else None
     if people is not None:
-        extra = [c for c in PERSONAL if c in people.columns and c not in t.columns]
+        extra = [c for c in ("first_name", *PERSONAL) if c in people.columns and c not in t.columns]
         if extra:
             info = people.assign(customer_id=people["customer_id"].astype("string"))
             info = info.drop_duplicates("customer_id").set_index("customer_id")[extra]
             ids = t["customer_id"].astype("string")
             t = t.assign(**{c: ids.map(info[c]) for c in extra})
-    if CONSENT not in t.columns:
-        raise AdsConsentMissing(
-            f"{file}: no {CONSENT} column, so nothing is exported. E-mail consent does not "
-            f"cover advertising: add an {CONSENT} column (yes/no per customer) to the customers "
-            "file and import it again")
+    _require_consent(t, file)
     key = email_keys(t["email"])
     group = (t["group"].astype("string").str.lower() if "group" in t.columns
              else pd.Series("treatment", index=t.index, dtype="string"))
-    consent = _flag(t[CONSENT])
     held = set(key[group == "holdout"].dropna())
-    refusing = set(key[~consent].dropna())
+    refusing = set(key[~_advertisable(t)].dropna())
     if people is not None and CONSENT in people.columns:
-        refusing |= set(email_keys(people["email"])[~_flag(people[CONSENT])].dropna())
+        refusing |= set(email_keys(people["email"])[~_advertisable(people)].dropna())
     reason = pd.Series(pd.NA, index=t.index, dtype="string")
 
     def skip(mask: pd.Series, why: str) -> None:
@@ -201,7 +227,7 @@ def audience_rows(candidates: pd.DataFrame, platform: str, *,
     ----------
     candidates
         `ad_candidates` output (``email``, optional ``phone, first_name,
-        last_name, zip, city, state, country``).
+        last_name, postcode, city, region, country``).
     platform
         ``google`` or ``meta``.
     default_country
@@ -220,16 +246,16 @@ def audience_rows(candidates: pd.DataFrame, platform: str, *,
             "First Name": _hashed(_each(_col(candidates, "first_name"), h.name_google)),
             "Last Name": _hashed(_each(_col(candidates, "last_name"), h.name_google)),
             "Country": country,
-            "Zip": _each(_col(candidates, "zip"), h.zip_google)})
+            "Zip": _each(_col(candidates, "postcode"), h.zip_google)})
     else:
         out = pd.DataFrame({
             "email": _hashed(_each(candidates["email"], h.email_meta)),
             "phone": _hashed([p[1:] if p else None for p in phones]),
             "fn": _hashed(_each(_col(candidates, "first_name"), h.letters_only)),
             "ln": _hashed(_each(_col(candidates, "last_name"), h.letters_only)),
-            "zip": _hashed(_each(_col(candidates, "zip"), h.zip_meta)),
+            "zip": _hashed(_each(_col(candidates, "postcode"), h.zip_meta)),
             "ct": _hashed(_each(_col(candidates, "city"), h.letters_only)),
-            "st": _hashed(_each(_col(candidates, "state"), h.letters_only)),
+            "st": _hashed(_each(_col(candidates, "region"), h.letters_only)),
             "country": _hashed([c.lower() if c else None for c in country])})
     return out[COLUMNS[platform]]
 
@@ -242,7 +268,7 @@ def build_audience(targets: pd.DataFrame, platform: str, *,
     Raises
     ------
     AdsConsentMissing
-        No ``ads_consent`` column anywhere: nothing is exported.
+        No ``ads_consent`` value anywhere: nothing is exported.
     """
     if store_id is not None:
         if "store_id" not in targets.columns:
@@ -257,36 +283,3 @@ def build_audience(targets: pd.DataFrame, platform: str, *,
                             ignore_index=True)
         rows = rows[identified.to_numpy(bool)].reset_index(drop=True)
     return AdAudience(platform, rows, skipped)
-
-
-AD_CONTACTS = "ad_contacts"
-"""The workspace table holding advertising consent and ad identifiers (the importer keeps neither)."""
-
-
-def save_ad_contacts(workspace: Workspace, df: pd.DataFrame, *, file: str = "ad contacts") -> int:
-    """Store a customers file's advertising columns in the workspace; return its rows.
-
-    Keeps ``customer_id``, ``email`` and the personal columns of `ALIASES`
-    (``ads_consent`` required), as text.
-
-    Raises
-    ------
-    DataError
-        When ``customer_id``, ``email`` or ``ads_consent`` is missing.
-    """
-    t = _canonical(df)
-    for col in ("customer_id", "email", CONSENT):
-        if col not in t.columns:
-            raise DataError(file, f"missing column {col}: the ad contacts need customer_id, "
-                            f"email and {CONSENT} (plus any of phone, first_name, last_name, "
-                            "postcode, city, state, country)", column=col)
-    keep = ["customer_id", "email", "first_name", *PERSONAL]
-    out = t[[c for c in dict.fromkeys(keep) if c in t.columns]].astype("string")
-    workspace.save_table(AD_CONTACTS, out)
-    return int(len(out))
-
-
-def ad_contacts(workspace: Workspace) -> pd.DataFrame | None:
-    """The workspace's ad contacts (`save_ad_contacts`), else its customers table."""
-    stored = workspace.load_table(AD_CONTACTS)
-    return stored if stored is not None else workspace.load_table("customers")

@@ -113,6 +113,11 @@ def covering_pins(stores: pd.DataFrame, inside: pd.DataFrame, customers: pd.Data
     return pd.DataFrame(rows, columns=PIN_COLUMNS)
 
 
+def _all_blank(values: pd.Series) -> bool:
+    text = values.astype("string").str.strip()
+    return bool((text.isna() | (text == "")).all())
+
+
 def catchment_postcodes(inside: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
     """Postal codes of each store's catchment customers, most customers first.
 
@@ -121,14 +126,16 @@ def catchment_postcodes(inside: pd.DataFrame, customers: pd.DataFrame) -> pd.Dat
     inside
         Assignment rows within the catchment (``customer_id, store_id``).
     customers
-        ``customer_id`` and ``postcode`` (or ``zip``/``postal_code``).
+        ``customer_id`` and ``postcode`` (the customers table's, as imported;
+        or ``zip``/``postal_code`` in a raw file): the first of them with a value.
 
     Returns
     -------
     `POSTCODE_COLUMNS`; ``share`` is the part of the store's catchment
     customers with that code. Empty when no customer carries a postcode.
     """
-    col = next((c for c in ("postcode", "zip", "postal_code") if c in customers.columns), None)
+    col = next((c for c in ("postcode", "zip", "postal_code") if c in customers.columns
+                and not _all_blank(customers[c])), None)
     if col is None or inside.empty:
         return pd.DataFrame(columns=POSTCODE_COLUMNS)
     codes = customers.assign(customer_id=customers["customer_id"].astype("string")) \

@@ -54,8 +54,9 @@ def run(args: argparse.Namespace) -> int:
     pins = covering_pins(stores, inside, customers, share=args.share, polygons=polygons,
                          radius_km=radius)
     write_csv(pins, args.out)
-    raw = read_raw(args.customers)
-    postcodes = catchment_postcodes(inside, raw)
+    postcodes = catchment_postcodes(inside, customers)  # the file's postcode column
+    if postcodes.empty:  # a raw "zip"/"postal_code" column the canonical table does not hold
+        postcodes = catchment_postcodes(inside, read_raw(args.customers))
     if args.postcodes_out:
         write_csv(postcodes, args.postcodes_out)
     print_json({"command": NAME, "mode": args.mode, "stores": int(len(stores)),

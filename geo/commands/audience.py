@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from geo.ads import PLATFORMS, ad_contacts, build_audience
+from geo.ads import PLATFORMS, build_audience
 from geo.cli import print_json
 from geo.data.tables import read_raw
 from geo.errors import DataError
@@ -21,10 +21,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--platform", required=True, choices=PLATFORMS)
     parser.add_argument("--targets", type=Path, help="target list (CSV, XLSX, Parquet...)")
     parser.add_argument("--workspace", help="with --campaign: take the saved campaign's targets "
-                        "and the workspace's customers")
+                        "and the workspace's customers (ads_consent, phone, last_name, postcode, "
+                        "city, region, country as imported)")
     parser.add_argument("--campaign", help="saved campaign name (with --workspace)")
     parser.add_argument("--customers", type=Path, help="customers file with ads_consent, phone, "
-                        "last_name, postcode, city, state, country (joined by customer_id)")
+                        "last_name, postcode, city, region, country (joined by customer_id; "
+                        "overrides the workspace's customers)")
     parser.add_argument("--store", help="only this store's members (a per-store list)")
     parser.add_argument("--country", help="ISO 3166-1 alpha-2 code for rows without a country "
                         "(e.g. FI); phone numbers without a country code are read in it")
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         from geo.targeting.targets import load_campaign
         targets, name = load_campaign(ws, args.campaign).targets, args.campaign
         if customers is None:
-            customers = ad_contacts(ws)
+            customers = ws.load_table("customers")
     else:
         raise DataError("--targets", "give --targets FILE, or --workspace and --campaign")
     audience = build_audience(targets, args.platform, customers=customers, store_id=args.store,

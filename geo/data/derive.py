@@ -10,6 +10,7 @@
 - A row whose coordinates come from the file gets a location quality
   (``location_source``) when the file gives none: ``given``, or the layout's
   (``ip`` for Mailchimp's estimate).
+- Phone numbers lose Excel's ``'`` too.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import pandas as pd
 from geo.data.identity import email_customer_ids
 from geo.data.schema import Schema
 
-APOSTROPHE_COLUMNS = ("customer_id", "store_id", "transaction_id", "postcode", "coupon_code")
+APOSTROPHE_COLUMNS = ("customer_id", "store_id", "transaction_id", "postcode", "coupon_code",
+                      "phone")
 
 
 def _strip_apostrophe(values: pd.Series) -> pd.Series:

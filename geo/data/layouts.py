@@ -7,16 +7,19 @@ column that feeds each canonical column, and a preparation step that adds
 - Shopify customers: ``Customer ID`` (Excel's leading ``'`` removed), consent
   from ``Accepts Email Marketing`` (``Accepts Marketing`` in older files),
   ``Total Orders`` into ``online_orders_12m``, the default address into the
-  location fields.
+  location fields (``Province Code`` into ``region``), ``Last Name`` and ``Phone``
+  for the ad-platform lists.
 - Mailchimp audience: no consent column, the status is the file's (one CSV per
   status, alone or in the export's ZIP): ``subscribed`` files opt in,
   ``unsubscribed`` and ``cleaned`` files set consent off (never on), a file
   whose status cannot be told opts nobody in. ``ADDRESS`` is one cell with
   its parts separated by two spaces; ``LATITUDE``/``LONGITUDE`` are
   Mailchimp's own estimate, so located rows get location quality ``ip``.
+  ``Last Name`` and ``Phone Number`` merge fields are kept where present.
 - Klaviyo profiles: consent from ``Email Marketing Consent`` (``SUBSCRIBED``
   opts in; ``UNSUBSCRIBED`` and ``SUPPRESSED`` set unsubscribed), location
-  fields under their CSV or API spellings (``Zip Code``/``zip``/``$zip``...).
+  fields under their CSV or API spellings (``Zip Code``/``zip``/``$zip``...),
+  ``State / Region`` into ``region``, last name and phone number.
 - Tills (redemptions): Square's transactions CSV (no coupon-code column) and
   Shopify's orders export (``Discount Code``); see `geo.data.tills` for the
   ``Location`` to ``store_id`` table.
@@ -150,11 +153,14 @@ SHOPIFY = Layout(
         "customer_id": ("Customer ID",),
         "email": ("Email",),
         "first_name": ("First Name",),
+        "last_name": ("Last Name",),
+        "phone": ("Phone", "Default Address Phone"),
         "opted_in": ("Accepts Email Marketing", "Accepts Marketing"),
         "online_orders_12m": ("Total Orders",),
         "address": (derived("address"), "Default Address Address1", "Address1"),
         "postcode": ("Default Address Zip", "Zip"),
         "city": ("Default Address City", "City"),
+        "region": ("Default Address Province Code", "Province Code", "Province"),
         "country": ("Default Address Country Code", "Country Code", "Country"),
     },
     prepare=_prepare_shopify,
@@ -245,6 +251,8 @@ def _prepare_mailchimp(df: pd.DataFrame, label: str) -> pd.DataFrame:
     cc = _col(df, "CC")
     out[derived("address")] = parts["street"].to_numpy()
     out[derived("city")] = parts["city"].to_numpy()
+    out[derived("region")] = parts["region"].where(parts["region"] != "",
+                                                   _col(df, "REGION")).to_numpy()
     out[derived("postcode")] = parts["postcode"].to_numpy()
     out[derived("country")] = parts["country"].where(parts["country"] != "", cc).to_numpy()
     return out
@@ -269,6 +277,8 @@ MAILCHIMP = Layout(
     fields={
         "email": ("Email Address",),
         "first_name": ("First Name",),
+        "last_name": ("Last Name",),
+        "phone": ("Phone Number", "Phone"),
         "lat": ("LATITUDE",),
         "lon": ("LONGITUDE",),
         "opted_in": (derived("opted_in"),),
@@ -276,6 +286,7 @@ MAILCHIMP = Layout(
         "address": (derived("address"),),
         "postcode": (derived("postcode"),),
         "city": (derived("city"),),
+        "region": (derived("region"),),
         "country": (derived("country"),),
     },
     coordinates_source="ip",
@@ -318,6 +329,8 @@ KLAVIYO = Layout(
         "customer_id": ("Klaviyo ID", "Profile ID", "External ID", "$id"),
         "email": ("Email", "$email"),
         "first_name": ("First Name", "first_name", "$first_name"),
+        "last_name": ("Last Name", "last_name", "$last_name"),
+        "phone": ("Phone Number", "phone_number", "$phone_number", "Phone"),
         "lat": ("Latitude", "$latitude"),
         "lon": ("Longitude", "$longitude"),
         "opted_in": (derived("opted_in"),),
@@ -325,6 +338,7 @@ KLAVIYO = Layout(
         "address": ("Address", "address1", "Address 1", "$address1"),
         "postcode": ("Zip Code", "zip", "$zip"),
         "city": ("City", "$city"),
+        "region": ("State / Region", "Region", "State", "$region"),
         "country": ("Country", "$country"),
     },
     prepare=_prepare_klaviyo,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 KINDS = ("id", "text", "email", "lat", "lon", "float", "int", "bool", "date",
-         "datetime", "choice")
+         "datetime", "choice", "country")
+"""``country``: ISO 3166-1 alpha-2, read from a code or a country name (`geo.data.validate`)."""
 
 
 @dataclass(frozen=True)
@@ -98,9 +99,19 @@ CUSTOMERS = Schema(
         Column("online_orders_12m", "int", required=False),
         Column("last_order_date", "date", required=False),
         Column("location_source", "choice", required=False, choices=LOCATION_SOURCES),
+        # issue 16/17: ad identifiers and advertising consent, kept through import and merge
+        Column("last_name", "text", required=False),
+        Column("phone", "text", required=False),
+        Column("postcode", "text", required=False),
+        Column("city", "text", required=False),
+        Column("region", "text", required=False),
+        Column("country", "country", required=False),  # ISO 3166-1 alpha-2
+        Column("ads_consent", "bool", required=False),  # blank when the file had none
     ),
     key="customer_id",
 )
+AD_FIELDS = ("last_name", "phone", "postcode", "city", "region", "country", "ads_consent")
+"""Optional customer columns the ad-platform lists read (`geo.ads.audiences`)."""
 
 TARGETS = Schema(
     "targets",

@@ -107,6 +107,9 @@ def complete(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
         df["opted_in"] = df["opted_in"].astype("boolean").fillna(False)
         df["online_orders_12m"] = df["online_orders_12m"].astype("Int64").fillna(0)
         df["last_order_date"] = pd.to_datetime(df["last_order_date"]).astype("datetime64[us]")
+        df["ads_consent"] = df["ads_consent"].astype("boolean")  # blank: not given, never true
+        for name in ("last_name", "phone", "postcode", "city", "region", "country"):
+            df[name] = df[name].astype("string")
     extra = [c for c in df.columns if c not in schema.names]
     return df[schema.names + extra]
 

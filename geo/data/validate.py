@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from geo.data.postcodes import country_codes
 from geo.data.schema import Column, Schema
 from geo.errors import DataError
 from geo.keys import email_keys
@@ -203,6 +204,8 @@ def parse_column(raw: pd.Series, col: Column) -> tuple[pd.Series, pd.Series]:
         values = raw.astype("string").str.strip().str.lower()
         allowed = values.isin(col.choices).fillna(False)
         reasons[~allowed & ~empty] = f"not one of {', '.join(col.choices)}"
+    elif kind == "country":  # a code or a known name; unknown names stay as written
+        values = country_codes(raw)
     else:  # id, text
         values = raw.astype("string").str.strip()
     if col.required and not col.allow_empty:
