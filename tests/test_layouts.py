@@ -324,3 +324,10 @@ def test_a_blank_customer_id_is_filled_from_the_email():
     report = check_file(data, "customers", name="crm.csv")
     assert report.valid["customer_id"].tolist() == [
         "c1", email_customer_ids(pd.Series(["b@x.com"]))[0], "c3"]
+
+
+def test_a_generic_file_with_email_and_zip_is_not_taken_for_klaviyo():
+    from geo.data.layouts import detect_layout
+
+    assert detect_layout(["Email", "Zip", "consent", "lat", "lon"], "customers") is None
+    assert detect_layout(["Email", "$zip", "$city"], "customers").name == "klaviyo"

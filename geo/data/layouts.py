@@ -90,9 +90,21 @@ class Layout:
     prepare: Prepare | None = field(default=None, compare=False, repr=False)
 
     def matches(self, columns: Iterable[object]) -> bool:
-        """True when the headers hold one spelling of every signature group."""
-        norm = {normalise_header(c) for c in columns}
-        return all(any(normalise_header(h) in norm for h in group) for group in self.signature)
+        """True when the headers hold one spelling of every signature group.
+
+        A signature spelling that starts with ``$`` (Klaviyo's own property names) must be
+        present with its ``$``: a generic ``zip`` column is not Klaviyo's ``$zip``.
+        """
+        cols = [str(c).strip() for c in columns]
+        norm = {normalise_header(c) for c in cols}
+        marked = {c.lower() for c in cols if c.startswith("$")}
+
+        def present(spelling: str) -> bool:
+            if spelling.startswith("$"):
+                return spelling.lower() in marked
+            return normalise_header(spelling) in norm
+
+        return all(any(present(h) for h in group) for group in self.signature)
 
     def mapping(self, columns: Iterable[object]) -> dict[str, str]:
         """``{canonical: source}`` for the fields whose header is in ``columns`` (each used once)."""
