@@ -1,5 +1,7 @@
 """Data & workspaces: keep named workspaces on disk; import customers, stores and campaign files."""
 
+from functools import partial
+
 import streamlit as st
 
 from geo.data.columns import mappable_fields, recall_mapping
@@ -19,6 +21,8 @@ from geo.data.inventory import workspace_inventory
 from geo.demo.build import install_demo
 from geo.workspace import DEMO, list_workspaces
 from ui import data as ui
+from ui.audit import show_audit_trail
+from ui.auth import current_actor
 from ui.errors import shown_as_message
 from ui.page import start_page
 
@@ -75,6 +79,8 @@ if not history.empty:
         st.button(f"Undo the last import of {undo_kind} ({last['file']}, {last['at']})",
                   key=f"data_undo_{undo_kind}", on_click=ui.undo, args=(ws, undo_kind),
                   help=f"Puts back the {undo_kind} table as it was before that import.")
+
+show_audit_trail(ws)   # issue 19: who downloaded, exported, imported or deleted what
 
 # --- import ---------------------------------------------------------------------------
 st.subheader(f"Import a file into “{ws.name}”")
@@ -137,7 +143,7 @@ importing = import_col.button(f"Import into “{ws.name}”", key="data_import",
 if checking or importing:
     bar = st.progress(0.0, text=f"Reading {upload.name}…")
     with shown_as_message(f"Could not use {upload.name}; nothing was stored"):
-        run = import_file if importing else preview_import
+        run = partial(import_file, actor=current_actor()) if importing else preview_import
         report = run(data, kind, ws, mapping, mode=mode, name=upload.name, campaign=campaign,
                      progress=ui.progress_reporter(bar, upload.name), geocoder=geocoder)
     bar.empty()

@@ -16,10 +16,14 @@ Without sign-in the actor is the operating-system user with the admin role
 from __future__ import annotations
 
 import getpass
+import ipaddress
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from geo.errors import GeoError
+from geo.keys import email_key
 
 ROLES = ("viewer", "marketer", "admin")
 """The roles, from the least to the most allowed."""
@@ -46,7 +50,7 @@ class AccessDenied(GeoError, PermissionError):
         self.role, self.action, self.needed = role, action, needed
         super().__init__(f"the {role} role may not {action.replace('_', ' ')}: it needs the "
                          f"{needed} role; ask an admin to change your role in the sign-in "
-                         "settings ([auth.roles] in .streamlit/secrets.toml)")
+                         "settings ([access.roles] in .streamlit/secrets.toml)")
 
 
 def check_role(role: str) -> str:
@@ -127,3 +131,121 @@ def local_actor() -> Actor:
 def actor_or_local(actor: Actor | None) -> Actor:
     """``actor``, or `local_actor` when None (the default of every guarded function)."""
     return actor if actor is not None else local_actor()
+
+
+# --- who gets in: the allow-list and the roles (the ``[access]`` section of the secrets) ----------
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    """Who may sign in and with which role, read from the ``[access]`` section of the secrets.
+
+    Entries are e-mail addresses (``ana@acme.com``) or whole domains (``acme.com``
+    or ``@acme.com``), compared without case or surrounding blanks (`geo.keys.email_key`).
+
+    Parameters
+    ----------
+    allow
+        Who may sign in (besides everyone named in ``roles``).
+    roles
+        ``{role: entries}``: the role of the people an entry names; a person named
+        under several roles gets the highest.
+    default_role
+        The role of an allowed person no ``roles`` entry names.
+    require_verified_email
+        Refuse an identity whose ``email_verified`` claim is not true (keep it
+        true unless the provider never sends the claim and vouches for addresses).
+    """
+
+    allow: tuple[str, ...] = ()
+    roles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    default_role: str = "viewer"
+    require_verified_email: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any] | None) -> AccessPolicy:
+        """Build the policy from the ``[access]`` mapping (None or empty: nobody gets in).
+
+        Raises
+        ------
+        GeoError
+            When a role is unknown or a list is not a list of strings (names the key).
+        """
+        settings = dict(settings or {})
+        roles_in = dict(settings.get("roles") or {})
+        for role in roles_in:
+            check_role(str(role))
+        return cls(allow=_entries(settings.get("allow"), "access.allow"),
+                   roles={str(r): _entries(v, f"access.roles.{r}") for r, v in roles_in.items()},
+                   default_role=check_role(str(settings.get("default_role", "viewer"))),
+                   require_verified_email=bool(settings.get("require_verified_email", True)))
+
+
+def _entries(value: object, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise GeoError(f"{key} in .streamlit/secrets.toml must be a list of e-mail addresses or "
+                       "domains, e.g. [\"ana@acme.com\", \"acme.com\"]")
+    return tuple(e for e in (str(v).strip().lower().lstrip("@") for v in value) if e)
+
+
+def _names(entries: tuple[str, ...], email: str) -> bool:
+    domain = email.rpartition("@")[2]
+    return any(e == email if "@" in e else e == domain for e in entries)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of `decide`: the `Actor` let in, or the reason for refusing."""
+
+    actor: Actor | None
+    reason: str = ""
+
+    @property
+    def allowed(self) -> bool:
+        """True when the person gets in."""
+        return self.actor is not None
+
+
+def decide(policy: AccessPolicy, claims: Mapping[str, Any]) -> Decision:
+    """Let a signed-in identity in with its role, or say why not.
+
+    Parameters
+    ----------
+    policy
+        The allow-list and roles.
+    claims
+        The identity provider's ID-token claims (``email``, ``email_verified``,
+        ``name``...), as ``st.user`` holds them.
+    """
+    email = email_key(claims.get("email"))
+    if not email or "@" not in email:
+        return Decision(None, "the identity provider sent no e-mail address")
+    if policy.require_verified_email and claims.get("email_verified") is not True:
+        return Decision(None, f"the identity provider has not verified {email}")
+    named = [role for role in ROLES if _names(policy.roles.get(role, ()), email)]
+    if not named and not _names(policy.allow, email):
+        return Decision(None, f"{email} is not on this deployment's allow-list")
+    role = named[-1] if named else policy.default_role
+    name = str(claims.get("name") or claims.get("preferred_username") or email)
+    return Decision(Actor(name=name, role=role, email=email, signed_in=True))
+
+
+def is_loopback(address: str | None) -> bool:
+    """True when a server listening on ``address`` is reachable from this machine only.
+
+    An empty address (Streamlit's default) listens on every interface, so it is
+    not loopback; ``localhost`` is.
+    """
+    if not address:
+        return False
+    host = address.strip().strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
