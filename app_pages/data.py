@@ -66,6 +66,7 @@ with demo_col:
                  help="Replaces the demo workspace with freshly generated data."):
         with st.spinner("Rebuilding the Helsinki demo…"):
             with shown_as_message("Could not rebuild the demo"):
+                current_actor().require("delete_workspace")   # issue 19: it replaces the demo
                 install_demo(root)
         ui.flash("success", "The demo workspace was re-created.")
         st.rerun()
