@@ -176,7 +176,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def run(url: str, proc: psutil.Process, sessions: int, seconds: float,
-              cooldown: float, ttl: float) -> dict:
+              cooldown: float, ttl: float, rounds: int = 1) -> dict:
     from playwright.async_api import async_playwright
 
     mem = {"cold": rss_mb(proc)}
@@ -201,24 +201,27 @@ async def run(url: str, proc: psutil.Process, sessions: int, seconds: float,
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         t0 = time.perf_counter()
-        counts = await asyncio.gather(*(session(browser, url, seconds, seed, times, errors)
-                                        for seed in range(sessions)))
-        wall = time.perf_counter() - t0
+        counts = []
+        for r in range(1, rounds + 1):    # the same seeds each round: the same cache keys
+            counts += await asyncio.gather(*(session(browser, url, seconds, seed, times, errors)
+                                             for seed in range(sessions)))
+            await asyncio.sleep(cooldown)
+            mem[f"after round {r}"] = rss_mb(proc)
+        wall = time.perf_counter() - t0 - rounds * cooldown
         stop.set()
         await browser.close()
     mem["peak"] = max(peak)
-    await asyncio.sleep(cooldown)
-    mem["after"] = rss_mb(proc)
+    mem["after"] = mem[f"after round {rounds}"]
     await asyncio.sleep(ttl)
     mem["after TTL"] = rss_mb(proc)
     return {"times": times, "errors": errors, "warm_errors": warm_errors, "mem": mem,
-            "actions": sum(counts), "wall": wall}
+            "actions": sum(counts), "wall": wall, "rounds": rounds}
 
 
 def report(out: dict, sessions: int, seconds: float, cooldown: float, ttl: float) -> None:
     """Print the figures."""
-    print(f"{sessions} sessions (one Chromium, {sessions} contexts) for {seconds:.0f} s on the "
-          f"default demo: {out['actions']} actions in {out['wall']:.0f} s")
+    print(f"{sessions} sessions (one Chromium, {sessions} contexts) for {seconds:.0f} s "
+          f"(x {out['rounds']} round(s)) on the default demo: {out['actions']} actions in {out['wall']:.0f} s")
     print("time until the page settles (s; includes the 0.25 s readiness pause):")
     every: list[float] = []
     for kind, values in out["times"].items():
@@ -241,6 +244,11 @@ def report(out: dict, sessions: int, seconds: float, cooldown: float, ttl: float
           f"(+{ttl + cooldown:.0f} s) {m['after TTL']:.0f}")
     print(f"after / warm = {m['after'] / m['warm']:.3f}, after TTL / warm = "
           f"{m['after TTL'] / m['warm']:.3f} (target <= 1.10)")
+    rounds = sorted(k for k in m if k.startswith("after round"))
+    if len(rounds) > 1:
+        print("after each round (MB): " + ", ".join(f"{m[k]:.0f}" for k in rounds)
+              + f"; last / first = {m[rounds[-1]] / m[rounds[0]]:.3f} (a leak grows each round; "
+              "filling caches with the values the sessions chose does not)")
     print(f"load average (1 min) at start {out['load'][0]:.1f}, at end {out['load'][1]:.1f} "
           f"on {psutil.cpu_count()} CPUs")
 
@@ -251,6 +259,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=120.0)
     ap.add_argument("--cooldown", type=float, default=30.0,
                     help="seconds to wait after closing sessions before reading the memory")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="repeat the load (same sessions, same seeds) to tell a leak from caches")
     ap.add_argument("--session-ttl", type=int, default=120,
                     help="server.disconnectedSessionTTL, seconds (Streamlit's default: 120)")
     args = ap.parse_args()
@@ -265,7 +275,7 @@ def main() -> int:
                                                str(args.session_ttl)}) as url:
             load0 = os.getloadavg()[0]
             out = asyncio.run(run(url, server_process(url), args.sessions, args.seconds,
-                                  args.cooldown, ttl))
+                                  args.cooldown, ttl, args.rounds))
             out["load"] = (load0, os.getloadavg()[0])
     report(out, args.sessions, args.seconds, args.cooldown, ttl)
     return 0
