@@ -169,6 +169,8 @@ def test_a_viewer_gets_counts_but_no_downloads_or_save(scratch_demo):
     at = app(person("max@acme.test"), page="app_pages/reach.py")
     assert len(at.get("download_button")) >= 4
     assert [b for b in at.button if b.key == "reach_save"]
+    # showing the buttons records nothing: a download is recorded when its bytes are made
+    assert "download" not in read_audit(scratch_demo, "demo").events["action"].tolist()
 
 
 def test_only_an_admin_gets_the_export_button(scratch_demo, monkeypatch):
