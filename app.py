@@ -3,11 +3,13 @@
 import streamlit as st
 
 from geo.views.maps import OSM_ATTRIBUTION
+from ui.auth import gate, sidebar_user
 from ui.cache import ensure_demo
 from ui.state import data_root, workspace_picker
 
 # No page_icon: an icon name makes the browser fetch it from a font CDN; the default is local.
 st.set_page_config(page_title="O2O geo-targeting", layout="wide")
+actor = gate()                  # sign-in and allow-list: nothing below runs for anyone refused
 ensure_demo(str(data_root()))   # built once per server, on its first run
 
 PAGES = [
@@ -23,6 +25,7 @@ nav = st.navigation(PAGES)
 
 with st.sidebar:
     workspace_picker()
+    sidebar_user(actor)
     st.caption(f"Map data {OSM_ATTRIBUTION}")
 
 nav.run()

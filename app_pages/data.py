@@ -1,5 +1,7 @@
 """Data & workspaces: keep named workspaces on disk; import customers, stores and campaign files."""
 
+from functools import partial
+
 import streamlit as st
 
 from geo.data.columns import mappable_fields
@@ -21,6 +23,8 @@ from geo.data.layouts import LAYOUTS
 from geo.demo.build import REGIONS, install_demo
 from geo.workspace import DEMO, list_workspaces
 from ui import data as ui
+from ui.audit import show_audit_trail
+from ui.auth import current_actor
 from ui.errors import shown_as_message
 from ui.page import start_page
 
@@ -66,6 +70,7 @@ with demo_col:
                  help="Replaces that demo workspace with freshly generated data."):
         with st.spinner(f"Rebuilding the {REGIONS[demo_region].label} demo…"):
             with shown_as_message("Could not rebuild the demo"):
+                current_actor().require("delete_workspace")   # issue 19: it replaces the demo
                 install_demo(root, region=demo_region)
         ui.flash("success", f"The demo workspace “{REGIONS[demo_region].workspace}” was re-created.")
         st.rerun()
@@ -79,6 +84,8 @@ if not history.empty:
         st.button(f"Undo the last import of {undo_kind} ({last['file']}, {last['at']})",
                   key=f"data_undo_{undo_kind}", on_click=ui.undo, args=(ws, undo_kind),
                   help=f"Puts back the {undo_kind} table as it was before that import.")
+
+show_audit_trail(ws)   # issue 19: who downloaded, exported, imported or deleted what
 
 # --- import ---------------------------------------------------------------------------
 st.subheader(f"Import a file into “{ws.name}”")
@@ -169,7 +176,7 @@ if checking or importing:
     if uses_server and locate is not None and locate.geocoder is not None:
         locate.progress = ui.geocode_progress(bar, locate.geocoder.delay_s)
     with shown_as_message(f"Could not use {upload.name}; nothing was stored"):
-        run = import_file if importing else preview_import
+        run = partial(import_file, actor=current_actor()) if importing else preview_import
         report = run(data, kind, ws, mapping, mode=mode, name=upload.name, campaign=campaign,
                      progress=ui.progress_reporter(bar, upload.name), layout=found,
                      locate=locate, store_map=None if stores is None else dict(stores))

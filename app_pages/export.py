@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from geo.access import allows
 from geo.export import (
     ExportError,
     ExportJournal,
@@ -14,11 +15,13 @@ from geo.export import (
 )
 from geo.export.downloads import download_name
 from ui import export as ux
+from ui.auth import current_actor, role_note
 from ui.automation import ads_section, automation_section
 from ui.errors import shown_as_message
 from ui.page import start_page
 
 page = start_page("Export")
+actor = current_actor()
 ws, root = page.ws, page.root
 journal = journal_path(ws)
 
@@ -71,10 +74,13 @@ st.dataframe(adapter.planned_fields(travel_mode).rename(columns={
 with st.expander("No API access? Download the manual-import CSV"):
     st.caption(f"{label}'s import layout with the same recipients as the upload: consented "
                "treatment members only, holdout left out.")
+    if not allows(actor.role, "download"):
+        st.info(role_note(actor, "download target lists"))
     st.download_button(f"Download the {label} import CSV",
-                       data=lambda: manual_import_csv(targets, provider),
+                       data=lambda: manual_import_csv(targets, provider, actor=actor, workspace=ws),
                        file_name=download_name(campaign, layout=f"{provider}-import"),
-                       mime="text/csv", on_click="ignore", key="export_manual_csv")
+                       mime="text/csv", on_click="ignore", key="export_manual_csv",
+                       disabled=not allows(actor.role, "download"))
 
 if journal.exists():
     with st.expander("Export history of this workspace"), \
@@ -153,6 +159,9 @@ elif state:
     st.info(f"This export already finished ({state.get('accepted', 0):,} accepted, "
             f"{state.get('failed', 0):,} failed): running it again sends nothing.")
 
+if not allows(actor.role, "export"):
+    st.info(role_note(actor, "export to providers"))
+    st.stop()
 confirmed = st.checkbox(f"I confirm: upload {plan['recipients']:,} recipients to the {label} "
                         f"{word} {names[list_id]}", key=f"export_confirm_{plan['export_id']}")
 if st.button("Resume export" if still_open else "Export now", type="primary",
@@ -165,7 +174,8 @@ if st.button("Resume export" if still_open else "Export now", type="primary",
 
     try:
         with adapter:
-            result = run_export(targets, adapter, list_id, journal=journal, progress=show_progress)
+            result = run_export(targets, adapter, list_id, journal=journal, progress=show_progress,
+                                actor=actor, workspace=ws)
     except ExportError as exc:
         ux.remember("run", selection, str(exc))
     else:

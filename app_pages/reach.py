@@ -27,6 +27,7 @@ import json
 import pandas as pd
 import streamlit as st
 
+from geo.access import allows
 from geo.campaign_settings import load_settings
 from geo.catchments.polygons import to_geojson
 from geo.errors import GeoError
@@ -49,6 +50,7 @@ from geo.views.reach_charts import histogram_table, waterfall_table
 from ui import cache, engine, market
 from ui import reach as ui
 from ui import reach_preview as preview
+from ui.auth import current_actor, role_note
 from ui.compare import reach_compare_line
 from ui.errors import shown_as_message, shown_inline
 from ui.network_notes import show_network_notes
@@ -306,6 +308,10 @@ def live_panel() -> None:
         st.caption(fc.message + f" Ranges: {t.confidence:.0%}.")
 
     st.subheader("Target list")
+    actor = current_actor()
+    if not allows(actor.role, "download"):
+        st.info(role_note(actor, "download target lists or save campaigns"))
+        return
     o1, o2, o3 = st.columns([2, 2, 1])
     start_default = dt.date.today() + dt.timedelta(days=7)
     offer = o1.date_input("Offer window (codes valid in store)",
@@ -342,17 +348,21 @@ def live_panel() -> None:
     stem = name.strip() or "targets"
     dl = st.columns(5)
     dl[0].download_button("Target list (CSV)", key="reach_dl_csv", on_click="ignore",
-                          data=lambda: download(d.targets(), layout="targets", fmt="csv", bom=bom),
+                          data=lambda: download(d.targets(), layout="targets", fmt="csv", bom=bom,
+                                                actor=actor, workspace=ws),
                           file_name=download_name(stem, fmt="csv"), mime="text/csv")
     dl[1].download_button("Target list (XLSX)", key="reach_dl_xlsx", on_click="ignore",
-                          data=lambda: download(d.targets(), layout="targets", fmt="xlsx"),
+                          data=lambda: download(d.targets(), layout="targets", fmt="xlsx",
+                                                actor=actor, workspace=ws),
                           file_name=download_name(stem, fmt="xlsx"),
                           mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     dl[2].download_button("Mailchimp (CSV)", key="reach_dl_mailchimp", on_click="ignore",
-                          data=lambda: download(d.targets(), layout="mailchimp", fmt="csv", bom=bom),
+                          data=lambda: download(d.targets(), layout="mailchimp", fmt="csv", bom=bom,
+                                                actor=actor, workspace=ws),
                           file_name=download_name(stem, layout="mailchimp"), mime="text/csv")
     dl[3].download_button("Klaviyo (CSV)", key="reach_dl_klaviyo", on_click="ignore",
-                          data=lambda: download(d.targets(), layout="klaviyo", fmt="csv", bom=bom),
+                          data=lambda: download(d.targets(), layout="klaviyo", fmt="csv", bom=bom,
+                                                actor=actor, workspace=ws),
                           file_name=download_name(stem, layout="klaviyo"), mime="text/csv")
     dl[4].download_button(
         "Catchments (GeoJSON)", key="reach_dl_geojson", on_click="ignore",
@@ -374,7 +384,8 @@ def live_panel() -> None:
     if st.button("Save campaign", key="reach_save", type="primary", disabled=not name.strip()):
         try:
             targets = d.targets() if d.saved_as in (None, name.strip()) else d.redraw()
-            saved = save_campaign(ws, name, targets, params, overwrite=d.saved_as == name.strip())
+            saved = save_campaign(ws, name, targets, params, overwrite=d.saved_as == name.strip(),
+                                  actor=actor)
             d.saved_as = saved.name
             st.success(f"Saved campaign {saved.name!r}: {saved.meta['counts']['treatment']:,} "
                        f"treatment, {saved.meta['counts']['holdout']:,} holdout, offer "

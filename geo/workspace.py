@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from geo.access import Actor, actor_or_local
 from geo.errors import WorkspaceError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
@@ -293,7 +294,17 @@ def open_workspace(name: str, root: Path | None = None) -> Workspace:
     return ws
 
 
-def delete_workspace(name: str, root: Path | None = None) -> None:
-    """Delete the workspace ``name`` and every file it owns."""
+def delete_workspace(name: str, root: Path | None = None, *, actor: Actor | None = None) -> None:
+    """Delete the workspace ``name`` and every file it owns.
+
+    ``actor`` (a `geo.access.Actor`; None is the local OS user) must be allowed
+    ``delete_workspace`` (admin); the deletion is recorded in the audit trail,
+    which lives outside the workspace and so outlives it (`geo.audit`).
+    """
+    from geo import audit  # audit writes beside workspaces: it imports this module
+
+    actor_or_local(actor).require("delete_workspace")
     ws = open_workspace(name, root)
+    files = sum(1 for p in ws.path.rglob("*") if p.is_file())
+    audit.record(ws, "delete_workspace", files, actor=actor)
     shutil.rmtree(ws.path)

@@ -36,6 +36,7 @@ from geo.workspace import (
     delete_workspace,
     open_workspace,
 )
+from ui.auth import current_actor
 from ui.state import WS_KEY
 
 # session-state keys owned by the Data page
@@ -141,7 +142,7 @@ def delete(root: str, name: str | None) -> None:
         return
     try:
         n_files = len(owned_files(open_workspace(name, Path(root))))
-        delete_workspace(name, Path(root))
+        delete_workspace(name, Path(root), actor=current_actor())
     except GeoError as exc:
         flash("error", f"Could not delete the workspace: {exc}")
         return
@@ -160,7 +161,7 @@ def undo(ws: Workspace, kind: str) -> None:
     from geo.data.ingest import undo_import
 
     try:
-        last = undo_import(ws, kind)
+        last = undo_import(ws, kind, actor=current_actor())
     except GeoError as exc:
         flash("error", f"Could not undo: {exc}")
         return

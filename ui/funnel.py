@@ -71,6 +71,6 @@ def chart_block(chart, table: pd.DataFrame, stem: str, key: str) -> None:
     png.download_button("Chart as PNG", data=lambda: chart_png(chart), file_name=f"{stem}.png",
                         mime="image/png", key=f"{key}_png", on_click="ignore",
                         icon=":material/image:")
-    csv.download_button("Table as CSV", data=table_csv(table), file_name=f"{stem}.csv",
+    csv.download_button("Table as CSV", data=lambda: table_csv(table), file_name=f"{stem}.csv",
                         mime="text/csv", key=f"{key}_csv", on_click="ignore",
                         icon=":material/table:")

@@ -82,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
                                export_id=args.export_id).summary)
             return 0
         result = run_export(prepared, adapter, args.list_id, journal=journal,
-                            export_id=args.export_id)
+                            export_id=args.export_id,
+                            workspace=open_workspace(args.workspace) if args.workspace else None)
         # one report per destination: the same export may go to several servers or accounts
         if result.destination is None:  # run_export names it; a result without one has no report name
             raise ExportError(f"{args.provider}: the export result names no destination for its report")

@@ -210,7 +210,8 @@ def run(args: argparse.Namespace) -> int:
     used = existing_codes(workspace) if workspace is not None else set()
     targets = build_target_list(result.targets, stores, mode=args.mode, offer_start=start,
                                 offer_end=end, existing_codes=used)
-    out = write_download(targets, args.out, layout=args.layout, bom=args.bom)
+    out = write_download(targets, args.out, layout=args.layout, bom=args.bom,
+                         workspace=workspace)
     saved = None
     if args.campaign:
         if workspace is None:  # --campaign opens the workspace ('default' unless --workspace)

@@ -59,6 +59,8 @@ from geo.data.validate import (
     sort_errors,
     validate_rows,
 )
+from geo import audit
+from geo.access import Actor, actor_or_local
 from geo.errors import DataError
 from geo.workspace import Workspace
 
@@ -330,7 +332,8 @@ def import_file(path: Source, kind: str, workspace: Workspace,
                 progress: Progress | None = None, geocoder: GeocoderSettings | None = None,
                 lookup: Lookup | None = None, chunksize: int = CHUNK_ROWS,
                 layout: str | None = AUTO, locate: LocatePlan | None = None,
-                store_map: Mapping[str, str] | None = None) -> ValidationReport:
+                store_map: Mapping[str, str] | None = None,
+                actor: Actor | None = None) -> ValidationReport:
     """Validate a file and store its good rows in ``workspace``.
 
     Parameters
@@ -354,6 +357,9 @@ def import_file(path: Source, kind: str, workspace: Workspace,
         ``redemptions`` table.
     progress, geocoder, lookup, chunksize, layout, locate, store_map
         See `check_file`.
+    actor
+        Who imports (`geo.access.require` ``import``: marketer or admin; None is
+        the local OS user); the import is recorded in the workspace's audit trail.
 
     Returns
     -------
@@ -361,6 +367,7 @@ def import_file(path: Source, kind: str, workspace: Workspace,
         As `check_file`, with ``changes`` (`geo.data.merge.ImportChanges`). Nothing
         is stored when no row is good.
     """
+    actor_or_local(actor).require("import")
     check_mode(mode)
     if campaign is not None:
         if kind not in ("events", "redemptions"):
@@ -386,6 +393,8 @@ def import_file(path: Source, kind: str, workspace: Workspace,
                      **report.changes.as_dict(), "undone": False,
                      "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     workspace.update_settings(imports=imports)
+    audit.record(workspace, "import", len(report.valid), actor=actor, kind=kind, file=report.file,
+                 mode=mode, campaign=campaign)
     return report
 
 
@@ -396,7 +405,7 @@ def can_undo_import(workspace: Workspace, kind: str) -> bool:
             and workspace.has_previous(kind))
 
 
-def undo_import(workspace: Workspace, kind: str) -> dict[str, Any]:
+def undo_import(workspace: Workspace, kind: str, *, actor: Actor | None = None) -> dict[str, Any]:
     """Put back the ``kind`` table as it was before the last import.
 
     Returns
@@ -410,6 +419,7 @@ def undo_import(workspace: Workspace, kind: str) -> dict[str, Any]:
         When there is no import of ``kind`` to undo (already undone, or the
         previous version is gone).
     """
+    actor_or_local(actor).require("undo_import")
     if not can_undo_import(workspace, kind):
         raise DataError(kind, f"there is no import of {kind} to undo in workspace "
                               f"{workspace.name!r}")
@@ -418,6 +428,8 @@ def undo_import(workspace: Workspace, kind: str) -> dict[str, Any]:
     undone: dict[str, Any] = {**imports[kind], "undone": True}
     imports[kind] = undone
     workspace.update_settings(imports=imports)
+    audit.record(workspace, "undo_import", int(undone.get("valid", 0)), actor=actor, kind=kind,
+                 file=undone.get("file"))
     return undone
 
 

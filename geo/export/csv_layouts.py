@@ -47,9 +47,12 @@ from typing import Mapping
 
 import pandas as pd
 
+from geo import audit
+from geo.access import Actor, actor_or_local
 from geo.errors import GeoError
 from geo.export.recipients import PreparedTargets, prepare_targets
 from geo.modes import Mode
+from geo.workspace import Workspace
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 LINE_TERMINATOR = "\r\n"
@@ -322,15 +325,22 @@ def manual_import_frame(targets: pd.DataFrame | PreparedTargets, provider: str) 
 
 
 def manual_import_csv(targets: pd.DataFrame | PreparedTargets, provider: str, *,
-                      spreadsheet: bool = False) -> str:
+                      spreadsheet: bool = False, actor: Actor | None = None,
+                      workspace: Workspace | None = None) -> str:
     """The manual-import file as text: CRLF line ends, Brevo's separated by ``;``.
 
     Cells are verbatim, as the provider's importer takes them (an address that
     begins with ``-``, ``+`` or ``=`` stays deliverable), unless ``spreadsheet``:
     then text a spreadsheet would evaluate is neutralised (see `csv_text`).
+    ``actor`` must be allowed ``download`` (`geo.access`; None is the local OS
+    user); with ``workspace`` the download is recorded in its audit trail.
     """
-    return csv_text(manual_import_frame(targets, provider), sep=get_layout(provider).sep,
-                    spreadsheet=spreadsheet)
+    actor_or_local(actor).require("download")
+    frame = manual_import_frame(targets, provider)
+    if workspace is not None:
+        audit.record(workspace, "download", len(frame), actor=actor, layout=provider,
+                     format="csv")
+    return csv_text(frame, sep=get_layout(provider).sep, spreadsheet=spreadsheet)
 
 
 def manual_import_bytes(targets: pd.DataFrame | PreparedTargets, provider: str, *,

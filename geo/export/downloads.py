@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from geo import audit
+from geo.access import Actor, actor_or_local
 from geo.errors import GeoError
 from geo.export.csv_layouts import (
     csv_text,
@@ -22,6 +24,7 @@ from geo.export.csv_layouts import (
     neutralise_formulas,
 )
 from geo.targeting.targets import TARGET_COLUMNS
+from geo.workspace import Workspace
 
 CLI_COLUMNS = ("customer_id", "email", "first_name", "store_id", "store_name", "travel_min",
                "mode", "coupon_code", "group")
@@ -81,7 +84,8 @@ def to_xlsx_bytes(df: pd.DataFrame, *, sheet_name: str = "targets") -> bytes:
 
 
 def download(targets: pd.DataFrame, *, layout: str = "targets", fmt: str = "csv",
-             bom: bool = False) -> bytes:
+             bom: bool = False, actor: Actor | None = None,
+             workspace: Workspace | None = None) -> bytes:
     """Bytes of a download of the target list.
 
     Parameters
@@ -99,11 +103,19 @@ def download(targets: pd.DataFrame, *, layout: str = "targets", fmt: str = "csv"
     bom
         For CSV: the CSV for Excel, starting with a UTF-8 byte-order mark so Excel
         reads accents right (and neutralised, also in a provider layout).
+    actor, workspace
+        Who downloads (`geo.access.require` ``download``: marketer or admin;
+        None is the local OS user) and the workspace whose audit trail records it
+        (None records nothing).
     """
+    actor_or_local(actor).require("download")
     if layout not in LAYOUTS:
         raise GeoError(f"unknown download layout {layout!r}; use one of {', '.join(LAYOUTS)}")
     if fmt not in FORMATS:
         raise GeoError(f"unknown download format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if workspace is not None:
+        rows = len(targets) if layout == "targets" else len(manual_import_frame(targets, layout))
+        audit.record(workspace, "download", rows, actor=actor, layout=layout, format=fmt)
     if layout in PROVIDER_LAYOUTS and fmt == "csv":
         return manual_import_bytes(targets, layout, bom=bom)
     frame = targets_layout(targets) if layout == "targets" else manual_import_frame(targets,
@@ -119,10 +131,12 @@ def download_name(campaign: str, *, layout: str = "targets", fmt: str = "csv") -
 
 
 def write_download(targets: pd.DataFrame, path: str | Path, *, layout: str = "targets",
-                   bom: bool = False) -> Path:
+                   bom: bool = False, actor: Actor | None = None,
+                   workspace: Workspace | None = None) -> Path:
     """Write a download to ``path``; the format follows the extension (``.csv`` / ``.xlsx``)."""
     path = Path(path)
     fmt = "xlsx" if path.suffix.lower() == ".xlsx" else "csv"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(download(targets, layout=layout, fmt=fmt, bom=bom))
+    path.write_bytes(download(targets, layout=layout, fmt=fmt, bom=bom, actor=actor,
+                              workspace=workspace))
     return path

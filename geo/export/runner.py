@@ -19,6 +19,8 @@ from typing import Any
 
 import pandas as pd
 
+from geo import audit
+from geo.access import Actor, actor_or_local
 from geo.errors import GeoError
 from geo.export.base import Adapter, Job, JobLost, JobState, mask_email
 from geo.export.client import ExportError
@@ -344,7 +346,8 @@ def _report(jr: ExportJournal, key: ExportKey, skipped: pd.DataFrame) -> pd.Data
 
 def run_export(targets: pd.DataFrame | PreparedTargets, adapter: Adapter, list_id: str, *,
                journal: ExportJournal | str | Path, export_id: str | None = None,
-               progress: Callable[[int, int], None] | None = None) -> ExportResult:
+               progress: Callable[[int, int], None] | None = None,
+               actor: Actor | None = None, workspace: Workspace | None = None) -> ExportResult:
     """Upload a target list to a provider list, resumably, and report per recipient.
 
     Only treatment members with consent are uploaded (see `prepare_targets`),
@@ -378,6 +381,10 @@ def run_export(targets: pd.DataFrame | PreparedTargets, adapter: Adapter, list_i
         when finished, does nothing.
     progress
         Called with ``(recipients done, recipients to do)`` after each batch.
+    actor, workspace
+        Who exports (`geo.access.require` ``export``: admin; None is the local
+        OS user) and the workspace whose audit trail records the run, even an
+        interrupted one (None records nothing).
 
     Raises
     ------
@@ -386,6 +393,7 @@ def run_export(targets: pd.DataFrame | PreparedTargets, adapter: Adapter, list_i
         sent), or the provider refuses a request (bad key, unknown list) or
         stays unreachable; what was done so far is journaled and a re-run resumes.
     """
+    actor_or_local(actor).require("export")
     prepared = targets if isinstance(targets, PreparedTargets) else prepare_targets(targets)
     eligible, skipped = prepared.eligible, prepared.skipped
     list_id = str(list_id)
@@ -394,6 +402,7 @@ def run_export(targets: pd.DataFrame | PreparedTargets, adapter: Adapter, list_i
     destination = adapter.destination(list_id)
     key = ExportKey.of(export_id, destination)
     jr, own = _open_journal(journal)
+    requests = False
     try:
         jr.start(key, eligible)
         states = jr.recipients(key)
@@ -402,6 +411,7 @@ def run_export(targets: pd.DataFrame | PreparedTargets, adapter: Adapter, list_i
             return ExportResult(export_id, adapter.provider, list_id, _report(jr, key, skipped),
                                 True, sent_requests=False, notes=adapter.notes(),
                                 destination=destination)
+        requests = True
         fields = adapter.ensure_fields(list_id, mode)
         rows = eligible.set_index("email", drop=False)
         total, done = len(states), int(states["state"].isin(FINAL).sum())
@@ -441,5 +451,16 @@ def run_export(targets: pd.DataFrame | PreparedTargets, adapter: Adapter, list_i
                             bool(complete), fields=fields, notes=adapter.notes(),
                             destination=destination)
     finally:
+        if workspace is not None and requests:
+            _audit_export(workspace, actor, jr, key, adapter.provider, list_id)
         if own:
             jr.close()
+
+
+def _audit_export(workspace: Workspace, actor: Actor | None, jr: ExportJournal, key: ExportKey,
+                  provider: str, list_id: str) -> None:
+    """Record an export run that made requests: recipients per journal state, by provider and list."""
+    states = {str(k): int(v) for k, v in jr.recipients(key)["state"].value_counts().items()}
+    left = sum(n for s, n in states.items() if s != "pending")
+    audit.record(workspace, "export", left, actor=actor, provider=provider, list=list_id,
+                 export_id=key.export_id, **states)

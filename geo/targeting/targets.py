@@ -18,6 +18,8 @@ from typing import Any, TypeAlias
 
 import pandas as pd
 
+from geo import audit
+from geo.access import Actor, actor_or_local
 from geo.errors import DataError, GeoError, WorkspaceError
 from geo.keys import code_keys
 from geo.modes import Mode
@@ -161,7 +163,8 @@ class Campaign:
 
 
 def save_campaign(workspace: Workspace, name: str, targets: pd.DataFrame,
-                  params: dict[str, Any] | None = None, *, overwrite: bool = False) -> Campaign:
+                  params: dict[str, Any] | None = None, *, overwrite: bool = False,
+                  actor: Actor | None = None) -> Campaign:
     """Save a campaign (name, parameters, targets with holdout and codes) to the workspace.
 
     Parameters
@@ -176,6 +179,9 @@ def save_campaign(workspace: Workspace, name: str, targets: pd.DataFrame,
         Parameters to keep with it (mode, bands, stores, filters, holdout, seed...).
     overwrite
         Replace a campaign of the same name instead of refusing.
+    actor
+        Who saves (`geo.access.require` ``save_campaign``: marketer or admin;
+        None is the local OS user); the save is recorded in the audit trail.
 
     Raises
     ------
@@ -183,6 +189,7 @@ def save_campaign(workspace: Workspace, name: str, targets: pd.DataFrame,
         When the name is taken (and not ``overwrite``), or a coupon code is
         already used by another campaign of the workspace.
     """
+    actor_or_local(actor).require("save_campaign")
     name = check_name(name)
     if name in workspace.list_campaigns() and not overwrite:
         raise WorkspaceError(f"campaign {name!r} already exists in workspace "
@@ -222,6 +229,8 @@ def save_campaign(workspace: Workspace, name: str, targets: pd.DataFrame,
             stored[c] = stored[c].astype("string")
     workspace.save_campaign_file(name, "targets", stored)
     workspace.save_campaign_meta(name, meta)
+    audit.record(workspace, "save_campaign", len(targets), actor=actor, campaign=name,
+                 **meta["counts"])
     return Campaign(name=name, meta=meta, targets=stored)
 
 

@@ -1,0 +1,285 @@
+"""Load benchmark: 10 concurrent browser sessions on one server for 2 minutes, on the default demo.
+
+Starts ``streamlit run`` on loopback over a fresh copy of the demo (a
+temporary data root), then one headless Debian Chromium with ``--sessions``
+browser contexts (10 by default, each its own Streamlit session). For
+``--seconds`` (120 by default) every session, concurrently, repeats: switch to
+a random other page through the sidebar, and on the Reach page move the reach
+(minutes) slider one to three steps. For each action it records the time from
+the click or key press until the page has settled (connected, script not
+running, no skeleton left: the readiness test of Streamlit's own end-to-end
+suite) and counts errors: console errors, uncaught page exceptions, HTTP
+errors, failed requests, exceptions shown in the app, and actions that did
+not settle within 90 s.
+
+The server's resident memory (RSS, MB, of the ``streamlit run`` process) is
+read cold (before any session), warm (after one session has visited every
+page and closed: the caches are full), at the peak under load (sampled each
+second), and after all sessions have closed: ``--cooldown`` seconds after, and
+again once Streamlit may have dropped the closed sessions (its
+``server.disconnectedSessionTTL``, 120 s by default, plus ``--cooldown``).
+Targets: 0 errors; after/warm within +10 %. The machine's load average is
+printed too: on a shared machine the times measure the contention as well.
+
+Usage::
+
+    .venv/bin/python bench/bench_load.py [--sessions 10] [--seconds 120] [--cooldown 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+PROJECT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT))
+
+from tests.streamlit_server import CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
+
+PAGES = ["Map", "Catchments", "Reach & targets", "Export", "Funnel", "Data & workspaces"]
+SETTLE_TIMEOUT_MS = 90_000
+PROBE = re.compile(r"/[^/]+/_stcore/(health|host-config)$")   # Streamlit's base-path probe
+
+
+def server_process(url: str) -> psutil.Process:
+    """The `streamlit run` child of this process serving ``url``."""
+    port = url.rsplit(":", 1)[1]
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "streamlit" in child.cmdline() and port in child.cmdline():
+                return child
+        except psutil.Error:
+            continue
+    raise RuntimeError(f"no streamlit process serves {url}")
+
+
+def rss_mb(proc: psutil.Process) -> float:
+    """Resident memory of ``proc`` in MB."""
+    return proc.memory_info().rss / 1e6
+
+
+async def settle(page) -> None:
+    """Wait until the app is connected, idle and without skeletons (as tests/streamlit_server)."""
+    await page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']",
+                                 state="attached", timeout=SETTLE_TIMEOUT_MS)
+    await page.wait_for_timeout(250)
+    await page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']",
+                                 state="attached", timeout=SETTLE_TIMEOUT_MS)
+    await page.wait_for_function(
+        "document.querySelectorAll(\"[data-testid='stSkeleton']\").length === 0",
+        timeout=SETTLE_TIMEOUT_MS)
+
+
+def watch_errors(page, errors: list[str]) -> None:
+    """Collect console errors, page exceptions, HTTP errors and failed requests of ``page``."""
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error"
+            and not m.text.startswith("Failed to load resource") else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("response", lambda r: errors.append(f"HTTP {r.status} {r.url}")
+            if r.status >= 400 and not PROBE.search(r.url) else None)
+    page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
+
+
+async def timed(page, action, errors: list[str]) -> float | None:
+    """Run ``action`` and wait for the page to settle; seconds taken (the wait counts 0.25 s)."""
+    t0 = time.perf_counter()
+    try:
+        await action()
+        await settle(page)
+    except Exception as exc:  # noqa: BLE001 — a timeout or a lost element is an error to count
+        errors.append(f"did not settle: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+        return None
+    took = time.perf_counter() - t0
+    shown = await page.locator("[data-testid='stException']").count()
+    if shown:
+        errors.append(f"{shown} exception(s) shown in the app")
+    return took
+
+
+def slider_move(page, slider, key: str, steps: int):
+    """An action: focus the slider and press ``key`` ``steps`` times."""
+    async def move() -> None:
+        await slider.focus()
+        for _ in range(steps):
+            await page.keyboard.press(key)
+    return move
+
+
+def click(locator):
+    """An action: click ``locator``."""
+    async def go() -> None:
+        await locator.click(timeout=SETTLE_TIMEOUT_MS)
+    return go
+
+
+async def session(browser, url: str, seconds: float, seed: int, times: dict[str, list[float]],
+                  errors: list[str]) -> int:
+    """One user: random page switches and reach-slider moves until ``seconds`` have passed."""
+    rng = random.Random(seed)
+    ctx = await browser.new_context(viewport={"width": 1300, "height": 900})
+    page = await ctx.new_page()
+    watch_errors(page, errors)
+    actions = 0
+    try:
+        took = await timed(page, lambda: page.goto(url), errors)
+        if took is not None:
+            times["first load"].append(took)
+        current = "Map"
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            slider = page.get_by_role("slider").first
+            if current == "Reach & targets" and rng.random() < 0.6 and await slider.count():
+                took = await timed(page, slider_move(page, slider, rng.choice(
+                    ["ArrowRight", "ArrowLeft"]), rng.randint(1, 3)), errors)
+                kind = "reach slider"
+            else:
+                target = rng.choice([p for p in PAGES if p != current])
+                took = await timed(page, click(page.get_by_role("link", name=target,
+                                                                exact=True)), errors)
+                current, kind = target, "page switch"
+            if took is not None:
+                times[kind].append(took)
+            actions += 1
+    finally:
+        await ctx.close()
+    return actions
+
+
+async def warm_up(browser, url: str, errors: list[str]) -> None:
+    """One session visits every page once (fills the server's caches), then closes."""
+    ctx = await browser.new_context(viewport={"width": 1300, "height": 900})
+    page = await ctx.new_page()
+    watch_errors(page, errors)
+    await page.goto(url)
+    await settle(page)
+    for name in PAGES[1:]:
+        await page.get_by_role("link", name=name, exact=True).click(timeout=SETTLE_TIMEOUT_MS)
+        await settle(page)
+    await ctx.close()
+
+
+def pct(values: list[float], q: float) -> float:
+    """The ``q`` quantile (0..1) of ``values`` (nearest rank)."""
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
+
+
+async def run(url: str, proc: psutil.Process, sessions: int, seconds: float,
+              cooldown: float, ttl: float, rounds: int = 1) -> dict:
+    from playwright.async_api import async_playwright
+
+    mem = {"cold": rss_mb(proc)}
+    peak = [mem["cold"]]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(1.0):
+            try:
+                peak.append(rss_mb(proc))
+            except psutil.Error:
+                return
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                           args=CHROMIUM_ARGS)
+        warm_errors: list[str] = []
+        await warm_up(browser, url, warm_errors)
+        await asyncio.sleep(cooldown)
+        mem["warm"] = rss_mb(proc)
+        times: dict[str, list[float]] = {"first load": [], "page switch": [], "reach slider": []}
+        errors: list[str] = []
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        t0 = time.perf_counter()
+        counts = []
+        for r in range(1, rounds + 1):    # the same seeds each round: the same cache keys
+            counts += await asyncio.gather(*(session(browser, url, seconds, seed, times, errors)
+                                             for seed in range(sessions)))
+            await asyncio.sleep(cooldown)
+            mem[f"after round {r}"] = rss_mb(proc)
+        wall = time.perf_counter() - t0 - rounds * cooldown
+        stop.set()
+        await browser.close()
+    mem["peak"] = max(peak)
+    mem["after"] = mem[f"after round {rounds}"]
+    await asyncio.sleep(ttl)
+    mem["after TTL"] = rss_mb(proc)
+    return {"times": times, "errors": errors, "warm_errors": warm_errors, "mem": mem,
+            "actions": sum(counts), "wall": wall, "rounds": rounds}
+
+
+def report(out: dict, sessions: int, seconds: float, cooldown: float, ttl: float) -> None:
+    """Print the figures."""
+    print(f"{sessions} sessions (one Chromium, {sessions} contexts) for {seconds:.0f} s "
+          f"(x {out['rounds']} round(s)) on the default demo: {out['actions']} actions in {out['wall']:.0f} s")
+    print("time until the page settles (s; includes the 0.25 s readiness pause):")
+    every: list[float] = []
+    for kind, values in out["times"].items():
+        if values:
+            every += values if kind != "first load" else []
+            print(f"  {kind:13s} n={len(values):4d}  median {statistics.median(values):6.2f}  "
+                  f"p95 {pct(values, 0.95):6.2f}  max {max(values):6.2f}")
+    if every:
+        print(f"  {'all actions':13s} n={len(every):4d}  median {statistics.median(every):6.2f}  "
+              f"p95 {pct(every, 0.95):6.2f}")
+    errs = out["errors"]
+    print(f"errors: {len(errs)} (target 0)" + (f"; warm-up errors: {len(out['warm_errors'])}"
+                                               if out["warm_errors"] else ""))
+    for text in sorted(set(errs))[:10]:
+        print(f"  {errs.count(text)} × {text[:160]}")
+    m = out["mem"]
+    print(f"server RSS (MB): cold {m['cold']:.0f}, warm (one session, caches full, +{cooldown:.0f} s)"
+          f" {m['warm']:.0f}, peak under load {m['peak']:.0f}, after sessions closed "
+          f"(+{cooldown:.0f} s) {m['after']:.0f}, after the closed sessions' TTL "
+          f"(+{ttl + cooldown:.0f} s) {m['after TTL']:.0f}")
+    print(f"after / warm = {m['after'] / m['warm']:.3f}, after TTL / warm = "
+          f"{m['after TTL'] / m['warm']:.3f} (target <= 1.10)")
+    rounds = sorted(k for k in m if k.startswith("after round"))
+    if len(rounds) > 1:
+        print("after each round (MB): " + ", ".join(f"{m[k]:.0f}" for k in rounds)
+              + f"; last / first = {m[rounds[-1]] / m[rounds[0]]:.3f} (a leak grows each round; "
+              "filling caches with the values the sessions chose does not)")
+    print(f"load average (1 min) at start {out['load'][0]:.1f}, at end {out['load'][1]:.1f} "
+          f"on {psutil.cpu_count()} CPUs")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sessions", type=int, default=10)
+    ap.add_argument("--seconds", type=float, default=120.0)
+    ap.add_argument("--cooldown", type=float, default=30.0,
+                    help="seconds to wait after closing sessions before reading the memory")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="repeat the load (same sessions, same seeds) to tell a leak from caches")
+    ap.add_argument("--session-ttl", type=int, default=120,
+                    help="server.disconnectedSessionTTL, seconds (Streamlit's default: 120)")
+    args = ap.parse_args()
+    from geo.demo.build import install_demo
+
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
+        root = Path(tmp) / "data"
+        print("building the demo…", flush=True)
+        install_demo(root)
+        ttl = float(args.session_ttl)
+        with streamlit_server(root, extra_env={"STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL":
+                                               str(args.session_ttl)}) as url:
+            load0 = os.getloadavg()[0]
+            out = asyncio.run(run(url, server_process(url), args.sessions, args.seconds,
+                                  args.cooldown, ttl, args.rounds))
+            out["load"] = (load0, os.getloadavg()[0])
+    report(out, args.sessions, args.seconds, args.cooldown, ttl)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
