@@ -45,6 +45,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyproj
+import scipy.sparse as sp
 import shapely
 
 from geo.catchments import _raster as raster
@@ -52,88 +53,112 @@ from geo.catchments.assign import assign_customers, band_counts, snap_customers
 from geo.errors import NetworkError
 from geo.modes import Mode
 from geo.network.routing import Router
-from geo.network.stores import StoreTimes
+from geo.network.stores import ReachedTimes, StoreTimes
 
 CATCHMENT_COLUMNS = ["store_id", "band_min", "mode", "area_km2", "customers", "geometry"]
 DEFAULT_CELL_M = {"drive": 50.0, "bike": 25.0, "walk": 15.0}
 DEFAULT_MAX_HOLE_KM2 = {"drive": 0.25, "bike": 0.1, "walk": 0.05}
 DEFAULT_MAX_CELLS = 25_000
+BATCH_SAMPLES = 2_000_000
+"""Edge samples drawn at once (a batch of stores): each per-sample array is 16 MB."""
 
 
 @dataclass
-class _Samples:
-    """Points every ``cell_m`` along every edge: grid cell, edge ends and fraction along the edge."""
+class _Edges:
+    """The edges sampled for each node's time, every ``cell_m`` metres, in the CSR order of the search graph.
 
-    row: np.ndarray
-    col: np.ndarray
-    u: np.ndarray
-    v: np.ndarray
-    frac: np.ndarray
-    seconds: np.ndarray
+    Row ``n`` of ``graph`` (`Router.graph_seconds` at traffic 1 in the
+    direction asked) lists the edges whose samples travel through node ``n``:
+    for ``to_store`` the edges ending at ``n`` (a sample goes on to ``n`` and
+    from there to the store), for ``from_store`` those starting at ``n``. Each
+    edge has ``count`` samples (spacing at most ``cell_m``, both ends
+    included); ``per_node`` counts the samples reading each node (its edges'
+    plus the node itself). ``x0, y0`` is the grid origin in metres of the
+    router's CRS. Memory: O(nodes + edges), whatever the number of stores.
+    """
+
+    graph: sp.csr_matrix
+    count: np.ndarray
+    per_node: np.ndarray
     x0: float
     y0: float
     cell_m: float
+    to_store: bool
 
 
-def _samples(router: Router, cell_m: float) -> _Samples:
-    """Sample every edge of the router (straight segments) every ``cell_m`` metres; cached on the router."""
-    key = ("samples", cell_m)
-    if key in router.cache:
-        cached: _Samples = router.cache[key]
-        return cached
-    coo = router.seconds.tocoo()
-    u, v, t = coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data
-    seg = router.xy[v] - router.xy[u]
-    length = np.hypot(seg[:, 0], seg[:, 1])
-    count = np.ceil(length / cell_m).astype(np.int64) + 1  # spacing <= cell_m, both ends included
-    edge = np.repeat(np.arange(len(u)), count)
-    start = np.cumsum(count) - count
-    step = np.arange(len(edge)) - np.repeat(start, count)
-    frac = step / np.repeat(np.maximum(count - 1, 1), count)
-    pts = router.xy[u[edge]] + seg[edge] * frac[:, None]
-    # every node is also a sample of its own (time = the node's time), so a node whose edges all point
-    # the other way (a one-way dead end, the store itself) is still inside its band
-    nodes = np.arange(len(router.xy))
-    pts = np.vstack([pts, router.xy])
-    su, sv = np.concatenate([u[edge], nodes]), np.concatenate([v[edge], nodes])
-    frac = np.concatenate([frac, np.zeros(len(nodes))])
-    sec = np.concatenate([t[edge], np.zeros(len(nodes))])
-    x0, y0 = router.xy.min(axis=0) - 3 * cell_m
-    s = _Samples(row=((pts[:, 1] - y0) // cell_m).astype(np.int64),
-                 col=((pts[:, 0] - x0) // cell_m).astype(np.int64),
-                 u=su, v=sv, frac=frac, seconds=sec, x0=float(x0), y0=float(y0), cell_m=float(cell_m))
-    router.cache[key] = s
-    return s
-
-
-def _reads(router: Router, cell_m: float, direction: str) -> tuple[np.ndarray, ...]:
-    """Samples grouped by the node whose time they read (the edge end towards the store) and by grid cell.
-
-    Returns ``(order, group_start, node, row, col, frac_to_go, edge_seconds)``,
-    cached on the router: ``order`` sorts the samples by ``(node, row, col)``,
-    ``group_start`` marks where each (node, cell) group begins in that order;
-    ``node, row, col`` are per group, ``frac_to_go`` (the part of the edge between
-    the sample and its node) and ``edge_seconds`` per sorted sample. Within a
-    group only the sample nearest its node matters (same cell, least seconds).
-    """
-    key = ("reads", cell_m, direction)
+def _edges(router: Router, cell_m: float, direction: str) -> _Edges:
+    """Sample counts of every edge for ``cell_m`` metres and ``direction``; cached on the router."""
+    key = ("edge_samples", cell_m, direction)
     if key not in router.cache:
-        s = _samples(router, cell_m)
-        node, frac = (s.v, 1.0 - s.frac) if direction == "to_store" else (s.u, s.frac)
-        order = np.lexsort((s.col, s.row, node))
-        n, r, c = node[order], s.row[order], s.col[order]
-        first = np.r_[True, (n[1:] != n[:-1]) | (r[1:] != r[:-1]) | (c[1:] != c[:-1])]
-        start = np.flatnonzero(first)
-        router.cache[key] = (order, start, n[start], r[start], c[start], frac[order], s.seconds[order])
-    reads: tuple[np.ndarray, ...] = router.cache[key]
-    return reads
+        graph = router.graph_seconds(1.0, direction)
+        here = np.repeat(np.arange(graph.shape[0]), np.diff(graph.indptr))
+        u, v = (graph.indices, here) if direction == "to_store" else (here, graph.indices)
+        seg = router.xy[v] - router.xy[u]
+        count = np.ceil(np.hypot(seg[:, 0], seg[:, 1]) / cell_m).astype(np.int64) + 1
+        total = np.concatenate([[0], np.cumsum(count)])
+        x0, y0 = router.xy.min(axis=0) - 3 * cell_m
+        router.cache[key] = _Edges(graph=graph, count=count, per_node=total[graph.indptr[1:]] -
+                                   total[graph.indptr[:-1]] + 1, x0=float(x0), y0=float(y0), cell_m=float(cell_m),
+                                   to_store=direction == "to_store")
+    edges: _Edges = router.cache[key]
+    return edges
+
+
+def _batches(reached: ReachedTimes, edges: _Edges, limit_s: float, budget: int) -> list[tuple[int, int]]:
+    """Consecutive store ranges ``(a, b)`` whose samples within ``limit_s`` seconds add up to about ``budget``."""
+    within = edges.per_node[reached.nodes] * (reached.seconds <= limit_s)
+    total = np.concatenate([[0], np.cumsum(within)])[reached.indptr]
+    out, a = [], 0
+    for b in range(1, reached.n_stores + 1):
+        if b == reached.n_stores or total[b + 1] - total[a] > budget:
+            out.append((a, b))
+            a = b
+    return out
+
+
+def _band_samples(router: Router, edges: _Edges, times: StoreTimes, a: int, b: int, band_s: np.ndarray
+                  ) -> tuple[np.ndarray, ...]:
+    """Samples of stores ``a:b`` within the longest band: ``(store, row, col, level)``, store counted from ``a``.
+
+    Only the edges of the nodes each store reaches within the band are
+    sampled (from `StoreTimes.reached`, no dense row). A sample's time is its
+    node's time plus the part of the edge between them, so partially
+    reachable edges are cut at the reachable fraction; every reached node is
+    a sample of its own. ``level`` is the index of the smallest band holding it.
+    """
+    ptr = times.reached.indptr[a:b + 1]
+    node, sec = times.reached.nodes[ptr[0]:ptr[-1]], times.reached.seconds[ptr[0]:ptr[-1]]
+    store = np.repeat(np.arange(b - a), np.diff(ptr))
+    keep = sec <= band_s[-1]
+    node, sec, store = node[keep], sec[keep], store[keep]
+    g, xy, cell = edges.graph, router.xy, edges.cell_m
+    first, deg = g.indptr[node], np.diff(g.indptr)[node]
+    entry = np.repeat(np.arange(len(node)), deg)                      # (store, node) entry of each edge
+    edge = np.repeat(first - (np.cumsum(deg) - deg), deg) + np.arange(len(entry))
+    count = edges.count[edge]
+    sample = np.repeat(np.arange(len(edge)), count)                   # edge (of `edge`) of each sample
+    frac = (np.arange(len(sample)) - np.repeat(np.cumsum(count) - count, count)) / np.repeat(
+        np.maximum(count - 1, 1), count)                              # along the edge from its start
+    to_go = 1.0 - frac if edges.to_store else frac                    # the part between sample and node
+    t = sec[entry[sample]] + to_go * (g.data[edge[sample]] / times.traffic)
+    inside = np.flatnonzero(t <= band_s[-1])
+    sample, frac, t = sample[inside], frac[inside], t[inside]
+    here, other = node[entry[sample]], g.indices[edge[sample]]
+    u, v = (other, here) if edges.to_store else (here, other)
+    x = xy[u, 0] + (xy[v, 0] - xy[u, 0]) * frac
+    y = xy[u, 1] + (xy[v, 1] - xy[u, 1]) * frac
+    return (np.concatenate([store[entry[sample]], store]),
+            np.concatenate([(y - edges.y0) // cell, (xy[node, 1] - edges.y0) // cell]).astype(np.int64),
+            np.concatenate([(x - edges.x0) // cell, (xy[node, 0] - edges.x0) // cell]).astype(np.int64),
+            np.searchsorted(band_s, np.concatenate([t, sec])).astype(np.uint8))
 
 
 def catchment_polygons(router: Router, stores: pd.DataFrame, minutes: list[float], *, mode: str,
                        traffic: float = 1.0, direction: str = "to_store", times: StoreTimes | None = None,
                        assigned: pd.DataFrame | None = None, cell_m: float | None = None,
                        max_hole_km2: float | None = None, max_cells: int = DEFAULT_MAX_CELLS,
-                       smooth: bool = True, tolerance_m: float | None = None) -> gpd.GeoDataFrame:
+                       smooth: bool = True, tolerance_m: float | None = None,
+                       batch_samples: int = BATCH_SAMPLES) -> gpd.GeoDataFrame:
     """Travel-time catchment polygons, one per store per band.
 
     Parameters
@@ -171,6 +196,11 @@ def catchment_polygons(router: Router, stores: pd.DataFrame, minutes: list[float
     tolerance_m
         Simplification tolerance in metres (default half of ``cell_m``; at most
         half a cell keeps every reachable node inside).
+    batch_samples
+        Stores are drawn a batch at a time, each batch holding about this many
+        edge samples (default 2 million; at least one store per batch): memory
+        follows the batch and the stores' catchments, not ``stores x nodes``.
+        The polygons do not depend on it.
 
     Returns
     -------
@@ -185,28 +215,39 @@ def catchment_polygons(router: Router, stores: pd.DataFrame, minutes: list[float
     hole_cells = int((max_hole_km2 if max_hole_km2 is not None else DEFAULT_MAX_HOLE_KM2[mode]) * 1e6 / cell**2)
     if times is None:
         times = router.store_times(stores, traffic=traffic, limit_min=bands[-1], direction=direction)
-    s = _samples(router, cell)
-    _, start, node, row, col, frac, edge_s = _reads(router, cell, times.direction)
-    # seconds along the edge from each sample to its node; the least per (node, cell)
-    extra = np.minimum.reduceat(frac * (edge_s / times.traffic), start)
+    tol = min(float(tolerance_m if tolerance_m is not None else cell / 2), cell / 2) if smooth else None
+    edges = _edges(router, cell, times.direction)
     band_s = np.array(bands) * 60.0
-    cells = raster.store_cells(times.seconds, node, extra, row, col, band_s, max_cells)
-    mask, tiles = raster.band_mosaic(cells, len(bands))
-    k = cells.k[tiles.store]
-    size = cell * k
-    mask = raster.fill_small_holes(mask, tiles, hole_cells // (k * k))
-    x0 = s.x0 + cells.c0[tiles.store] * size
-    y0 = s.y0 + cells.r0[tiles.store] * size
-    geoms = raster.assemble(raster.trace_rings(mask), tiles, x0, y0, size, router.to_lonlat,
-                            cut=0.5 if smooth else 0.0)
-    if smooth:
-        tol = min(float(tolerance_m if tolerance_m is not None else cell / 2), cell / 2)
-        geoms = simplify_nested(geoms, tiles.store, tiles.band, tol)
-    area = tiles.cells(mask).astype(float) * size**2 / 1e6
-    frame = pd.DataFrame({"store_id": times.store_ids[tiles.store], "band_min": np.array(bands)[tiles.band],
+    parts = [_batch_polygons(router, edges, times, a, b, band_s, hole_cells, max_cells, tol)
+             for a, b in _batches(times.reached, edges, band_s[-1], batch_samples)]
+    store, band, area, geoms = (np.concatenate([p[i] for p in parts]) for i in range(4))
+    frame = pd.DataFrame({"store_id": times.store_ids[store], "band_min": np.array(bands)[band],
                           "mode": mode, "area_km2": area, "geometry": geoms})
     gdf = gpd.GeoDataFrame(frame, geometry="geometry", crs="EPSG:4326")
     return _with_counts(gdf, assigned, by="travel_min")
+
+
+def _batch_polygons(router: Router, edges: _Edges, times: StoreTimes, a: int, b: int, band_s: np.ndarray,
+                    hole_cells: int, max_cells: int, tolerance_m: float | None) -> tuple[np.ndarray, ...]:
+    """Band polygons of stores ``a:b`` on one mosaic: ``(store, band, area_km2, geometry)`` per (store, band).
+
+    ``tolerance_m`` None keeps the exact union of raster cells (no contouring).
+    """
+    store, row, col, level = _band_samples(router, edges, times, a, b, band_s)
+    cells = raster.store_cells(store, row, col, level, b - a, len(band_s), max_cells)
+    del store, row, col, level
+    mask, tiles = raster.band_mosaic(cells, len(band_s))
+    k = cells.k[tiles.store]
+    size = edges.cell_m * k
+    mask = raster.fill_small_holes(mask, tiles, hole_cells // (k * k))
+    x0 = edges.x0 + cells.c0[tiles.store] * size
+    y0 = edges.y0 + cells.r0[tiles.store] * size
+    geoms = raster.assemble(raster.trace_rings(mask), tiles, x0, y0, size, router.to_lonlat,
+                            cut=0.0 if tolerance_m is None else 0.5)
+    if tolerance_m is not None:
+        geoms = simplify_nested(geoms, tiles.store, tiles.band, tolerance_m)
+    area = tiles.cells(mask).astype(float) * size**2 / 1e6
+    return a + tiles.store, tiles.band, area, geoms
 
 
 def simplify_nested(geoms: np.ndarray, store: np.ndarray, band: np.ndarray,
@@ -340,7 +381,7 @@ def what_if_store(router: Router, stores: pd.DataFrame, customers: pd.DataFrame,
         assigned = assign_customers(router, stores, customers, mode=mode, traffic=traffic)
     times = router.store_times(cand, traffic=traffic, limit_min=bands[-1])
     snap = snap_customers(router, customers, times)
-    new = np.where(snap.ok, times.seconds[0, np.maximum(snap.node, 0)] + snap.access_s, np.inf) / 60.0
+    new = np.where(snap.ok, times.store_seconds(0, np.maximum(snap.node, 0)) + snap.access_s, np.inf) / 60.0
     old = assigned["travel_min"].to_numpy(float, na_value=np.inf)
     won_mask = (new <= bands[-1]) & (new < old)
     won = pd.DataFrame({"customer_id": customers["customer_id"].to_numpy()[won_mask],
