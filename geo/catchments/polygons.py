@@ -116,41 +116,84 @@ def _batches(reached: ReachedTimes, edges: _Edges, limit_s: float, budget: int) 
     return out
 
 
+@dataclass
+class _NodeSamples:
+    """The samples reading the time of each of some nodes (CSR by node): its own point first, then its edges'.
+
+    ``extra`` is the travel seconds from the sample to its node along the edge
+    (0 for the node's own sample); ``row, col`` its cell on the finest grid.
+    Samples dominated by another of the same node in the same cell (one at
+    least as near the node in time) are left out: they cannot change a band.
+    """
+
+    ptr: np.ndarray
+    row: np.ndarray
+    col: np.ndarray
+    extra: np.ndarray
+
+
+def _node_samples(router: Router, edges: _Edges, nodes: np.ndarray, traffic: float) -> _NodeSamples:
+    """Sample the edges whose samples read the times of ``nodes``, every ``cell_m`` metres (see `_Edges`)."""
+    g, xy, cell = edges.graph, router.xy, edges.cell_m
+    first, deg = g.indptr[nodes], np.diff(g.indptr)[nodes]
+    owner = np.repeat(np.arange(len(nodes)), deg)                     # index into nodes of each edge
+    edge = np.repeat(first - (np.cumsum(deg) - deg), deg) + np.arange(len(owner))
+    count = edges.count[edge]
+    sample = np.repeat(np.arange(len(edge)), count)                   # edge (of `edge`) of each sample
+    step = np.arange(len(sample)) - np.repeat(np.cumsum(count) - count, count)
+    frac = step / np.repeat(np.maximum(count - 1, 1), count)           # along the edge from its start
+    here, other = nodes[owner][sample], g.indices[edge][sample]
+    u, v = (other, here) if edges.to_store else (here, other)
+    row = ((xy[u, 1] + (xy[v, 1] - xy[u, 1]) * frac - edges.y0) // cell).astype(np.int64)
+    col = ((xy[u, 0] + (xy[v, 0] - xy[u, 0]) * frac - edges.x0) // cell).astype(np.int64)
+    to_go = 1.0 - frac if edges.to_store else frac                    # the part between sample and node
+    extra = to_go * (g.data[edge][sample] / traffic)
+    node_row = ((xy[nodes, 1] - edges.y0) // cell).astype(np.int64)
+    node_col = ((xy[nodes, 0] - edges.x0) // cell).astype(np.int64)
+    of = owner[sample]
+    keep = (row != node_row[of]) | (col != node_col[of])             # else the node's own sample dominates
+    same = (sample[1:] == sample[:-1]) & (row[1:] == row[:-1]) & (col[1:] == col[:-1])
+    if edges.to_store:  # the next sample of the edge is nearer the node (its end)
+        keep[:-1] &= ~same
+    else:               # the previous one is (the node is the edge's start)
+        keep[1:] &= ~same
+    kept = np.flatnonzero(keep)
+    ptr = np.concatenate([[0], np.cumsum(np.bincount(of[kept], minlength=len(nodes)) + 1)])
+    at = np.arange(len(kept)) + of[kept] + 1                          # after the node's own sample
+    out_row, out_col = np.empty(int(ptr[-1]), np.int64), np.empty(int(ptr[-1]), np.int64)
+    out_extra = np.empty(int(ptr[-1]))
+    out_row[ptr[:-1]], out_col[ptr[:-1]], out_extra[ptr[:-1]] = node_row, node_col, 0.0
+    out_row[at], out_col[at], out_extra[at] = row[kept], col[kept], extra[kept]
+    return _NodeSamples(ptr=ptr, row=out_row, col=out_col, extra=out_extra)
+
+
 def _band_samples(router: Router, edges: _Edges, times: StoreTimes, a: int, b: int, band_s: np.ndarray
                   ) -> tuple[np.ndarray, ...]:
     """Samples of stores ``a:b`` within the longest band: ``(store, row, col, level)``, store counted from ``a``.
 
-    Only the edges of the nodes each store reaches within the band are
-    sampled (from `StoreTimes.reached`, no dense row). A sample's time is its
-    node's time plus the part of the edge between them, so partially
-    reachable edges are cut at the reachable fraction; every reached node is
-    a sample of its own. ``level`` is the index of the smallest band holding it.
+    Only the edges of the nodes the stores reach within the band are sampled
+    (once for the batch, from `StoreTimes.reached`; no dense row). A sample's
+    time is its node's time plus the part of the edge between them, so
+    partially reachable edges are cut at the reachable fraction; every reached
+    node is a sample of its own. ``level`` is the index of the smallest band holding it.
     """
     ptr = times.reached.indptr[a:b + 1]
     node, sec = times.reached.nodes[ptr[0]:ptr[-1]], times.reached.seconds[ptr[0]:ptr[-1]]
     store = np.repeat(np.arange(b - a), np.diff(ptr))
     keep = sec <= band_s[-1]
     node, sec, store = node[keep], sec[keep], store[keep]
-    g, xy, cell = edges.graph, router.xy, edges.cell_m
-    first, deg = g.indptr[node], np.diff(g.indptr)[node]
-    entry = np.repeat(np.arange(len(node)), deg)                      # (store, node) entry of each edge
-    edge = np.repeat(first - (np.cumsum(deg) - deg), deg) + np.arange(len(entry))
-    count = edges.count[edge]
-    sample = np.repeat(np.arange(len(edge)), count)                   # edge (of `edge`) of each sample
-    frac = (np.arange(len(sample)) - np.repeat(np.cumsum(count) - count, count)) / np.repeat(
-        np.maximum(count - 1, 1), count)                              # along the edge from its start
-    to_go = 1.0 - frac if edges.to_store else frac                    # the part between sample and node
-    t = sec[entry[sample]] + to_go * (g.data[edge[sample]] / times.traffic)
+    seen = np.zeros(times.reached.n_nodes, bool)
+    seen[node] = True
+    union = np.flatnonzero(seen)
+    samples = _node_samples(router, edges, union, times.traffic)
+    local = np.searchsorted(union, node)
+    first, count = samples.ptr[local], np.diff(samples.ptr)[local]
+    idx = np.repeat(first - (np.cumsum(count) - count), count) + np.arange(int(count.sum()))
+    t = np.repeat(sec, count) + samples.extra[idx]
     inside = np.flatnonzero(t <= band_s[-1])
-    sample, frac, t = sample[inside], frac[inside], t[inside]
-    here, other = node[entry[sample]], g.indices[edge[sample]]
-    u, v = (other, here) if edges.to_store else (here, other)
-    x = xy[u, 0] + (xy[v, 0] - xy[u, 0]) * frac
-    y = xy[u, 1] + (xy[v, 1] - xy[u, 1]) * frac
-    return (np.concatenate([store[entry[sample]], store]),
-            np.concatenate([(y - edges.y0) // cell, (xy[node, 1] - edges.y0) // cell]).astype(np.int64),
-            np.concatenate([(x - edges.x0) // cell, (xy[node, 0] - edges.x0) // cell]).astype(np.int64),
-            np.searchsorted(band_s, np.concatenate([t, sec])).astype(np.uint8))
+    idx = idx[inside]
+    return (np.repeat(store, count)[inside], samples.row[idx], samples.col[idx],
+            np.searchsorted(band_s, t[inside]).astype(np.uint8))
 
 
 def catchment_polygons(router: Router, stores: pd.DataFrame, minutes: list[float], *, mode: str,
