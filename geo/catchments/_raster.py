@@ -89,8 +89,9 @@ def store_cells(store: np.ndarray, row: np.ndarray, col: np.ndarray, level: np.n
     Parameters
     ----------
     store
-        Store index (``0 .. n_stores - 1``) of each sample; only samples within
-        the longest band are given, every store has at least one (its own node).
+        Store index (``0 .. n_stores - 1``, ascending) of each sample; only
+        samples within the longest band are given, every store has at least
+        one (its own node).
     row, col
         Cell of each sample on the finest grid.
     level
@@ -100,15 +101,12 @@ def store_cells(store: np.ndarray, row: np.ndarray, col: np.ndarray, level: np.n
     max_cells
         A store whose largest band spans more cells uses a cell ``k`` times coarser.
     """
-    big = np.iinfo(np.int64).max
-    rmin, cmin = np.full(n_stores, big), np.full(n_stores, big)
-    rmax, cmax = np.full(n_stores, -1), np.full(n_stores, -1)
-    np.minimum.at(rmin, store, row)
-    np.maximum.at(rmax, store, row)
-    np.minimum.at(cmin, store, col)
-    np.maximum.at(cmax, store, col)
-    if (rmax < 0).any():  # cannot happen: a store's own node is a sample at 0 s
+    start = np.searchsorted(store, np.arange(n_stores + 1))
+    if (np.diff(start) == 0).any():  # cannot happen: a store's own node is a sample at 0 s
         raise ValueError("a store reaches no sample point")
+    start = start[:-1]
+    rmin, rmax = np.minimum.reduceat(row, start), np.maximum.reduceat(row, start)
+    cmin, cmax = np.minimum.reduceat(col, start), np.maximum.reduceat(col, start)
     cells = (rmax - rmin + 5).astype(float) * (cmax - cmin + 5).astype(float)
     k = np.maximum(1, np.ceil(np.sqrt(cells / max_cells)).astype(np.int64))
     r0, c0 = rmin // k - 2, cmin // k - 2

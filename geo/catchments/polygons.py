@@ -186,14 +186,16 @@ def _band_samples(router: Router, edges: _Edges, times: StoreTimes, a: int, b: i
     seen[node] = True
     union = np.flatnonzero(seen)
     samples = _node_samples(router, edges, union, times.traffic)
-    local = np.searchsorted(union, node)
+    local = (np.cumsum(seen) - 1)[node]                               # index into union of each entry
     first, count = samples.ptr[local], np.diff(samples.ptr)[local]
     idx = np.repeat(first - (np.cumsum(count) - count), count) + np.arange(int(count.sum()))
     t = np.repeat(sec, count) + samples.extra[idx]
     inside = np.flatnonzero(t <= band_s[-1])
-    idx = idx[inside]
-    return (np.repeat(store, count)[inside], samples.row[idx], samples.col[idx],
-            np.searchsorted(band_s, t[inside]).astype(np.uint8))
+    idx, t = idx[inside], t[inside]
+    level = np.greater(t, band_s[0]).view(np.uint8).copy()           # the number of bands t is beyond
+    for limit in band_s[1:]:
+        level += t > limit
+    return np.repeat(store, count)[inside], samples.row[idx], samples.col[idx], level
 
 
 def catchment_polygons(router: Router, stores: pd.DataFrame, minutes: list[float], *, mode: str,
