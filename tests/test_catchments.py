@@ -231,3 +231,15 @@ def test_sparse_samples_mark_the_cells_of_every_edge_sampled_against_the_dense_t
     assert len(ref) > 1000 and set(ref["level"]) == {0, 1, 2}
     assert mine.equals(ref)
     assert len(store) < 0.8 * ref_samples  # samples dominated in their cell are left out
+
+
+def test_grid_cells_equal_the_floor_division_even_on_cell_borders():
+    from geo.catchments.polygons import _cell_of
+
+    rng = np.random.default_rng(3)
+    for cell in (50.0, 15.0, 33.3, 0.7):
+        k = np.arange(0, 20_000, dtype=float)
+        on = k * cell                                    # on the borders, up to rounding
+        off = np.concatenate([rng.uniform(0, 1e6, 50_000), on, np.nextafter(on, np.inf), np.nextafter(on, 0)])
+        off = off[off >= 0]
+        assert np.array_equal(_cell_of(off, cell), (off // cell).astype(np.int64))

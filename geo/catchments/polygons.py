@@ -139,17 +139,19 @@ def _node_samples(router: Router, edges: _Edges, nodes: np.ndarray, traffic: flo
     owner = np.repeat(np.arange(len(nodes)), deg)                     # index into nodes of each edge
     edge = np.repeat(first - (np.cumsum(deg) - deg), deg) + np.arange(len(owner))
     count = edges.count[edge]
-    sample = np.repeat(np.arange(len(edge)), count)                   # edge (of `edge`) of each sample
-    step = np.arange(len(sample)) - np.repeat(np.cumsum(count) - count, count)
-    frac = step / np.repeat(np.maximum(count - 1, 1), count)           # along the edge from its start
-    here, other = nodes[owner][sample], g.indices[edge][sample]
+    here, other = nodes[owner], g.indices[edge]
     u, v = (other, here) if edges.to_store else (here, other)
-    row = ((xy[u, 1] + (xy[v, 1] - xy[u, 1]) * frac - edges.y0) // cell).astype(np.int64)
-    col = ((xy[u, 0] + (xy[v, 0] - xy[u, 0]) * frac - edges.x0) // cell).astype(np.int64)
-    to_go = 1.0 - frac if edges.to_store else frac                    # the part between sample and node
-    extra = to_go * (g.data[edge][sample] / traffic)
-    node_row = ((xy[nodes, 1] - edges.y0) // cell).astype(np.int64)
-    node_col = ((xy[nodes, 0] - edges.x0) // cell).astype(np.int64)
+    # per edge, then repeated along its samples (the arithmetic of every sample is that of its own edge)
+    x, dx = np.repeat(xy[u, 0], count), np.repeat(xy[v, 0] - xy[u, 0], count)
+    y, dy = np.repeat(xy[u, 1], count), np.repeat(xy[v, 1] - xy[u, 1], count)
+    seconds = np.repeat(g.data[edge] / traffic, count)
+    sample = np.repeat(np.arange(len(edge)), count)                   # edge (of `edge`) of each sample
+    frac = (np.arange(len(sample)) - np.repeat(np.cumsum(count) - count, count)) / np.repeat(
+        np.maximum(count - 1, 1), count)                              # along the edge from its start
+    row, col = _cell_of(y + dy * frac - edges.y0, cell), _cell_of(x + dx * frac - edges.x0, cell)
+    del x, dx, y, dy
+    extra = (1.0 - frac if edges.to_store else frac) * seconds        # the part between sample and node
+    node_row, node_col = _cell_of(xy[nodes, 1] - edges.y0, cell), _cell_of(xy[nodes, 0] - edges.x0, cell)
     of = owner[sample]
     keep = (row != node_row[of]) | (col != node_col[of])             # else the node's own sample dominates
     same = (sample[1:] == sample[:-1]) & (row[1:] == row[:-1]) & (col[1:] == col[:-1])
@@ -165,6 +167,20 @@ def _node_samples(router: Router, edges: _Edges, nodes: np.ndarray, traffic: flo
     out_row[ptr[:-1]], out_col[ptr[:-1]], out_extra[ptr[:-1]] = node_row, node_col, 0.0
     out_row[at], out_col[at], out_extra[at] = row[kept], col[kept], extra[kept]
     return _NodeSamples(ptr=ptr, row=out_row, col=out_col, extra=out_extra)
+
+
+def _cell_of(offset_m: np.ndarray, cell_m: float) -> np.ndarray:
+    """``offset_m // cell_m`` as integers (the grid cell), exactly, at the cost of a true division.
+
+    ``floor(offset / cell)`` can differ from the floor division only where
+    the quotient lies within rounding of an integer: those few are redone with ``//``.
+    """
+    q = offset_m / cell_m
+    out = np.floor(q)
+    near = np.flatnonzero(np.abs(q - out - 0.5) > 0.5 - 1e-9)
+    out[near] = offset_m[near] // cell_m
+    cells: np.ndarray = out.astype(np.int64)
+    return cells
 
 
 def _band_samples(router: Router, edges: _Edges, times: StoreTimes, a: int, b: int, band_s: np.ndarray
