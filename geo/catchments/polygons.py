@@ -2,10 +2,14 @@
 
 Travel-time polygons are built on a raster in the router's UTM CRS:
 
-1. every edge is sampled every ``cell_m`` metres (and every node is a sample);
-   a sample's time is the time of the edge end it travels through plus the
+1. the edges of the nodes a store reaches within its longest band are
+   sampled every ``cell_m`` metres (and every reached node is a sample); a
+   sample's time is the time of the edge end it travels through plus the
    part of the edge it covers, so partially reachable edges are cut at the
-   reachable fraction;
+   reachable fraction. Times come from the sparse rows of
+   `geo.network.stores.StoreTimes.reached`, never the dense ``stores x nodes``
+   array, and a sample beaten by another of the same node in its cell is
+   dropped (it cannot change a band);
 2. the cells holding samples within the band are marked and grown by one cell
    on every side (a buffer of one to 1.4 cells), so every reachable road lies
    inside, and so does the store itself;
@@ -31,9 +35,13 @@ EPSG:4326 moves them by less than a few centimetres. ``area_km2`` is measured
 on the grid (UTM square metres). Simplified graphs are drawn with straight
 chords between nodes (graphs load at full resolution by default).
 
-All stores and bands are rasterised, filled, traced and assembled at once on one
-mosaic (`geo.catchments._raster`): 150 polygons (50 stores x 3 bands) take about
-0.1 s on the 16k-node Andorra network.
+The stores are drawn a batch at a time (about `BATCH_SAMPLES` edge samples per
+batch); a batch's stores and bands are rasterised, filled, traced and assembled
+at once on one mosaic (`geo.catchments._raster`), and a tile's polygon does not
+depend on the batch. Memory: O(nodes + edges) for the sample counts, plus the
+batch, plus the stores' catchments. 150 polygons (50 stores x 3 bands) take
+about 0.2 s on the 16k-node Andorra network; 1,500 (500 stores x 10/20/30 min)
+about 13 s of CPU on a 2-million-node network (`bench/bench_scale.py`).
 """
 
 from __future__ import annotations
