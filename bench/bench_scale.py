@@ -1,7 +1,7 @@
 """Benchmark a national chain: sparse routing, customers in Parquet parts in process and on a LocalCluster, payloads.
 
 Run: ``.venv/bin/python bench/bench_scale.py [--nodes 2000000] [--stores 500] [--bands 10,20,30]
-[--customers 1000000,3000000,10000000] [--part-rows 500000] [--dense-stores 20] [--polygon-stores 50,200,500]
+[--customers 1000000,3000000,10000000] [--part-rows 500000] [--dense-stores 20] [--polygon-stores 0]
 [--workdir /tmp/geo-scale] [--skip-cluster]``
 
 On a synthetic country (`bench/network_gen.py`, deterministic) it prints:
@@ -11,7 +11,7 @@ On a synthetic country (`bench/network_gen.py`, deterministic) it prints:
     (`StoreTimes.best_two`), against the reference, the dense
     ``stores x nodes`` Dijkstra of before, run for ``--dense-stores`` stores
     and scaled to all (time per store, and the 8 bytes x stores x nodes it
-    would hold); optionally catchment polygons for the first ``--polygon-stores``
+    would hold); optionally catchment polygons for the first ``--polygon-stores`` (e.g. ``50,200,500``)
     stores (each count in turn; the 500 stores' times are reused, fewer stores
     are routed first), wall and process CPU seconds (the machine is shared);
 (b) assignment of 1M, 3M and 10M customers (Parquet parts of ``--part-rows``
