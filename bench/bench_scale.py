@@ -11,7 +11,9 @@ On a synthetic country (`bench/network_gen.py`, deterministic) it prints:
     (`StoreTimes.best_two`), against the reference, the dense
     ``stores x nodes`` Dijkstra of before, run for ``--dense-stores`` stores
     and scaled to all (time per store, and the 8 bytes x stores x nodes it
-    would hold); optionally catchment polygons for ``--polygon-stores`` stores;
+    would hold); optionally catchment polygons for the first ``--polygon-stores`` (e.g. ``50,200,500``)
+    stores (each count in turn; the 500 stores' times are reused, fewer stores
+    are routed first), wall and process CPU seconds (the machine is shared);
 (b) assignment of 1M, 3M and 10M customers (Parquet parts of ``--part-rows``
     rows, drawn in the towns in proportion to their size) with
     `geo.scale.assign.assign_parts`, in this process and on a 2-worker
@@ -137,13 +139,26 @@ def routing(args: argparse.Namespace, net: SyntheticNetwork, R: Any, stores: pd.
           f"(ratio {s_sec / d_sec:.2f}); dense for all {len(times.store_ids)} stores would hold "
           f"{8 * len(times.store_ids) * R.node_ids.size / MB:,.0f} MB (sparse/dense memory "
           f"{times.reached.nbytes / (8 * len(times.store_ids) * R.node_ids.size):.3f})")
-    if args.polygon_stores:
-        from geo.catchments.polygons import catchment_polygons
-        sub = stores.head(args.polygon_stores)
-        p_sec, p_peak, gdf = timed(lambda: catchment_polygons(R, sub, bands, mode="drive"))
-        print(f"    catchment_polygons        {p_sec:8.2f} s   peak RSS {p_peak / MB:8.0f} MB   {len(gdf)} polygons "
-              f"for {len(sub)} stores (dense times of those stores)")
+    for n in (int(x) for x in str(args.polygon_stores).split(",") if int(x) > 0):
+        polygons(R, stores.head(n), bands, times if n == len(times.store_ids) else None)
     return times
+
+
+def polygons(R: Any, stores: pd.DataFrame, bands: list[float], times: Any) -> None:
+    """Catchment polygons of ``stores`` (their sparse times reused when given): wall and CPU seconds, peak RSS."""
+    from geo.catchments.polygons import catchment_polygons
+    if times is None:
+        sec, _, times = timed(lambda: R.store_times(stores, limit_min=max(bands)))
+        routed = f"routing {sec:.2f} s, then "
+    else:
+        routed = "routing as above, then "
+    base = PeakMemory()._sample()
+    cpu = time.process_time()
+    p_sec, p_peak, gdf = timed(lambda: catchment_polygons(R, stores, bands, mode="drive", times=times))
+    cpu = time.process_time() - cpu
+    print(f"    catchment_polygons {len(stores):>4} stores: {routed}{p_sec:6.2f} s wall, {cpu:6.2f} s CPU, "
+          f"{len(gdf):,} polygons; peak RSS {p_peak / MB:,.0f} MB ({(p_peak - base) / MB:+,.0f} MB over the "
+          f"{base / MB:,.0f} MB before; sparse rows, a batch of stores at a time)")
 
 
 def assignment(args: argparse.Namespace, net: SyntheticNetwork, R: Any, stores: pd.DataFrame,
@@ -206,7 +221,8 @@ def main() -> None:
     ap.add_argument("--customers", default="1000000,3000000,10000000")
     ap.add_argument("--part-rows", type=int, default=500_000)
     ap.add_argument("--dense-stores", type=int, default=20)
-    ap.add_argument("--polygon-stores", type=int, default=0)
+    ap.add_argument("--polygon-stores", default="0",
+                    help="comma-separated store counts to draw catchment polygons for, e.g. 50,200,500")
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--workdir", default="/tmp/geo-scale")
     ap.add_argument("--skip-cluster", action="store_true")

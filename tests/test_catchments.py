@@ -176,3 +176,70 @@ def test_what_if_store(krems):
     assert res.by_store["customers"].sum() == len(res.won)
     assert res.summary()["customers_won"] == len(res.won)
     assert res.catchment["customers"].sum() > 0
+
+
+def test_polygons_do_not_depend_on_the_batch_of_stores_nor_read_the_dense_times(krems):
+    stores = _stores(krems, [30, 200, 900, 1250])
+    times = krems.store_times(stores, limit_min=4)
+    whole = catchment_polygons(krems, stores, [1, 2, 4], mode="drive", times=times)
+    one_by_one = catchment_polygons(krems, stores, [1, 2, 4], mode="drive", times=times, batch_samples=1)
+    assert "_dense" not in times.__dict__  # the stores x nodes array was never built
+    assert len(whole) == 12 and whole.drop(columns="geometry").equals(one_by_one.drop(columns="geometry"))
+    assert shapely.to_wkb(whole.geometry.to_numpy()).tolist() == shapely.to_wkb(one_by_one.geometry.to_numpy()).tolist()
+
+
+def _reference_cells(router: Router, times, band_s: np.ndarray, cell: float) -> tuple[pd.DataFrame, int]:
+    """Smallest band per (store, cell), sampling every edge of the network against the dense times.
+
+    Also returns how many (store, sample) pairs were within the longest band.
+    """
+    coo = router.seconds.tocoo()
+    u, v, t = coo.row, coo.col, coo.data
+    seg = router.xy[v] - router.xy[u]
+    count = np.ceil(np.hypot(*seg.T) / cell).astype(int) + 1
+    edge = np.repeat(np.arange(len(u)), count)
+    frac = (np.arange(len(edge)) - np.repeat(np.cumsum(count) - count, count)) / np.repeat(
+        np.maximum(count - 1, 1), count)
+    pts = np.vstack([router.xy[u[edge]] + seg[edge] * frac[:, None], router.xy])
+    to_store = times.direction == "to_store"
+    read = np.concatenate([(v if to_store else u)[edge], np.arange(len(router.xy))])
+    extra = np.concatenate([((1.0 - frac) if to_store else frac) * (t[edge] / times.traffic),
+                            np.zeros(len(router.xy))])
+    x0, y0 = router.xy.min(axis=0) - 3 * cell
+    row, col = ((pts[:, 1] - y0) // cell).astype(int), ((pts[:, 0] - x0) // cell).astype(int)
+    frames = []
+    for i, dense in enumerate(times.reached.dense_rows()):
+        sec = dense[read] + extra
+        ok = sec <= band_s[-1]
+        frames.append(pd.DataFrame({"store": i, "row": row[ok], "col": col[ok],
+                                    "level": np.searchsorted(band_s, sec[ok])}))
+    raw = pd.concat(frames)
+    return raw.groupby(["store", "row", "col"])["level"].min().reset_index(), len(raw)
+
+
+@pytest.mark.parametrize("direction, traffic", [("to_store", 1.0), ("from_store", 0.7)])
+def test_sparse_samples_mark_the_cells_of_every_edge_sampled_against_the_dense_times(krems, direction, traffic):
+    from geo.catchments.polygons import _band_samples, _edges
+
+    stores = _stores(krems, [30, 200, 900, 1250])
+    times = krems.store_times(stores, limit_min=4, direction=direction, traffic=traffic)
+    band_s, cell = np.array([60.0, 120.0, 240.0]), 50.0
+    store, row, col, level = _band_samples(krems, _edges(krems, cell, direction), times, 0, 4, band_s)
+    mine = (pd.DataFrame({"store": store, "row": row, "col": col, "level": level.astype(int)})
+            .groupby(["store", "row", "col"])["level"].min().reset_index())
+    ref, ref_samples = _reference_cells(krems, times, band_s, cell)
+    assert len(ref) > 1000 and set(ref["level"]) == {0, 1, 2}
+    assert mine.equals(ref)
+    assert len(store) < 0.8 * ref_samples  # samples dominated in their cell are left out
+
+
+def test_grid_cells_equal_the_floor_division_even_on_cell_borders():
+    from geo.catchments.polygons import _cell_of
+
+    rng = np.random.default_rng(3)
+    for cell in (50.0, 15.0, 33.3, 0.7):
+        k = np.arange(0, 20_000, dtype=float)
+        on = k * cell                                    # on the borders, up to rounding
+        off = np.concatenate([rng.uniform(0, 1e6, 50_000), on, np.nextafter(on, np.inf), np.nextafter(on, 0)])
+        off = off[off >= 0]
+        assert np.array_equal(_cell_of(off, cell), (off // cell).astype(np.int64))

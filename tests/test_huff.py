@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import scipy.sparse as sp
 
 from geo.catchments.assign import assign_customers, customer_seconds, snap_customers
 from geo.catchments.huff import (
@@ -183,20 +182,19 @@ def test_attractiveness_defaults_to_one_and_rejects_bad_values():
         store_attractiveness(stores.assign(attractiveness=["2", "-3"]), np.array(["A", "B"]))
 
 
-def test_sparse_store_times_give_the_same_choice_sets(walk, scene, sets_attr):
+def test_choice_sets_from_the_sparse_rows_equal_the_dense_matrix(walk, scene, sets_attr):
     stores, customers = scene
     times = walk.store_times(stores, limit_min=BAND)
-    dense = times.seconds
-    times.seconds = sp.csr_matrix(np.where(np.isfinite(dense), dense, 0.0))
-    times.seconds.eliminate_zeros()
-    # a store on its own node has time 0, which a sparse matrix drops: keep those explicitly
-    z = np.flatnonzero((dense == 0).ravel())
-    times.seconds = (times.seconds + sp.csr_matrix((np.full(len(z), 1e-9), np.unravel_index(z, dense.shape)),
-                                                   shape=dense.shape)).tocsr()
-    sparse_sets = network_choice_sets(walk, stores, customers, max_minutes=BAND, times=times)
-    assert np.array_equal(sparse_sets.indptr, sets_attr.indptr)
-    assert np.array_equal(sparse_sets.store, sets_attr.store)
-    assert np.allclose(sparse_sets.cost, sets_attr.cost)
+    snap = snap_customers(walk, customers, times)
+    dense = times.reached.dense_rows()          # the stores x nodes array the choice sets no longer read
+    cost = dense[:, np.maximum(snap.node, 0)].T + snap.access_s[:, None]
+    cost[~snap.ok] = np.inf
+    within = cost <= BAND * 60
+    rows, cols = np.nonzero(within)             # customer-major, stores ascending
+    assert within.any(axis=1).sum() > 1000 and (within.sum(axis=1) > 1).sum() > 100
+    assert np.array_equal(np.diff(sets_attr.indptr), within.sum(axis=1))
+    assert np.array_equal(sets_attr.store, cols)
+    assert np.array_equal(sets_attr.cost, np.maximum(cost[rows, cols] / 60.0, MIN_COST["min"]))
 
 
 def test_radius_choice_sets_use_great_circle_km():

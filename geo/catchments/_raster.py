@@ -25,9 +25,6 @@ import shapely
 from scipy import ndimage
 from scipy.sparse.csgraph import connected_components, depth_first_order
 
-_CHUNK_VALUES = 4_000_000
-"""Store x sample seconds evaluated at once (32 MB of float64)."""
-
 
 @dataclass
 class StoreCells:
@@ -85,64 +82,42 @@ class Tiles:
         return np.array([np.count_nonzero(mask[r:r + h, c:c + w]) for r, c, h, w in boxes], dtype=np.int64)
 
 
-def store_cells(node_seconds: np.ndarray, sample_node: np.ndarray, sample_extra: np.ndarray,
-                sample_row: np.ndarray, sample_col: np.ndarray, band_s: np.ndarray, max_cells: int) -> StoreCells:
+def store_cells(store: np.ndarray, row: np.ndarray, col: np.ndarray, level: np.ndarray, n_stores: int,
+                n_bands: int, max_cells: int) -> StoreCells:
     """Mark, per store, the cells whose samples (or 8 neighbours' samples) are within each band.
 
     Parameters
     ----------
-    node_seconds
-        ``(n_stores, n_nodes)`` seconds of each node (`geo.network.stores.StoreTimes.seconds`).
-    sample_node, sample_extra
-        Node whose seconds each sample reads and the seconds added along the edge.
-    sample_row, sample_col
+    store
+        Store index (``0 .. n_stores - 1``, ascending) of each sample; only
+        samples within the longest band are given, every store has at least
+        one (its own node).
+    row, col
         Cell of each sample on the finest grid.
-    band_s
-        Ascending band limits in seconds.
+    level
+        Band index of each sample: the smallest band holding its travel time.
+    n_stores, n_bands
+        Number of stores and of bands.
     max_cells
         A store whose largest band spans more cells uses a cell ``k`` times coarser.
     """
-    n_st, n = len(node_seconds), len(sample_node)
-    row, col = sample_row.astype(np.int32), sample_col.astype(np.int32)
-    step = max(1, _CHUNK_VALUES // max(1, n))
-    level = np.empty((n_st, n), np.uint8)  # band index of each sample (len(band_s): beyond the last band)
-    rmin, rmax, cmin, cmax = (np.empty(n_st, np.int64) for _ in range(4))
-    big = np.iinfo(np.int32).max
-    for a in range(0, n_st, step):
-        sec = np.take(node_seconds[a:a + step], sample_node, axis=1)
-        sec += sample_extra
-        lev = level[a:a + step]
-        np.greater(sec, band_s[0], out=lev)
-        for limit in band_s[1:]:
-            lev += sec > limit
-        within = sec <= band_s[-1]
-        rmin[a:a + step] = np.where(within, row, big).min(axis=1)
-        rmax[a:a + step] = np.where(within, row, -1).max(axis=1)
-        cmin[a:a + step] = np.where(within, col, big).min(axis=1)
-        cmax[a:a + step] = np.where(within, col, -1).max(axis=1)
-    if (rmax < 0).any():  # cannot happen: a store's own node is a sample at 0 s
+    start = np.searchsorted(store, np.arange(n_stores + 1))
+    if (np.diff(start) == 0).any():  # cannot happen: a store's own node is a sample at 0 s
         raise ValueError("a store reaches no sample point")
+    start = start[:-1]
+    rmin, rmax = np.minimum.reduceat(row, start), np.maximum.reduceat(row, start)
+    cmin, cmax = np.minimum.reduceat(col, start), np.maximum.reduceat(col, start)
     cells = (rmax - rmin + 5).astype(float) * (cmax - cmin + 5).astype(float)
     k = np.maximum(1, np.ceil(np.sqrt(cells / max_cells)).astype(np.int64))
     r0, c0 = rmin // k - 2, cmin // k - 2
     height, width = rmax // k - r0 + 3, cmax // k - c0 + 3
     row0 = np.concatenate([[0], np.cumsum(height)])
-    out = np.full((int(row0[-1]), int(width.max())), len(band_s), dtype=np.uint8)
-    w = out.shape[1]
-    ks, slot = np.unique(k, return_inverse=True)
-    # flat indices fit 32 bits on any realistic network (faster); fall back to 64 bits otherwise
-    itype = np.int32 if (int(row.max()) + int(row0[-1]) + 1) * (int(col.max()) + w + 1) < 2**31 else np.int64
-    row_k = (row[None, :] // ks[:, None]).astype(itype)  # sample cells on each store's grid
-    col_k = (col[None, :] // ks[:, None]).astype(itype)
-    shift = ((row0[:-1] - r0) * w - c0).astype(itype)
-    for a in range(0, n_st, step):
-        flat = row_k[slot[a:a + step]]
-        flat *= w
-        flat += col_k[slot[a:a + step]]
-        flat += shift[a:a + step, None]
-        lev = level[a:a + step]
-        within = lev < len(band_s)
-        np.minimum.at(out.ravel(), flat[within], lev[within])
+    out = np.full((int(row0[-1]), int(width.max())), n_bands, dtype=np.uint8)
+    ks = k[store]
+    flat = (row // ks - r0[store] + row0[:-1][store]) * out.shape[1] + (col // ks - c0[store])
+    cell = out.ravel()
+    for b in range(n_bands - 1, -1, -1):  # the smallest band of a cell is written last: a minimum
+        cell[flat[level == b]] = b
     return StoreCells(level=_min3x3(out), row0=row0, r0=r0, c0=c0, k=k)
 
 

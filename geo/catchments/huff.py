@@ -30,8 +30,9 @@ Calibration
 Memory
     Choice sets are stored as a ragged array (CSR layout: ``indptr``, ``store``,
     ``cost``), one entry per customer and store **within reach**, never a
-    customers x stores matrix. Store times are read per node once
-    (`StoreTimes.seconds`, dense or scipy-sparse); customers only index them.
+    customers x stores matrix. Store times are read per node once from the
+    sparse rows of `StoreTimes.reached` (never the dense ``stores x nodes``
+    array); customers only index them.
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from scipy.optimize import minimize
 from scipy.spatial import cKDTree
 
@@ -196,23 +196,19 @@ def store_attractiveness(stores: pd.DataFrame, store_ids: np.ndarray) -> np.ndar
 def _node_pairs(times: StoreTimes, limit_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per graph node, the stores within ``limit_s`` seconds: CSR ``(node_ptr, store, seconds)``.
 
-    Reads `StoreTimes.seconds` whether it is a dense array or a scipy sparse
-    matrix (stores x nodes; absent entries are unreachable).
+    Reads the sparse rows of `StoreTimes.reached` (one entry per store and
+    reached node), never the dense ``stores x nodes`` array: memory is
+    proportional to the summed catchment sizes. Stores of a node are in
+    ascending index order.
     """
-    sec = times.seconds
-    n_nodes = sec.shape[1]
-    if sp.issparse(sec):
-        coo = sp.coo_matrix(sec)
-        s, n, v = coo.row, coo.col, coo.data
-        keep = np.isfinite(v) & (v <= limit_s)
-        s, n, v = s[keep], n[keep], v[keep]
-    else:
-        n_all, s_all = np.nonzero((sec <= limit_s).T)  # finite and within reach, node-major
-        s, n, v = s_all, n_all, sec[s_all, n_all]
-    order = np.lexsort((s, n))
+    reached = times.reached
+    store = np.repeat(np.arange(reached.n_stores, dtype=np.int32), np.diff(reached.indptr))
+    keep = reached.seconds <= limit_s
+    s, n, v = store[keep], reached.nodes[keep], reached.seconds[keep]
+    order = np.argsort(n, kind="stable")  # rows are in store order: stable by node gives (node, store)
     s, n, v = s[order], n[order], v[order]
-    ptr = np.concatenate([[0], np.cumsum(np.bincount(n, minlength=n_nodes))])
-    return ptr, s.astype(np.int32), v
+    ptr = np.concatenate([[0], np.cumsum(np.bincount(n, minlength=reached.n_nodes))])
+    return ptr, s, v
 
 
 def network_choice_sets(router: Router, stores: pd.DataFrame, customers: pd.DataFrame, *, max_minutes: float,

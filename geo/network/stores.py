@@ -197,9 +197,16 @@ class StoreTimes:
         return dense
 
     def store_seconds(self, i: int, nodes: np.ndarray) -> np.ndarray:
-        """Seconds of store ``i`` at node indices ``nodes`` (``inf`` where not reached), without the dense matrix."""
-        row = self.reached.dense_rows(i, i + 1)[0]
-        out: np.ndarray = row[np.asarray(nodes, dtype=np.int64)]
+        """Seconds of store ``i`` at node indices ``nodes`` (``inf`` where not reached), without the dense matrix.
+
+        Looks the nodes up in the store's sparse row (binary search): memory and
+        time follow ``nodes`` and the catchment, not the network.
+        """
+        reached, secs = self.reached.row(i)
+        q = np.asarray(nodes, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(reached, q), max(len(reached) - 1, 0))
+        hit = reached[pos] == q if len(reached) else np.zeros(q.shape, bool)
+        out: np.ndarray = np.where(hit, secs[pos] if len(reached) else np.inf, np.inf)
         return out
 
     def best_two(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
