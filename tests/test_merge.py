@@ -120,3 +120,13 @@ def test_workspace_names_differing_only_in_case_are_one(tmp_path):
     with pytest.raises(WorkspaceError, match="'Andorra test' already exists"):
         create_workspace("andorra  TEST", tmp_path)
     assert create_workspace("ANDORRA test", tmp_path, exist_ok=True).name == "Andorra test"
+
+
+def test_a_stored_table_written_out_and_read_back_is_unchanged(tmp_path):
+    """Blank optional cells (names, phone, ads consent...) read back as missing, not as '' or no."""
+    ws = create_workspace("shop", tmp_path)
+    import_file(BASE, "customers", ws, name="first.csv")
+    stored = ws.load_table("customers")
+    assert stored["ads_consent"].isna().all() and stored["phone"].isna().all()
+    again = preview_import(stored.to_csv(index=False).encode(), "customers", ws, name="again.csv")
+    assert (again.changes.new, again.changes.updated, again.changes.unchanged) == (0, 0, 3)

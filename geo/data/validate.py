@@ -208,6 +208,8 @@ def parse_column(raw: pd.Series, col: Column) -> tuple[pd.Series, pd.Series]:
         values = country_codes(raw)
     else:  # id, text
         values = raw.astype("string").str.strip()
+    if not col.required:  # an empty optional cell is missing (not given), whatever its kind
+        values = values.mask(empty)
     if col.required and not col.allow_empty:
         reasons[empty] = "missing value"
     return values, reasons
