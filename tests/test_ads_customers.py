@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from geo.access import AccessDenied, Actor
 from geo.ads import AdsConsentMissing, build_audience, catchment_postcodes
+from geo.audit import read_audit
 from geo.cli import main
 from geo.data.consent import advertisable
 from geo.data.ingest import check_file, import_file, undo_import
@@ -196,6 +198,13 @@ def test_an_ad_list_from_an_imported_workspace(ws, tmp_path, monkeypatch, capsys
     rows = pd.read_csv(out, dtype=str)
     assert rows["zip"].isin([sha("00100"), sha("00110"), sha("00120")]).all()
     assert rows["country"].eq(sha("fi")).all() and rows["phone"].notna().all()
+    trail = read_audit(tmp_path, "shop").events
+    assert trail.iloc[-1]["action"] == "download" and trail.iloc[-1]["count"] == 3
+    assert trail.iloc[-1]["details"] == {"layout": "meta-audience", "campaign": "fall"}
+    viewer = Actor("Vi", "viewer", email="v@shop.example", signed_in=True)
+    with pytest.raises(AccessDenied):                 # a viewer never gets the hashed list
+        audience.release(actor=viewer, workspace=ws, campaign="fall")
+    assert len(read_audit(tmp_path, "shop").events) == len(trail)
 
 
 def test_without_ads_consent_in_the_import_nothing_is_exported_with_the_reason(

@@ -283,3 +283,26 @@ def test_walking_rule_on_the_demo_counts_like_reach(scratch_demo):
     assert out.new == customers["email"].str.strip().str.lower().nunique()
     assert 0 < out.eligible < out.new and out.treatment + out.holdout == out.eligible
     assert out.holdout == round(0.1 * out.eligible)          # drawn exactly, within store and band
+
+
+def test_only_an_admin_runs_a_rule_and_each_run_is_audited(ws, fake):
+    from geo.access import AccessDenied, Actor
+    from geo.audit import read_audit
+
+    save_rule(ws, rule(include_existing=True))
+    set_customers(ws, [person(i) for i in range(4)])
+    marketer = Actor("Mia", "marketer", email="m@shop.example", signed_in=True)
+    with adapter_for(fake) as ad:
+        with pytest.raises(AccessDenied):
+            run_sync(ws, "welcome", ad, now=NOW, actor=marketer)
+        assert put_counts(fake) == Counter() and read_audit(ws.root, ws.name).events.empty
+        assert run_sync(ws, "welcome", None, dry_run=True, now=NOW, actor=marketer).eligible == 4
+        admin = Actor("Ada", "admin", email="a@shop.example", signed_in=True)
+        done = run_sync(ws, "welcome", ad, now=NOW, actor=admin)
+    events = read_audit(ws.root, ws.name).events.to_dict("records")
+    assert {e["who"] for e in events} == {"a@shop.example"}     # the run and its campaign
+    [event] = [e for e in events if e["action"] == "automation"]
+    assert event["action"] == "automation" and event["who"] == "a@shop.example"
+    assert event["count"] == done.sent == 3
+    assert event["details"]["provider"] == "mailchimp" and event["details"]["list"] == "aud1"
+    assert event["details"]["holdout"] == 1

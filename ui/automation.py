@@ -34,6 +34,7 @@ from geo.targeting.audience import AudienceFilters
 from geo.targeting.targets import load_campaign
 from geo.workspace import Workspace
 from ui import export as ux
+from ui.auth import current_actor
 from ui.errors import shown_inline
 
 NEW_RULE = "(new rule)"
@@ -115,7 +116,7 @@ def _run_buttons(ws: Workspace, rule: SyncRule) -> None:
     if b.button("Run now", key="sync_run_now", type="primary"):
         with shown_inline("The sync stopped"), RuleLock(lock_path(ws, rule.name)), \
                 ux.adapter_for(access) as adapter:
-            s = run_sync(ws, rule.name, adapter)
+            s = run_sync(ws, rule.name, adapter, actor=current_actor())
             msg = (f"New {s.new:,} · sent {s.sent:,} · failed {s.failed:,} · holdout "
                    f"{s.holdout:,} (never sent) · consent withdrawn {s.withdrawn:,}")
             (st.success if s.ok else st.warning)(msg + (f". {s.error}" if s.error else ""))
@@ -165,7 +166,9 @@ def _audience(ws: Workspace, campaign: str, platform: str, store: str | None,
         st.warning(s["warning"])
     for why, n in s["skipped"].items():
         st.caption(f"{why}: {n:,}")
-    st.download_button(f"Download the {PLATFORM_LABELS[platform]} CSV", data=audience.csv_bytes(),
+    st.download_button(f"Download the {PLATFORM_LABELS[platform]} CSV",
+                       data=lambda: audience.release(actor=current_actor(), workspace=ws,
+                                                     campaign=campaign),
                        file_name=download_name(campaign, layout=f"{platform}-audience"),
                        mime="text/csv", on_click="ignore", key="ads_download")
 

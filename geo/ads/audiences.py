@@ -21,11 +21,14 @@ from typing import Any
 
 import pandas as pd
 
+from geo.access import Actor, actor_or_local
 from geo.ads import hashing as h
+from geo.audit import record
 from geo.data.consent import advertisable
 from geo.data.validate import TRUE_WORDS
 from geo.errors import DataError, GeoError
 from geo.keys import email_keys
+from geo.workspace import Workspace
 
 PLATFORMS = ("google", "meta")
 COLUMNS = {"google": ["Email", "Phone", "First Name", "Last Name", "Country", "Zip"],
@@ -87,6 +90,22 @@ class AdAudience:
         """The upload file (UTF-8 CSV with the platform's headers)."""
         text: str = self.rows.to_csv(index=False)
         return text.encode("utf-8")
+
+    def release(self, *, actor: Actor | None = None, workspace: Workspace | None = None,
+                campaign: str | None = None) -> bytes:
+        """The upload file, for someone allowed to download (marketer or admin).
+
+        Personal data leaves the app here: the role is checked
+        (`geo.access.require` ``download``) and, given the workspace, the
+        download is written to its audit trail with the member count.
+        """
+        who = actor_or_local(actor)
+        who.require("download")
+        data = self.csv_bytes()
+        if workspace is not None:
+            record(workspace, "download", self.members, actor=who,
+                   layout=f"{self.platform}-audience", campaign=campaign)
+        return data
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready counts: members, skipped per reason, the minimum flag."""

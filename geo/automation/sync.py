@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from geo.access import Actor, actor_or_local
+from geo.audit import record
 from geo.automation.rules import SyncRule, load_rule
 from geo.automation.state import SyncState, state_path
 from geo.campaign_settings import load_settings
@@ -202,7 +204,7 @@ def draw_batch(workspace: Workspace, rule: SyncRule, customers: pd.DataFrame,
 
 
 def _join_campaign(workspace: Workspace, rule: SyncRule, batch: pd.DataFrame,
-                   stores: pd.DataFrame, today: pd.Timestamp) -> None:
+                   stores: pd.DataFrame, today: pd.Timestamp, actor: Actor | None = None) -> None:
     """Add the batch to the rule's running campaign (again harmlessly: rows of a run are replaced)."""
     name = campaign_of(rule)
     previous = None
@@ -222,7 +224,7 @@ def _join_campaign(workspace: Workspace, rule: SyncRule, batch: pd.DataFrame,
                          today=str(today.date()))
     params = {**plan.params(), "sync_rule": rule.name, "provider": rule.provider,
               "list_id": rule.list_id, "tag": rule.tag, "offer_days": rule.offer_days}
-    saved = save_campaign(workspace, name, targets, params, overwrite=True)
+    saved = save_campaign(workspace, name, targets, params, overwrite=True, actor=actor)
     # the offer window of a running campaign spans every lead's own window
     meta = dict(saved.meta)
     meta["offer_start"] = pd.to_datetime(targets["offer_start"]).min().isoformat()
@@ -281,7 +283,7 @@ def send_batch(workspace: Workspace, rule: SyncRule, adapter: Adapter, run_id: s
 
 def _finish_run(workspace: Workspace, state: SyncState, rule: SyncRule, adapter: Adapter,
                 run_id: str, customers: pd.DataFrame, stores: pd.DataFrame,
-                summary: SyncSummary) -> None:
+                summary: SyncSummary, actor: Actor | None = None) -> None:
     path = batch_path(workspace, run_id)
     if not path.exists():
         state.update_run(run_id, status="interrupted", error=f"batch file {path} is missing")
@@ -291,7 +293,7 @@ def _finish_run(workspace: Workspace, state: SyncState, rule: SyncRule, adapter:
     run = state.run(run_id)
     if run["status"] == "prepared":
         _join_campaign(workspace, rule, batch, stores, pd.Timestamp(str(run["started_at"]))
-                       .tz_localize(None))
+                       .tz_localize(None), actor=actor)
     state.update_run(run_id, status="sending")
     try:
         counts = send_batch(workspace, rule, adapter, run_id, batch, customers)
@@ -306,8 +308,14 @@ def _finish_run(workspace: Workspace, state: SyncState, rule: SyncRule, adapter:
 
 
 def run_sync(workspace: Workspace, rule_name: str, adapter: Adapter | None, *,
-             dry_run: bool = False, now: pd.Timestamp | str | None = None) -> SyncSummary:
+             dry_run: bool = False, now: pd.Timestamp | str | None = None,
+             actor: Actor | None = None) -> SyncSummary:
     """Run a rule once (see the module notes); the caller holds the rule's lock.
+
+    A run that may send needs the ``automation`` permission (admin,
+    `geo.access.require`); it is written to the workspace's audit trail with
+    its counts, provider and list, even when its upload stopped. A dry run only
+    counts and is open to every role.
 
     Parameters
     ----------
@@ -321,7 +329,24 @@ def run_sync(workspace: Workspace, rule_name: str, adapter: Adapter | None, *,
         Count the new leads and how they would split; save and send nothing.
     now
         The run's time (naive UTC); the offer starts that day. Default: now.
+    actor
+        Who runs it; None is the operating-system user (`geo.access.local_actor`).
     """
+    who = actor_or_local(actor)
+    if not dry_run:
+        who.require("automation")
+    summary = _run_sync(workspace, rule_name, adapter, dry_run=dry_run, now=now, actor=who)
+    if not dry_run and summary.runs + summary.resumed:
+        rule = load_rule(workspace, rule_name)
+        record(workspace, "automation", summary.sent, actor=who, rule=rule.name,
+               provider=rule.provider, list=rule.list_id, runs=summary.runs + summary.resumed,
+               new=summary.new, treatment=summary.treatment, holdout=summary.holdout,
+               failed=summary.failed, error=summary.error)
+    return summary
+
+
+def _run_sync(workspace: Workspace, rule_name: str, adapter: Adapter | None, *,
+              dry_run: bool, now: pd.Timestamp | str | None, actor: Actor) -> SyncSummary:
     rule = load_rule(workspace, rule_name)
     if adapter is None and not dry_run:
         raise GeoError("a sync that sends needs the provider adapter")
@@ -338,7 +363,7 @@ def run_sync(workspace: Workspace, rule_name: str, adapter: Adapter | None, *,
             for run_id in state.open_runs(rule.name):
                 log.info("sync %s: resuming run %s", rule.name, run_id)
                 summary.resumed.append(run_id)
-                _finish_run(workspace, state, rule, adapter, run_id, customers, stores, summary)
+                _finish_run(workspace, state, rule, adapter, run_id, customers, stores, summary, actor)
             if summary.error:
                 return summary
         seen = state.seen(rule.name)
@@ -374,5 +399,5 @@ def run_sync(workspace: Workspace, rule_name: str, adapter: Adapter | None, *,
         batch.to_parquet(path, index=False)
         state.add_run(rule.name, run_id, number, counts, _seen_frame(customers))
         assert adapter is not None
-        _finish_run(workspace, state, rule, adapter, run_id, customers, stores, summary)
+        _finish_run(workspace, state, rule, adapter, run_id, customers, stores, summary, actor)
     return summary

@@ -36,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Build the list, write it and print its summary (exit 2 without ads_consent)."""
     customers = read_raw(args.customers) if args.customers else None
+    ws = None
     if args.targets:
         targets, name = read_raw(args.targets), args.targets.name
     elif args.workspace and args.campaign:
@@ -49,6 +50,6 @@ def run(args: argparse.Namespace) -> int:
     audience = build_audience(targets, args.platform, customers=customers, store_id=args.store,
                               default_country=args.country, file=name)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_bytes(audience.csv_bytes())
+    args.out.write_bytes(audience.release(workspace=ws, campaign=args.campaign))
     print_json({**audience.summary(), "store": args.store, "out": str(args.out)})
     return 0
