@@ -331,3 +331,11 @@ def test_a_generic_file_with_email_and_zip_is_not_taken_for_klaviyo():
 
     assert detect_layout(["Email", "Zip", "consent", "lat", "lon"], "customers") is None
     assert detect_layout(["Email", "$zip", "$city"], "customers").name == "klaviyo"
+
+
+def test_a_trimmed_shopify_export_is_still_recognised():
+    from geo.data.layouts import detect_layout
+
+    cols = ["Customer ID", "First Name", "Email", "Accepts Email Marketing", "Default Address Zip",
+            "Default Address Country Code", "Phone"]
+    assert detect_layout(cols, "customers").name == "shopify"

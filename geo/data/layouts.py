@@ -160,7 +160,8 @@ SHOPIFY = Layout(
     name="shopify", label="Shopify customers export", kind="customers",
     signature=(("Customer ID",), ("Email",),
                ("Accepts Email Marketing", "Accepts Marketing"),
-               ("Default Address Address1", "Address1", "Total Orders")),
+               ("Default Address Address1", "Address1", "Total Orders", "Default Address Zip",
+                "Default Address Country Code")),
     fields={
         "customer_id": ("Customer ID",),
         "email": ("Email",),
