@@ -69,9 +69,11 @@ class Meter:
                 pass
 
     def mark(self) -> tuple[int, int]:
+        """Where the counters stand now (for `since`)."""
         return len(self.ws), len(self.static)
 
     def since(self, mark: tuple[int, int]) -> int:
+        """Bytes received since ``mark``."""
         return sum(self.ws[mark[0]:]) + sum(self.static[mark[1]:])
 
 

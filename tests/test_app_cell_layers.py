@@ -38,3 +38,13 @@ def test_catchments_page_sends_cells_coloured_by_store(low_threshold):
     assert not at.exception, at.exception
     cells = layers(at)["customers"]
     assert cells["@@type"] == "H3HexagonLayer" and cells["data"].startswith("/app/static/generated/assigned-cells-")
+
+
+def test_radius_comparison_map_sends_cells_by_kind(low_threshold):
+    at = run_app("app_pages/catchments.py")
+    assert not at.exception, at.exception
+    spec = json.loads(at.get("deck_gl_json_chart")[1].proto.json)   # the comparison's map
+    by_id = {layer["id"]: layer for layer in spec["layers"]}
+    cells = by_id["customers"]
+    assert cells["@@type"] == "H3HexagonLayer"
+    assert cells["data"].startswith("/app/static/generated/compare-cells-")

@@ -13,8 +13,9 @@ import streamlit as st
 
 from geo.catchments.compare import Distances, classify, compare_counts, distances, sentence, store_table
 from geo.modes import Mode
+from geo.views.aggregate import aggregated
 from geo.views.maps import OSM_ATTRIBUTION, compare_deck, compare_legend, compare_points_json
-from ui import cache, engine
+from ui import cache, cell_layers, engine
 from ui.selection import Selection
 
 
@@ -40,6 +41,15 @@ def points_url(sel: Selection, km: float, minutes: float) -> str:
     """URL of the customers coloured by radius / travel time (static JSON)."""
     kinds = classify(store_distances(sel), km, minutes)
     return cache.publish_static("compare", compare_points_json(sel.customers(), kinds))
+
+
+@st.cache_data(show_spinner="Counting customers per area…", max_entries=32)
+def cells_url(sel: Selection, km: float, minutes: float) -> str:
+    """URL of the customers by radius / travel time per H3 cell (`geo.views.aggregate.kind_cells`)."""
+    from geo.views.aggregate import cells_json, kind_cells
+
+    kinds = classify(store_distances(sel), km, minutes)
+    return cache.publish_static("compare-cells", cells_json(kind_cells(sel.customers(), kinds)))
 
 
 def _legend(minutes: float, km: float) -> None:
@@ -85,10 +95,12 @@ def radius_versus_time(sel: Selection, bands: list[float], *,
     st.info(sentence(names[focus], c["by_store"][focus], km, minutes, sel.mode))
     left, right = st.columns([4, 1])
     with left:
+        n = len(sel.customers())   # at scale, cells by kind instead of a point per customer
         deck = compare_deck(sel.chosen_stores(), km=float(km),
-                            points_url=points_url(sel, float(km), float(minutes)),
+                            points_url="" if aggregated(n) else points_url(sel, float(km), float(minutes)),
                             view=view, catchments=catchments(minutes) if catchments else None,
                             roads_url=roads_url)
+        deck = cell_layers.compare_layers(deck, lambda: cells_url(sel, float(km), float(minutes)), n)
         st.pydeck_chart(deck, height=520, key="cmp_map")
         st.caption(f"Map data {OSM_ATTRIBUTION}. Radius: great-circle distance from each store.")
     with right:
