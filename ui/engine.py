@@ -121,3 +121,15 @@ def threshold(sel: Selection, store_id: str, n: int) -> float:
 
     store = sel.with_(stores=(store_id,)).chosen_stores()
     return threshold_minutes(router(sel.source, sel.mode), store.iloc[0], sel.customers(), n)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def band_table(sel: Selection, bands: tuple[float, ...], km: float | None = None) -> pd.DataFrame:
+    """`geo.catchments.trade_area.band_table` of the selection's stores (by km when ``km`` is given)."""
+    from geo.catchments import trade_area
+
+    stores = sel.chosen_stores()
+    if km is None:
+        return trade_area.band_table(assignment(sel), sel.customers(), stores, list(bands))
+    return trade_area.band_table(radius_assignment(sel, km), sel.customers(), stores, list(bands),
+                                 by="crow_km")
