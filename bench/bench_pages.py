@@ -7,12 +7,13 @@ builder as ``bench_reach_browser.py``. For each size it starts
 ``streamlit run`` on loopback (as ``tests/streamlit_server.py`` does) and
 drives one headless Debian Chromium (Playwright):
 
-* **cold**: each page opened once, first thing after a fresh server start
-  (server caches empty; each page on its own new server, so no page warms
-  another's caches);
-* **warm**: on one server whose caches the cold pass of every page has
-  filled, each page is opened ``--repeats`` times in a fresh browser tab
-  (new Streamlit session, caches kept);
+* **cold**: each page opened once, first thing after a fresh server start,
+  in a fresh browser (server caches empty, browser cache empty; each page on
+  its own new server, so no page warms another's caches);
+* **warm**: on one server whose caches a first open of every page has
+  filled, each page is opened ``--repeats`` times in a new tab of the same
+  browser context (a new Streamlit session; the server's caches and the
+  browser's HTTP cache of Streamlit's scripts kept, as for a returning user);
 
 "settled" means the app is connected, the script has finished, no skeleton
 is left, the network is idle (static layer files fetched) and, on the reach
@@ -49,6 +50,7 @@ from tests.streamlit_server import launch_browser, streamlit_server, wait_for_ap
 PAGES = {"map": "Map", "catchments": "Catchments", "reach": "Reach & targets",
          "export": "Export", "funnel": "Funnel", "data": "Data & workspaces"}
 TIMEOUT_MS = 900_000
+VIEWPORT = {"width": 1500, "height": 1100}
 
 
 class Meter:
@@ -101,14 +103,14 @@ def settle(page, path: str) -> float:  # noqa: ANN001
 
 
 def open_page(browser, url: str, path: str) -> tuple[float, int, object]:  # noqa: ANN001
-    """Open ``path`` in a new tab; seconds until settled, bytes received, and the tab.
+    """Open ``path`` in a new tab of ``browser`` (a browser context); seconds until settled, bytes, the tab.
 
     Settled: the last websocket frame or static file received (or the reach
     preview drawn, if later), once the checks of `settle` have passed; the
     fixed waits of those checks (250 ms twice, 500 ms of network idle) are
     not counted.
     """
-    tab = browser.new_page(viewport={"width": 1500, "height": 1100})
+    tab = browser.new_page()
     meter = Meter(tab)
     t = time.perf_counter()
     tab.goto(f"{url}/{path}", timeout=TIMEOUT_MS)
@@ -156,7 +158,7 @@ def cold(root: Path, pages: list[str]) -> dict[str, tuple[float, int]]:
         reset_settings(root)
         with streamlit_server(root, timeout_s=300) as url, sync_playwright() as pw:
             browser = launch_browser(pw)
-            seconds, sent, _ = open_page(browser, url, path)
+            seconds, sent, _ = open_page(browser.new_context(viewport=VIEWPORT), url, path)
             browser.close()
         out[path] = (seconds, sent)
         print(f"  cold {PAGES[path]}: {seconds:.1f} s, {sent / 1e6:.2f} MB", flush=True)
@@ -174,14 +176,15 @@ def warm(root: Path, pages: list[str], repeats: int, moves: int) -> dict:
     moved: list[int] = []
     with streamlit_server(root, timeout_s=300) as url, sync_playwright() as pw:
         browser = launch_browser(pw)
+        context = browser.new_context(viewport=VIEWPORT)   # one HTTP cache, as one user's browser
         for path in pages:
-            seconds, size, tab = open_page(browser, url, path)
+            seconds, size, tab = open_page(context, url, path)
             first[path] = (seconds, size)
             print(f"  first open {PAGES[path]}: {seconds:.1f} s, {size / 1e6:.2f} MB", flush=True)
             tab.close()
         for _ in range(repeats):
             for path in pages:
-                seconds, size, tab = open_page(browser, url, path)
+                seconds, size, tab = open_page(context, url, path)
                 times[path].append(seconds)
                 sent[path].append(size)
                 if path == "reach" and moves and not moved:
@@ -219,7 +222,7 @@ def main() -> int:
               flush=True)
         cold_out = {} if args.no_cold else cold(root, pages)
         out = warm(root, pages, args.repeats, args.moves)
-        print(f"-- {n:,} customers: page | cold s | warm median s (of {args.repeats}) | "
+        print(f"-- {n:,} customers: page | {'first open' if args.no_cold else 'cold'} s | warm median s (of {args.repeats}) | "
               f"first-load MB | warm-load MB | warm <= 3 s")
         for path in pages:
             c = cold_out.get(path, out["first"][path])
