@@ -166,7 +166,7 @@ def catchments_view() -> None:
             assigned = engine.radius_assignment(sel, float(bands[-1]))
             polys = engine.rings(sel, tuple(bands))
             points_url = cell_layers.assigned_points(sel, float(bands[-1]), len(customers))
-            table = trade_area.band_table(assigned, customers, shown_stores, bands, by="crow_km")
+            table = engine.band_table(sel, tuple(bands), float(bands[-1]))
             nodes_url = roads_url = None
             pairs = None
         else:
@@ -176,7 +176,7 @@ def catchments_view() -> None:
             points_url = cell_layers.assigned_points(sel, None, len(customers))
             nodes_url = engine.sites_url(source, mode.value)
             roads_url = cache.road_paths_url(source, mode.value)
-            table = trade_area.band_table(assigned, customers, shown_stores, bands)
+            table = engine.band_table(sel, tuple(bands))
             pairs = engine.store_overlaps(sel, float(bands[-1]))
         candidate = cand_polys = whatif = None
         if st.session_state.get("cand_on") and mode.is_travel:

@@ -3,8 +3,7 @@
 import streamlit as st
 
 from geo.campaign_settings import load_settings
-from geo.views.maps import OSM_ATTRIBUTION, STORE_COLOUR, density_legend, density_radius_m, legend, overview_deck
-from geo.views.summary import headline_counts
+from geo.views.maps import OSM_ATTRIBUTION, STORE_COLOUR, density_legend, overview_deck
 from ui import cache, cell_layers
 from ui.errors import shown_as_message
 from ui.legend import show_legend
@@ -18,7 +17,7 @@ settings = ws.settings()
 
 customers, stores, cv, sv = cache.customers_and_stores(ws)
 
-counts = headline_counts(customers, stores)
+counts = cache.headline(root, ws.name, cv, sv)
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Customers", f"{counts['customers']:,}")
 c2.metric("Opted in", f"{counts['opted_in']:,}", help="Opted in and not unsubscribed.")
@@ -38,7 +37,7 @@ show = {
 online = controls[6].toggle("Online basemap (Carto, needs internet)", False, key="map_basemap",
                             help="Off: the map draws the OpenStreetMap roads it has, with no internet.")
 
-hex_m = density_radius_m(customers["lat"].quantile([0.01, 0.99]), customers["lon"].quantile([0.01, 0.99]))
+hex_m = cache.density_hex_m(root, ws.name, cv)
 map_col, legend_col = st.columns([5, 1])
 with map_col:
     with shown_as_message("Could not load the road network"):
@@ -55,7 +54,7 @@ with map_col:
     st.caption(f"Map data {OSM_ATTRIBUTION}."
                + (" The demo's customers are synthetic." if settings.get("demo") else ""))
 with legend_col:
-    show_legend("Customers", legend(customers, colour_by))
+    show_legend("Customers", cache.customer_legend(root, ws.name, cv, colour_by))
     show_legend("Stores", [("store (name on hover; labels thinned where they would overlap)",
                             STORE_COLOUR)])
     if show["density"]:

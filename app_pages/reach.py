@@ -170,6 +170,21 @@ def ring_tagged(targets: pd.DataFrame, limit: float, delta: float | None, mode: 
     return targets if delta is None else tag_prospects(targets, limit, delta, mode)
 
 
+def ring_wanted(n_customers: int) -> bool:
+    """Whether to measure the prospects ring: always below the map threshold, on request above it.
+
+    The ring's map carries up to 20,000 points inline (about 4.5 MB) and is sent
+    again at every settled slider move, so at scale (`geo.views.aggregate.aggregated`)
+    it waits for the user to ask.
+    """
+    from geo.views.aggregate import aggregated
+
+    if not aggregated(n_customers):
+        return True
+    return st.toggle("Measure the prospects ring (its map resends up to 20,000 points at "
+                     "every slider move)", key="reach_ring_on", persist_state="session")
+
+
 def research_panel(sel: Selection, index, r, limit: float, holdout: float, now) -> float | None:  # noqa: ANN001
     """Store choice (Huff), the prospects ring and untapped areas of this catchment.
 
@@ -181,10 +196,13 @@ def research_panel(sel: Selection, index, r, limit: float, holdout: float, now) 
                 market.huff_section(sel, limit, r.per_store)
     delta = None
     with st.expander("Prospects slightly further away"):
-        with shown_inline("Could not measure the prospects ring"):
-            delta = market.prospects_section(index, sel, limit, root=str(root), ws=ws.name, campaigns=campaigns,
-                                             holdout=holdout, cost_per_email=now.cost_per_email,
-                                             discount_value=now.discount_value, currency=now.currency)
+        if ring_wanted(len(sel.customers())):
+            with shown_inline("Could not measure the prospects ring"):
+                delta = market.prospects_section(index, sel, limit, root=str(root), ws=ws.name,
+                                                 campaigns=campaigns, holdout=holdout,
+                                                 cost_per_email=now.cost_per_email,
+                                                 discount_value=now.discount_value,
+                                                 currency=now.currency)
     with st.expander("Untapped areas"):
         if st.toggle("Rank untapped cells (reads the building footprints)", key="reach_untapped_on",
                      persist_state="session"):

@@ -72,3 +72,22 @@ def test_payload_is_bounded_by_cells_not_customers():
 
 def test_threshold():
     assert not aggregated(99_999) and aggregated(100_000) and aggregated(5, threshold=5)
+
+
+def test_kind_cells_count_each_kind_and_leave_out_customers_of_none():
+    from geo.views.aggregate import kind_cells
+    from geo.views.maps import COMPARE_COLOURS
+
+    rng = np.random.default_rng(3)
+    n = 2_000
+    customers = pd.DataFrame({"lat": 42.5 + rng.random(n) * 0.05, "lon": 1.5 + rng.random(n) * 0.05})
+    draw = rng.integers(0, 4, n)                   # 3: in neither set
+    kinds = {k: draw == i for i, k in enumerate(COMPARE_COLOURS)}
+    cells = kind_cells(customers, kinds, max_cells=50)
+    assert len(cells) <= 50
+    assert int(cells["n"].sum()) == int((draw < 3).sum())
+    for kind, mask in kinds.items():
+        assert int(cells[kind].sum()) == int(mask.sum())
+    top = cells[list(COMPARE_COLOURS)].to_numpy().argmax(axis=1)
+    assert cells["kind"].tolist() == [list(COMPARE_COLOURS)[t] for t in top]
+    assert all(c[:3] == COMPARE_COLOURS[k] for c, k in zip(cells["c"], cells["kind"], strict=True))

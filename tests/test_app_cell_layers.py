@@ -38,3 +38,24 @@ def test_catchments_page_sends_cells_coloured_by_store(low_threshold):
     assert not at.exception, at.exception
     cells = layers(at)["customers"]
     assert cells["@@type"] == "H3HexagonLayer" and cells["data"].startswith("/app/static/generated/assigned-cells-")
+
+
+def test_radius_comparison_map_sends_cells_by_kind(low_threshold):
+    at = run_app("app_pages/catchments.py")
+    assert not at.exception, at.exception
+    spec = json.loads(at.get("deck_gl_json_chart")[1].proto.json)   # the comparison's map
+    by_id = {layer["id"]: layer for layer in spec["layers"]}
+    cells = by_id["customers"]
+    assert cells["@@type"] == "H3HexagonLayer"
+    assert cells["data"].startswith("/app/static/generated/compare-cells-")
+
+
+def test_reach_page_measures_the_prospects_ring_on_request_at_scale(low_threshold):
+    at = run_app("app_pages/reach.py")
+    assert not at.exception, at.exception
+    assert not at.get("deck_gl_json_chart")  # the ring's inline points would be resent at every move
+    assert not any(m.label.startswith("Customers ") for m in at.metric)
+    at.toggle(key="reach_ring_on").set_value(True).run()
+    assert not at.exception, at.exception
+    assert len(at.get("deck_gl_json_chart")) == 1     # the ring's map
+    assert any(m.label.startswith("Customers ") for m in at.metric)

@@ -151,3 +151,30 @@ def customers_and_stores(ws) -> tuple[pd.DataFrame, pd.DataFrame, str, str]:
                 "Data & workspaces page.")
         st.stop()
     return customers, stores, cv, sv
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def headline(root: str, workspace: str, customers_version: str, stores_version: str) -> dict[str, int]:
+    """`geo.views.summary.headline_counts` of the workspace, once per table versions."""
+    from geo.views.summary import headline_counts
+
+    return headline_counts(table(root, workspace, "customers", customers_version),
+                           table(root, workspace, "stores", stores_version))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def customer_legend(root: str, workspace: str, version: str, colour_by: str) -> list[tuple[str, list[int]]]:
+    """`geo.views.maps.legend` of the workspace's customers, once per version and colouring."""
+    from geo.views.maps import legend
+
+    return legend(table(root, workspace, "customers", version), colour_by)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def density_hex_m(root: str, workspace: str, version: str) -> float:
+    """`geo.views.maps.density_radius_m` of the central 98 % of the workspace's customers, metres."""
+    from geo.views.maps import density_radius_m
+
+    customers = table(root, workspace, "customers", version)
+    return density_radius_m(customers["lat"].quantile([0.01, 0.99]),
+                            customers["lon"].quantile([0.01, 0.99]))

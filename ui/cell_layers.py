@@ -8,6 +8,8 @@ the threshold the deck is returned untouched and the point files are used.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pydeck as pdk
 import streamlit as st
 
@@ -68,6 +70,13 @@ def overview_layers(deck: pdk.Deck, root: str, workspace: str, version: str, n_c
     layer = cells_layer(customer_cells_url(root, workspace, version),
                         colour="sc" if colour_by == "segment" else "cc")
     return _swap(deck, layer, POINT_LAYERS, shown)
+
+
+def compare_layers(deck: pdk.Deck, cells_url: Callable[[], str], n_customers: int) -> pdk.Deck:
+    """The radius-versus-time deck with cells by kind (``cells_url()``, built only then) instead of points at scale."""
+    if not aggregated(n_customers):
+        return deck
+    return _swap(deck, cells_layer(cells_url()), ("customers",), True)
 
 
 def catchment_layers(deck: pdk.Deck, sel: Selection, km: float | None, n_customers: int) -> pdk.Deck:

@@ -13,14 +13,19 @@ import streamlit as st
 
 from geo.catchments.compare import Distances, classify, compare_counts, distances, sentence, store_table
 from geo.modes import Mode
+from geo.views.aggregate import aggregated
 from geo.views.maps import OSM_ATTRIBUTION, compare_deck, compare_legend, compare_points_json
-from ui import cache, engine
+from ui import cache, cell_layers, engine
 from ui.selection import Selection
 
 
-@st.cache_data(show_spinner="Measuring straight-line and road distances…", max_entries=16)
+@st.cache_resource(show_spinner="Measuring straight-line and road distances…", max_entries=4)
 def store_distances(sel: Selection) -> Distances:
-    """Great-circle km and travel minutes between every customer and chosen store of ``sel``."""
+    """Great-circle km and travel minutes between every customer and chosen store of ``sel``.
+
+    Shared and read-only (customers x stores arrays: 800 MB at 1M customers and
+    50 stores, never pickled or copied per rerun).
+    """
     return distances(engine.router(sel.source, sel.mode), sel.chosen_stores(), sel.customers(),
                      mode=sel.mode, traffic=sel.traffic)
 
@@ -36,6 +41,15 @@ def points_url(sel: Selection, km: float, minutes: float) -> str:
     """URL of the customers coloured by radius / travel time (static JSON)."""
     kinds = classify(store_distances(sel), km, minutes)
     return cache.publish_static("compare", compare_points_json(sel.customers(), kinds))
+
+
+@st.cache_data(show_spinner="Counting customers per area…", max_entries=32)
+def cells_url(sel: Selection, km: float, minutes: float) -> str:
+    """URL of the customers by radius / travel time per H3 cell (`geo.views.aggregate.kind_cells`)."""
+    from geo.views.aggregate import cells_json, kind_cells
+
+    kinds = classify(store_distances(sel), km, minutes)
+    return cache.publish_static("compare-cells", cells_json(kind_cells(sel.customers(), kinds)))
 
 
 def _legend(minutes: float, km: float) -> None:
@@ -61,8 +75,7 @@ def radius_versus_time(sel: Selection, bands: list[float], *,
     minutes = float(st.select_slider("Travel time (minutes)", options=[float(b) for b in bands],
                                      value=float(bands[0]), format_func=lambda b: f"{b:g} min",
                                      key="cmp_minutes"))
-    d = store_distances(sel)
-    suggested = sorted(compare_counts(d, sel.customers(), 1.0, minutes)["by_store"].values(),
+    suggested = sorted(counts(sel, 1.0, minutes)["by_store"].values(),
                        key=lambda c: c["best_km"])
     default_km = round(float(suggested[len(suggested) // 2]["best_km"]), 1) if suggested else 2.0
     km = st.slider("Radius a radius segment would use (km)", 0.2, 20.0,
@@ -82,10 +95,12 @@ def radius_versus_time(sel: Selection, bands: list[float], *,
     st.info(sentence(names[focus], c["by_store"][focus], km, minutes, sel.mode))
     left, right = st.columns([4, 1])
     with left:
+        n = len(sel.customers())   # at scale, cells by kind instead of a point per customer
         deck = compare_deck(sel.chosen_stores(), km=float(km),
-                            points_url=points_url(sel, float(km), float(minutes)),
+                            points_url="" if aggregated(n) else points_url(sel, float(km), float(minutes)),
                             view=view, catchments=catchments(minutes) if catchments else None,
                             roads_url=roads_url)
+        deck = cell_layers.compare_layers(deck, lambda: cells_url(sel, float(km), float(minutes)), n)
         st.pydeck_chart(deck, height=520, key="cmp_map")
         st.caption(f"Map data {OSM_ATTRIBUTION}. Radius: great-circle distance from each store.")
     with right:

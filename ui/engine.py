@@ -38,9 +38,13 @@ def unplaced_stores(sel: Selection) -> pd.DataFrame:
     return router(sel.source, sel.mode).place_stores(sel.chosen_stores()).unplaced
 
 
-@st.cache_data(show_spinner="Routing customers to their nearest store…", max_entries=32)
+@st.cache_resource(show_spinner="Routing customers to their nearest store…", max_entries=8)
 def assignment(sel: Selection) -> pd.DataFrame:
-    """Nearest store by travel time for every customer (no minute limit: bands filter later)."""
+    """Nearest store by travel time for every customer (no minute limit: bands filter later).
+
+    Shared and read-only: one frame per selection for every page and session,
+    never unpickled per call (a copy of a 1M-row frame per rerun otherwise).
+    """
     return assign_customers(router(sel.source, sel.mode), sel.chosen_stores(), sel.customers(),
                             mode=sel.mode, traffic=sel.traffic)
 
@@ -52,9 +56,9 @@ def coverage(sel: Selection) -> Coverage:
     return network_coverage(router(sel.source, sel.mode), sel.stores_table(), sel.customers())
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_resource(show_spinner=False, max_entries=8)
 def radius_assignment(sel: Selection, km: float) -> pd.DataFrame:
-    """Nearest store by crow-flies distance, within ``km`` kilometres."""
+    """Nearest store by crow-flies distance, within ``km`` kilometres (shared, read-only)."""
     return radius_assign(sel.chosen_stores(), sel.customers(), km)
 
 
@@ -117,3 +121,15 @@ def threshold(sel: Selection, store_id: str, n: int) -> float:
 
     store = sel.with_(stores=(store_id,)).chosen_stores()
     return threshold_minutes(router(sel.source, sel.mode), store.iloc[0], sel.customers(), n)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def band_table(sel: Selection, bands: tuple[float, ...], km: float | None = None) -> pd.DataFrame:
+    """`geo.catchments.trade_area.band_table` of the selection's stores (by km when ``km`` is given)."""
+    from geo.catchments import trade_area
+
+    stores = sel.chosen_stores()
+    if km is None:
+        return trade_area.band_table(assignment(sel), sel.customers(), stores, list(bands))
+    return trade_area.band_table(radius_assignment(sel, km), sel.customers(), stores, list(bands),
+                                 by="crow_km")

@@ -21,7 +21,14 @@ import pydeck as pdk
 from geo.cells import DEFAULT_RESOLUTION, cell_hex, cell_ids
 from geo.data.consent import contactable
 from geo.text import plural
-from geo.views.maps import CONSENT_COLOURS, OTHER_COLOUR, UNREACHABLE_COLOUR, segment_colours
+from geo.views.maps import (
+    COMPARE_COLOURS,
+    COMPARE_LABELS,
+    CONSENT_COLOURS,
+    OTHER_COLOUR,
+    UNREACHABLE_COLOUR,
+    segment_colours,
+)
 
 AGGREGATE_FROM = 100_000
 """Customers from which pages draw cells instead of points."""
@@ -156,6 +163,42 @@ def assigned_cells(customers: pd.DataFrame, assigned: pd.DataFrame, palette: dic
                     (f"<br>{int(a - r):,} unreachable" if a > r else "")
                     for a, r, s, p in zip(n, reach, sid, share, strict=True)],
     })
+    out.attrs["resolution"] = res
+    return out
+
+
+def kind_cells(customers: pd.DataFrame, kinds: dict[str, np.ndarray], *,
+               max_cells: int = MAX_CELLS) -> pd.DataFrame:
+    """Radius versus travel time per cell: customers of each kind, coloured by the cell's most frequent kind.
+
+    ``kinds`` holds boolean masks ``both``, ``radius_only``, ``time_only`` in
+    the customers' row order (`geo.catchments.compare.classify`); customers in
+    none of them are left out, as on the point map.
+
+    Returns
+    -------
+    DataFrame
+        ``h``, ``n`` (customers of any kind), one count column per kind,
+        ``kind`` (the most frequent; ties: the earlier of `COMPARE_COLOURS`),
+        ``c`` (its colour) and ``tooltip``; ``attrs["resolution"]``.
+    """
+    names = list(COMPARE_COLOURS)
+    code = np.full(len(customers), -1, dtype=np.int64)
+    for i, kind in reversed(list(enumerate(names))):
+        code[np.asarray(kinds[kind], dtype=bool)] = i
+    rows = np.flatnonzero(code >= 0)
+    cells, index, res = grid(customers["lat"].to_numpy(float)[rows], customers["lon"].to_numpy(float)[rows],
+                             max_cells=max_cells)
+    k = len(cells)
+    per_kind = {kind: np.bincount(index[code[rows] == i], minlength=k) for i, kind in enumerate(names)}
+    n = np.bincount(index, minlength=k)
+    top, _ = _dominant(index, code[rows], k)
+    top_kind = [names[t] for t in np.maximum(top, 0)]
+    out = pd.DataFrame({"h": cell_hex(cells), "n": n, **per_kind, "kind": top_kind,
+                        "c": _with_alpha([COMPARE_COLOURS[t] for t in top_kind], _alpha(n))})
+    out["tooltip"] = [f"<b>{plural(int(a), 'customer')}</b><br>" + "<br>".join(
+        f"{int(per_kind[kind][i]):,} {COMPARE_LABELS[kind]}" for kind in names if per_kind[kind][i])
+        for i, a in enumerate(n)]
     out.attrs["resolution"] = res
     return out
 
