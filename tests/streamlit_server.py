@@ -90,6 +90,28 @@ def wait_for_app(page, timeout_ms: float = 90_000) -> None:
         timeout=timeout_ms)
 
 
+def choose_option(page, box, name: str, *, tries: int = 3) -> None:
+    """Open the selectbox ``box`` and pick the option ``name``.
+
+    A rerun that lands between opening the list and the click redraws the
+    widget and closes the list; then the list is opened again (up to ``tries``).
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(tries):
+        wait_for_app(page)
+        box.click()
+        try:
+            page.get_by_role("option", name=name, exact=True).click(timeout=10_000)
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise
+            page.keyboard.press("Escape")
+            continue
+        wait_for_app(page)
+        return
+
+
 def webgl2_available(page) -> bool:
     """True when the page can create a WebGL2 context."""
     return bool(page.evaluate(

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from geo.workspace import list_workspaces, open_workspace
-from tests.streamlit_server import launch_browser, streamlit_server, wait_for_app
+from tests.streamlit_server import choose_option, launch_browser, streamlit_server, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -94,9 +94,7 @@ def test_upload_map_a_column_by_hand_import_and_see_the_count_on_the_map(demo_ro
         assert "not in the file" in email_box.get_attribute("placeholder")
         assert main.get_by_role("combobox", name="customer_id *").input_value() == "Customer No"
         assert "Choose a column of crm.csv for email" in main.inner_text()
-        email_box.click()
-        page.get_by_role("option", name="Mail Addr", exact=True).click()
-        wait_for_app(page)
+        choose_option(page, email_box, "Mail Addr")
         assert email_box.input_value() == "Mail Addr"
         assert "Choose a column" not in main.inner_text()
         click_import(page)
