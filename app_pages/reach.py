@@ -202,7 +202,7 @@ def research_panel(sel: Selection, index, r, limit: float, holdout: float, now) 
                                                  campaigns=campaigns, holdout=holdout,
                                                  cost_per_email=now.cost_per_email,
                                                  discount_value=now.discount_value,
-                                                 currency=now.currency)
+                                                 currency=now.currency, audience_key=audience_key)
     with st.expander("Untapped areas"):
         if st.toggle("Rank untapped cells (reads the building footprints)", key="reach_untapped_on",
                      persist_state="session"):

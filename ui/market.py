@@ -126,8 +126,30 @@ def decay_curve(root: str, ws: str, campaigns: str, mode: str) -> prospects.Deca
     return prospects.fit_decay(open_workspace(ws, Path(root)), mode)
 
 
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _ring_outcome(sel: Selection, audience_key: str, limit: float, delta: float, campaigns: str,
+                  holdout: float, cost_per_email: float, discount_value: float, *, _index: ReachIndex,
+                  _curve: prospects.DecayCurve | None) -> prospects.RingOutcome:
+    """`geo.targeting.prospects.ring_outcome`, shared and read-only.
+
+    ``_index`` is keyed by ``sel`` and ``audience_key``, ``_curve`` by ``sel`` and ``campaigns``.
+    """
+    return prospects.ring_outcome(_index, limit, delta, _curve, holdout=holdout,
+                                  cost_per_email=cost_per_email, discount_value=discount_value)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _marginal_returns(sel: Selection, audience_key: str, upto: float, step: float, campaigns: str,
+                      holdout: float, cost_per_email: float, discount_value: float, *,
+                      _index: ReachIndex, _curve: prospects.DecayCurve) -> pd.DataFrame:
+    """`geo.targeting.prospects.marginal_returns`, shared and read-only (keys as `_ring_outcome`)."""
+    return prospects.marginal_returns(_index, _curve, upto=upto, step=step, holdout=holdout,
+                                      cost_per_email=cost_per_email, discount_value=discount_value)
+
+
 def prospects_section(index: ReachIndex, sel: Selection, limit: float, *, root: str, ws: str, campaigns: str,
-                      holdout: float, cost_per_email: float, discount_value: float, currency: str) -> float | None:
+                      holdout: float, cost_per_email: float, discount_value: float, currency: str,
+                      audience_key: str) -> float | None:
     """The ring just beyond the band: counts, expected outcome, suggestion, map; returns Δ when added to the list."""
     from geo.money import format_money
     from geo.views.market_maps import ring_deck
@@ -144,8 +166,8 @@ def prospects_section(index: ReachIndex, sel: Selection, limit: float, *, root: 
     add = c3.checkbox("Add the ring to the target list (own band and tag)", key="reach_ring_add",
                       persist_state="session")
     curve = decay_curve(root, ws, campaigns, mode.value)
-    o = prospects.ring_outcome(index, limit, delta, curve, holdout=holdout, cost_per_email=cost_per_email,
-                               discount_value=discount_value)
+    o = _ring_outcome(sel, audience_key, limit, delta, campaigns, holdout, cost_per_email, discount_value,
+                      _index=index, _curve=curve)
     total = o.counts.iloc[-1]
     m = st.columns(4)
     m[0].metric(f"Customers {limit:g}–{limit + delta:g} {unit}", f"{int(total['in_catchment']):,}")
@@ -155,9 +177,9 @@ def prospects_section(index: ReachIndex, sel: Selection, limit: float, *, root: 
         m[3].metric("Expected redemptions", f"{o.redemptions:,.1f}",
                     help=f"revenue {format_money(o.revenue, currency)}, cost {format_money(o.cost, currency)}")
         st.caption(o.message + f" Marginal return: {format_money(o.marginal_return, currency)} per extra {unit}.")
-        table = prospects.marginal_returns(index, curve, upto=max(limit + delta, 1.0) * 2, step=1.0
-                                           if unit == "min" else 0.25, holdout=holdout,
-                                           cost_per_email=cost_per_email, discount_value=discount_value) \
+        table = _marginal_returns(sel, audience_key, max(limit + delta, 1.0) * 2,
+                                  1.0 if unit == "min" else 0.25, campaigns, holdout, cost_per_email,
+                                  discount_value, _index=index, _curve=curve) \
             if curve is not None else pd.DataFrame()
         best = prospects.suggest_limit(table, threshold)
         end = float(table["limit"].iloc[-1]) + float(table["limit"].diff().iloc[-1]) if len(table) > 1 else None
