@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -98,3 +99,13 @@ def run_app(page: str | None = None, *, timeout: float = 180):
         at.switch_page(page)
         at.run()
     return at
+
+
+@pytest.fixture(autouse=True)
+def _restore_main_module():
+    """Put back ``__main__`` after each test: an AppTest run leaves app.py there, and Dask's spawned
+    worker processes would then re-run app.py (building the demo) and fail to start."""
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
