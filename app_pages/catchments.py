@@ -85,7 +85,7 @@ store_names = dict(zip(all_ids, stores["name"].astype(str), strict=True))
 
 
 def add_clicked_store() -> None:
-    """A click on a store marker adds it to the selection; a click on a road node places a candidate."""
+    """A click on a store marker adds it to the selection; with the what-if on, a click on a road places the candidate."""
     objects = st.session_state["catch_map"]["selection"]["objects"]
     for obj in objects.get("stores", []):
         if obj["store_id"] not in st.session_state["catch_stores"]:
@@ -174,7 +174,8 @@ def catchments_view() -> None:
             assigned = engine.assignment(sel)
             polys = engine.travel_catchments(sel, tuple(bands))
             points_url = cell_layers.assigned_points(sel, None, len(customers))
-            nodes_url = engine.sites_url(source, mode.value)
+            # the road nodes are only clickable sites for a candidate: sent when the what-if is on
+            nodes_url = engine.sites_url(source, mode.value) if st.session_state.get("cand_on") else None
             roads_url = cache.road_paths_url(source, mode.value)
             table = engine.band_table(sel, tuple(bands))
             pairs = engine.store_overlaps(sel, float(bands[-1]))

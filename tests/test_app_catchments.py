@@ -44,7 +44,7 @@ def test_map_spec_serves_layers_by_url(app):
     raw = app.get("deck_gl_json_chart")[0].proto.json
     spec = json.loads(raw)
     ids = [layer["id"] for layer in spec["layers"]]
-    assert ids == ["roads", "catchments", "customers", "sites", "stores"]
+    assert ids == ["roads", "catchments", "customers", "stores"]   # road nodes only with the what-if on
     by_id = {layer["id"]: layer for layer in spec["layers"]}
     assert by_id["catchments"]["data"].startswith("/app/static/generated/catchments-")
     assert len(raw) < 20_000
@@ -76,3 +76,4 @@ def test_what_if_candidate_reports_won_customers(app):
     assert "Candidate store" in text and "would win" in text
     ids = [layer["id"] for layer in json.loads(app.get("deck_gl_json_chart")[0].proto.json)["layers"]]
     assert "candidate" in ids and "candidate-catchments" in ids
+    assert "sites" in ids                                      # roads are clickable sites now

@@ -40,8 +40,12 @@ def test_catchments_page_sends_cells_coloured_by_store(low_threshold):
     assert cells["@@type"] == "H3HexagonLayer" and cells["data"].startswith("/app/static/generated/assigned-cells-")
 
 
-def test_radius_comparison_map_sends_cells_by_kind(low_threshold):
+def test_radius_comparison_map_is_drawn_on_request_with_cells_by_kind(low_threshold):
     at = run_app("app_pages/catchments.py")
+    assert not at.exception, at.exception
+    assert len(at.get("deck_gl_json_chart")) == 1      # at scale only the catchments map opens with the page
+    assert any(m.label == "Radius only: wasted mails" for m in at.metric)   # the counts are there at once
+    at.toggle(key="cmp_show_map").set_value(True).run()
     assert not at.exception, at.exception
     spec = json.loads(at.get("deck_gl_json_chart")[1].proto.json)   # the comparison's map
     by_id = {layer["id"]: layer for layer in spec["layers"]}

@@ -93,21 +93,38 @@ def radius_versus_time(sel: Selection, bands: list[float], *,
     names = dict(zip(table["store_id"], table["name"], strict=True))
     focus = st.selectbox("Sentence for", list(names), format_func=lambda s: names[s], key="cmp_store")
     st.info(sentence(names[focus], c["by_store"][focus], km, minutes, sel.mode))
+    n = len(sel.customers())
+    if _map_asked(n):
+        _compare_map(sel, float(km), float(minutes), n, catchments=catchments, roads_url=roads_url, view=view)
+    st.markdown("**Per store** (counts for each store alone; best radius: the radius whose customers "
+                f"best match its {minutes:g}-minute catchment, and what still differs there)")
+    st.dataframe(table, hide_index=True, width="stretch", key="cmp_table")
+
+
+def _map_asked(n_customers: int) -> bool:
+    """Below the aggregation threshold the map is always drawn; above it, on request (a second heavy map)."""
+    if not aggregated(n_customers):
+        return True
+    return st.toggle("Show the comparison map", key="cmp_show_map",
+                     help=f"With {n_customers:,} customers the comparison map (customers per area and the "
+                          "roads) is drawn on request, so the page opens fast.")
+
+
+def _compare_map(sel: Selection, km: float, minutes: float, n: int, *,
+                 catchments: Callable[[float], dict[str, Any] | str | None] | None,
+                 roads_url: str | None, view: Any) -> None:
+    """The comparison map and its legend: points below the threshold, cells by kind above it."""
     left, right = st.columns([4, 1])
     with left:
-        n = len(sel.customers())   # at scale, cells by kind instead of a point per customer
         deck = compare_deck(sel.chosen_stores(), km=float(km),
-                            points_url="" if aggregated(n) else points_url(sel, float(km), float(minutes)),
+                            points_url="" if aggregated(n) else points_url(sel, km, minutes),
                             view=view, catchments=catchments(minutes) if catchments else None,
                             roads_url=roads_url)
-        deck = cell_layers.compare_layers(deck, lambda: cells_url(sel, float(km), float(minutes)), n)
+        deck = cell_layers.compare_layers(deck, lambda: cells_url(sel, km, minutes), n)
         st.pydeck_chart(deck, height=520, key="cmp_map")
         st.caption(f"Map data {OSM_ATTRIBUTION}. Radius: great-circle distance from each store.")
     with right:
         _legend(minutes, km)
-    st.markdown("**Per store** (counts for each store alone; best radius: the radius whose customers "
-                f"best match its {minutes:g}-minute catchment, and what still differs there)")
-    st.dataframe(table, hide_index=True, width="stretch", key="cmp_table")
 
 
 def reach_compare_line(sel: Selection, km: float, minutes: float) -> None:
