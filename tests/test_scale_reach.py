@@ -214,3 +214,75 @@ def test_radius_mode_assigns_each_part_as_it_is_read(tmp_path):
     expected = reach(customers, radius_assign(STORES, customers, km=1.0), STORES, bands=(0.5, 1.0),
                      mode="radius", holdout=0.2, seed=1)
     assert got.summary() == expected.summary() and got.summary()["targets"] > 100
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+def _cli(argv, capsys):
+    import json
+
+    from geo.cli import main
+
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, (json.loads(out) if code == 0 else None), err
+
+
+@pytest.fixture()
+def cli_inputs(tmp_path, monkeypatch):
+    monkeypatch.setenv("GEO_DATA_DIR", str(tmp_path / "data"))
+    customers, _ = synthetic(6000, 21)
+    customers["customer_id"] = pd.array([f"K{i:05d}" for i in range(len(customers))], dtype="string")
+    customers.to_parquet(tmp_path / "customers.parquet", index=False)
+    (tmp_path / "parts").mkdir()
+    for k, rows in enumerate(np.array_split(np.arange(len(customers)), 3)):
+        customers.iloc[rows].to_parquet(tmp_path / "parts" / f"p{k}.parquet", index=False)
+    STORES.to_csv(tmp_path / "stores.csv", index=False)
+    (tmp_path / "suppress.csv").write_text("email\n" + "\n".join(customers["email"].iloc[::50].str.strip()))
+    base = ["reach", "--stores", tmp_path / "stores.csv", "--mode", "radius", "--km", "0.5,1", "--holdout", "0.2",
+            "--seed", "4", "--segment", "vip,regular", "--suppression", tmp_path / "suppress.csv",
+            "--offer-start", "2026-06-01", "--today", TODAY]
+    return tmp_path, base
+
+
+def test_reach_command_writes_parquet_parts_with_the_one_file_summary(cli_inputs, capsys):
+    d, base = cli_inputs
+    code, one, err = _cli(base + ["--customers", d / "customers.parquet", "--out", d / "one.csv"], capsys)
+    assert code == 0, err
+    code, parts, err = _cli(base + ["--customers", d / "parts", "--out", d / "out", "--scheduler", "none",
+                                    "--campaign", "spring"], capsys)
+    assert code == 0, err
+    assert set(parts) == set(one)
+    assert {k: v for k, v in parts.items() if k not in ("out", "campaign", "workspace")} == \
+        {k: v for k, v in one.items() if k not in ("out", "campaign", "workspace")}
+    assert parts["targets"] > 100 and parts["holdout"] > 10 and parts["campaign"] == "spring"
+    files = sorted((d / "out").iterdir())
+    assert [f.name for f in files] == [f"targets-{i:05d}.parquet" for i in range(3)]
+    written = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    csv = pd.read_csv(d / "one.csv", dtype=str, keep_default_na=False)
+    assert sorted(written["customer_id"]) == sorted(csv["customer_id"])
+    assert sorted(written.loc[written["group"] == "holdout", "customer_id"]) == \
+        sorted(csv.loc[csv["group"] == "holdout", "customer_id"])
+    # the saved campaign holds the very codes written to the parts
+    from geo.targeting.targets import load_campaign
+    from geo.workspace import open_workspace
+    saved = load_campaign(open_workspace("default"), "spring").targets
+    assert dict(zip(saved["customer_id"], saved["coupon_code"], strict=True)) == \
+        dict(zip(written["customer_id"], written["coupon_code"], strict=True))
+
+
+def test_reach_command_provider_parts_hold_treatment_only(cli_inputs, capsys):
+    d, base = cli_inputs
+    code, got, err = _cli(base + ["--customers", d / "parts", "--out", d / "mc", "--layout", "mailchimp",
+                                  "--scheduler", "none"], capsys)
+    assert code == 0, err
+    written = pd.concat([pd.read_parquet(f) for f in sorted((d / "mc").iterdir())], ignore_index=True)
+    assert len(written) == got["treatment"] and "group" not in written.columns
+
+
+def test_reach_command_refuses_a_bad_part_by_name(cli_inputs, capsys):
+    d, base = cli_inputs
+    pd.read_parquet(d / "parts" / "p2.parquet").drop(columns="opted_in").to_parquet(d / "parts" / "p2.parquet")
+    code, _, err = _cli(base + ["--customers", d / "parts", "--out", d / "out", "--scheduler", "none"], capsys)
+    assert code == 2 and "p2.parquet" in err and "opted_in" in err and "Traceback" not in err
+    assert not (d / "out").exists()

@@ -133,6 +133,8 @@ class PartsReach:
         ``held`` (bool) and ``coupon_code`` (NA for the holdout).
     outputs
         The Parquet parts written (one per input part, in order), if any.
+    rows_written
+        Rows in those parts (treatment only in a provider layout).
     targets
         The whole target list (`build_target_list` rows) when asked for with ``keep``.
     """
@@ -144,6 +146,7 @@ class PartsReach:
     per_band: pd.DataFrame
     keys: pd.DataFrame
     outputs: list[str] = field(default_factory=list)
+    rows_written: int = 0
     targets: pd.DataFrame | None = None
 
     def summary(self) -> dict[str, Any]:
@@ -364,17 +367,22 @@ def layout_frame(targets: pd.DataFrame, layout: str) -> pd.DataFrame:
 
 
 def write_part(part: Path, label: str, assigned: Path | None, plan: pd.DataFrame, spec: TargetSpec,
-               bands: Sequence[float], out: Path | None) -> tuple[str | None, pd.DataFrame | None]:
-    """Step 4 for one part: build its targets, write them to ``out`` in the layout, keep them if asked."""
+               bands: Sequence[float], out: Path | None) -> tuple[str | None, int, pd.DataFrame | None]:
+    """Step 4 for one part: build its targets, write them to ``out`` in the layout, keep them if asked.
+
+    Returns the path written (None when ``out`` is None), the rows written and
+    the targets (with their position ``_pos`` in the whole list) when ``spec.keep``.
+    """
     targets = part_targets(part, label, assigned, plan, spec, bands)
-    written = None
+    written, rows = None, 0
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        layout_frame(targets, spec.layout).to_parquet(out, index=False)
-        written = str(out)
+        frame = layout_frame(targets, spec.layout)
+        frame.to_parquet(out, index=False)
+        written, rows = str(out), len(frame)
     if not spec.keep:
-        return written, None
-    return written, targets.assign(_pos=plan.index.to_numpy())
+        return written, rows, None
+    return written, rows, targets.assign(_pos=plan.index.to_numpy())
 
 
 # --- orchestration ----------------------------------------------------------------------------
@@ -525,15 +533,19 @@ class _Run:
         keys = target_keys([b.winners for b in done], self.holdout, self.seed, self.rules.bands,
                            lambda n: generate_codes(n, existing=self.used))
         waterfall, per_store, per_band = summarise(heads, done, keys, self.rules.stores, self.rules.bands)
-        outputs, targets = self._write(runner, keys)
-        return PartsReach(customers=sum(h.customers for h in heads),
-                          unreachable=sum(h.unreachable for h in heads), waterfall=waterfall,
-                          per_store=per_store, per_band=per_band, keys=keys[list(KEY_COLUMNS) + ["held"]],
-                          outputs=outputs, targets=targets)
+        result = PartsReach(customers=sum(h.customers for h in heads),
+                            unreachable=sum(h.unreachable for h in heads), waterfall=waterfall,
+                            per_store=per_store, per_band=per_band, keys=keys[list(KEY_COLUMNS) + ["held"]])
+        self._write(runner, keys, result)
+        return result
 
-    def _write(self, runner: _InProcess | _OnDask, keys: pd.DataFrame) -> tuple[list[str], pd.DataFrame | None]:
+    def _write(self, runner: _InProcess | _OnDask, keys: pd.DataFrame, result: PartsReach) -> None:
+        """Step 4 on every part; fills ``result.outputs``, ``rows_written`` and ``targets``."""
         if self.out_dir is None and not self.spec.keep:
-            return [], None
+            return
+        if self.out_dir is not None:  # parts of an earlier run with more parts would mix in
+            for stale in self.out_dir.glob("targets-*.parquet"):
+                stale.unlink()
         by_part = dict(tuple(keys.groupby("part", sort=True)))
         empty = keys.iloc[:0]
         tasks = [runner.submit(write_part, part, label, assigned, by_part.get(i, empty), self.spec,
@@ -541,12 +553,12 @@ class _Run:
                  for i, (part, label, assigned) in enumerate(zip(self.parts, self.labels, self.assigned,
                                                                  strict=True))]
         results = runner.gather(tasks)
-        outputs = [path for path, _ in results if path is not None]
-        if not self.spec.keep:
-            return outputs, None
-        frames = [frame for _, frame in results if frame is not None]
-        whole = pd.concat(frames, ignore_index=True).sort_values("_pos", kind="stable")
-        return outputs, whole.drop(columns="_pos").reset_index(drop=True)
+        result.outputs = [path for path, _, _ in results if path is not None]
+        result.rows_written = sum(rows for _, rows, _ in results)
+        if self.spec.keep:
+            frames = [frame for _, _, frame in results if frame is not None]
+            whole = pd.concat(frames, ignore_index=True).sort_values("_pos", kind="stable")
+            result.targets = whole.drop(columns="_pos").reset_index(drop=True)
 
 
 def _head(scan: PartScan) -> PartScan:
