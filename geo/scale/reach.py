@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from geo.errors import DataError
 from geo.keys import email_keys
@@ -324,26 +325,52 @@ def summarise(scans: Sequence[PartScan], buckets: Sequence[Bucket], keys: pd.Dat
 
 # --- step 4: write ----------------------------------------------------------------------------
 
+TARGET_FIELDS = ("customer_id", "email", "first_name", "segment")
+"""The customer columns a target row carries (`geo.targeting.reach.Reach.targets`)."""
+
+
+def read_rows(part: Path, label: str, rows: np.ndarray, columns: Sequence[str]) -> pd.DataFrame:
+    """Some rows and columns of a customers part, typed as `geo.data.tables.load_customers` types them.
+
+    The scan validated the whole part; parsing is per value, so the typed
+    values of these rows equal the full load's at a fraction of its cost.
+    """
+    from geo.data.schema import CUSTOMERS, Schema
+    from geo.data.validate import validate_table
+
+    present = [c for c in columns if c in pq.read_schema(part).names]
+    raw = pd.read_parquet(part, columns=present).iloc[rows].reset_index(drop=True)
+    schema = Schema(CUSTOMERS.name, tuple(CUSTOMERS.column(c) for c in present))
+    report = validate_table(raw, schema, label, row_numbers=rows + 2)
+    report.raise_first()
+    typed = report.valid.drop(columns="_row")
+    for c in columns:
+        if c not in typed.columns:
+            typed[c] = pd.Series(pd.NA, index=typed.index, dtype="string")
+    return typed
+
+
 def part_targets(part: Path, label: str, assigned: Path | None, plan: pd.DataFrame, spec: TargetSpec,
                  bands: Sequence[float]) -> pd.DataFrame:
     """The part's target rows (`build_target_list` columns), in ``plan`` order (`Reach.targets` order)."""
-    customers = read_customer_part(part, label)
-    assignment = part_assignment(customers, assigned, label, spec.stores, spec.mode, bands)
     rows = plan["row"].to_numpy(np.int64)
-    _, travel, crow, _, _ = catchment_values(customers, assignment, spec.stores, mode=spec.mode)
-
-    def take(col: str) -> pd.Series:
-        if col not in customers.columns:
-            return pd.Series(pd.NA, index=range(len(rows)), dtype="string")
-        return customers[col].iloc[rows].reset_index(drop=True)
-
+    radius = assigned is None
+    customers = read_rows(part, label, rows, TARGET_FIELDS + (("lat", "lon") if radius else ()))
+    assignment = (part_assignment(customers, None, label, spec.stores, spec.mode, bands) if radius
+                  else pd.read_parquet(assigned, columns=["customer_id", "travel_min", "crow_km"]).iloc[rows])
+    if not assignment["customer_id"].astype(str).reset_index(drop=True).equals(
+            customers["customer_id"].astype(str)):
+        raise DataError(label, "its assigned part no longer matches it (the part changed during the run); "
+                               "run again")
     store_ids = spec.stores["store_id"].astype("string").to_numpy()
     held = plan["held"].to_numpy(bool)
     reach_targets = pd.DataFrame({
-        "customer_id": take("customer_id"), "email": take("email"),
-        "email_key": email_keys(take("email")), "first_name": take("first_name"), "segment": take("segment"),
+        "customer_id": customers["customer_id"], "email": customers["email"],
+        "email_key": email_keys(customers["email"]), "first_name": customers["first_name"],
+        "segment": customers["segment"],
         "store_id": pd.Series(store_ids[plan["store"].to_numpy(np.int64)], dtype="string"),
-        "travel_min": travel[rows], "crow_km": crow[rows],
+        "travel_min": assignment["travel_min"].to_numpy(dtype=float, na_value=np.nan),
+        "crow_km": assignment["crow_km"].to_numpy(dtype=float, na_value=np.nan),
         "band": pd.Categorical.from_codes(plan["band"].to_numpy(np.int64), categories=list(spec.labels)),
         "group": pd.Categorical.from_codes(held.astype(np.int8), categories=GROUPS)})
     codes = plan["coupon_code"].to_numpy(object)[~held].tolist()
