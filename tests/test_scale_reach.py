@@ -178,6 +178,22 @@ def test_address_unsubscribed_in_another_part_is_never_written(tmp_path):
     assert got.summary() == expected.summary()
 
 
+@pytest.mark.parametrize("layout", ["targets", "mailchimp"])
+def test_a_part_without_targets_is_written_with_the_same_columns(tmp_path, layout):
+    import pyarrow.parquet as pq
+
+    customers, assignment = synthetic(3000, 1)
+    assignment.loc[:999, "reachable"] = False  # the first part reaches nobody
+    assigned = write_parts(customers, assignment, tmp_path, 3)
+    got = reach_parts(tmp_path / "in", assigned, STORES, bands=BANDS, out_dir=tmp_path / "out", layout=layout,
+                      offer_start=OFFER[0], offer_end=OFFER[1], scheduler="none")
+    assert [pq.read_metadata(p).num_rows == 0 for p in got.outputs] == [True, False, False]
+    schemas = [pq.read_schema(p).remove_metadata() for p in got.outputs]
+    assert all(s.equals(schemas[0]) for s in schemas)
+    if layout == "mailchimp":
+        assert "Drive Minutes" in schemas[0].names
+
+
 def test_bad_part_is_refused_by_name_and_nothing_written(tmp_path):
     customers, assignment = synthetic(2000, 2)
     assigned = write_parts(customers, assignment, tmp_path, 3)

@@ -379,19 +379,22 @@ def part_targets(part: Path, label: str, assigned: Path | None, plan: pd.DataFra
                              offer_end=spec.offer_end, coupon_codes=codes)
 
 
-def layout_frame(targets: pd.DataFrame, layout: str) -> pd.DataFrame:
+def layout_frame(targets: pd.DataFrame, layout: str, mode: str) -> pd.DataFrame:
     """What a target-list part holds for ``layout``: every target (holdout marked) or a provider's rows.
 
     A provider layout keeps the treatment group only (never the holdout), as
-    `geo.export.downloads.write_download` does.
+    `geo.export.downloads.write_download` does; its travel column is named for
+    ``mode`` in every part, one without targets too.
     """
     if layout == "targets":
         out = targets.copy()
         for c in ("band", "group"):
             out[c] = out[c].astype("string")
         return out
-    from geo.export.csv_layouts import manual_import_frame
-    return manual_import_frame(targets, layout)
+    from geo.export.csv_layouts import get_layout, manual_import_frame
+    frame = manual_import_frame(targets, layout)
+    frame.columns = list(get_layout(layout).columns(mode).values())
+    return frame
 
 
 def write_part(part: Path, label: str, assigned: Path | None, plan: pd.DataFrame, spec: TargetSpec,
@@ -405,7 +408,7 @@ def write_part(part: Path, label: str, assigned: Path | None, plan: pd.DataFrame
     written, rows = None, 0
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        frame = layout_frame(targets, spec.layout)
+        frame = layout_frame(targets, spec.layout, spec.mode)
         frame.to_parquet(out, index=False)
         written, rows = str(out), len(frame)
     if not spec.keep:
