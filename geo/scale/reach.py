@@ -561,6 +561,7 @@ class _Run:
                                  [runner.submit(_candidate_piece, s, b) for s in scans], k, self.rules.bands)
                    for b in range(n_buckets)]
         done = runner.gather(buckets)
+        del scans, buckets  # the parts' pieces are no longer needed on the workers
         keys = target_keys([b.winners for b in done], self.holdout, self.seed, self.rules.bands,
                            lambda n: generate_codes(n, existing=self.used))
         waterfall, per_store, per_band = summarise(heads, done, keys, self.rules.stores, self.rules.bands)
