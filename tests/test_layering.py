@@ -2,7 +2,8 @@
 
 Stages, in the order data flows: foundation (errors, keys, workspace, modes,
 money, text, stats, campaign settings) ← data in ← road network ← catchments ←
-targeting ← export | funnel (neither imports the other) ← views ← demo ← the
+targeting ← export | funnel (neither imports the other) ← views | scale (Parquet parts, which
+write export layouts) ← demo ← the
 command line. Nothing in ``geo`` imports the views but the views themselves.
 Function-level imports count as much as module-level ones.
 """
@@ -17,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 GEO = ROOT / "geo"
 RANK = {"foundation": 0, "data": 1, "network": 2, "catchments": 3, "targeting": 4,
-        "export": 5, "funnel": 5, "ads": 5, "scale": 5, "automation": 6, "brief": 6, "views": 6, "demo": 7,
+        "export": 5, "funnel": 5, "ads": 5, "scale": 6, "automation": 6, "brief": 6, "views": 6, "demo": 7,
         "commands": 8}
 FORBIDDEN = ("streamlit", "ui", "app_pages", "app")
 

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from geo import audit
+from geo.access import actor_or_local
 from geo.campaign_settings import CampaignSettings, load_settings
 from geo.cli import print_json
 from geo.errors import DataError
@@ -18,8 +20,10 @@ from geo.scale.cluster import AUTO, check_scheduler
 
 if TYPE_CHECKING:
     from geo.network.routing import Router
+    from geo.scale.reach import PartsReach
+    from geo.workspace import Workspace
 from geo.targeting.audience import AudienceFilters
-from geo.targeting.plan import plan_campaign
+from geo.targeting.plan import CampaignPlan, plan_campaign
 from geo.targeting.reach import DEFAULT_HOLDOUT, DEFAULT_SEED, reach
 from geo.targeting.suppression import read_suppression, recently_contacted
 from geo.targeting.targets import build_target_list, save_campaign
@@ -39,9 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--customers", required=True, type=Path,
                         help="customers CSV/Parquet, or a folder of Parquet parts")
     parser.add_argument("--scheduler", default=AUTO,
-                        help="for a folder of parts, where the assignment runs: none, local (a Dask "
-                             "LocalCluster), tcp://HOST:8786, or auto (default); the audience rules and "
-                             "the holdout then run here, on every record of each address")
+                        help="for a folder of parts, where the work runs: none, local (a Dask "
+                             "LocalCluster), tcp://HOST:8786, or auto (default); assignment, audience "
+                             "rules, consent per address and counts run there, the holdout draw here")
     parser.add_argument("--mode", choices=[m.value for m in MODES], default="drive",
                         help="travel mode, or radius for crow-flies rings (default drive)")
     parser.add_argument("--minutes", default="10",
@@ -78,7 +82,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--offer-end", default=None,
                         help=f"offer end; a date alone covers that day (default: start + "
                              f"{DEFAULT_OFFER_DAYS - 1} days, a {DEFAULT_OFFER_DAYS}-day offer)")
-    parser.add_argument("--out", required=True, type=Path, help="output file (.csv or .xlsx)")
+    parser.add_argument("--out", required=True, type=Path,
+                        help="output file (.csv or .xlsx); for a folder of parts, also a folder "
+                             "receiving the list as Parquet parts (targets-NNNNN.parquet, one per "
+                             "input part)")
     parser.add_argument("--layout", choices=LAYOUTS, default="targets",
                         help="column layout: the full list, or a provider's import layout "
                              "(treatment only)")
@@ -110,48 +117,70 @@ def assignment_for(args: argparse.Namespace, stores: pd.DataFrame, customers: pd
     if Mode.parse(args.mode) is Mode.RADIUS:
         from geo.catchments.assign import radius_assign
         return radius_assign(stores, customers, km=max(bands))
-    if not args.network:
-        raise DataError("--network", f"a road network is needed for --mode {args.mode} "
-                                     "(a file or 'demo'); use --mode radius without one")
     from geo.catchments.assign import assign_customers
-    from geo.network.load import load_network
-    from geo.network.routing import Router
-    graph = load_network(args.network, args.mode)
-    router = Router.from_graph(graph)
-    if Path(args.customers).is_dir():
-        return _assign_parts(args, router, stores, customers, max(bands))
+    router = _router(args)
     return assign_customers(router, stores, customers, mode=args.mode, traffic=args.traffic,
                             max_minutes=max(bands))
 
 
-def _assign_parts(args: argparse.Namespace, router: Router, stores: pd.DataFrame, customers: pd.DataFrame,
-                  max_minutes: float) -> pd.DataFrame:
-    """Assign a folder of parts part by part (on Dask with ``--scheduler``) and read the result back in order."""
+def _router(args: argparse.Namespace) -> Router:
+    if not args.network:
+        raise DataError("--network", f"a road network is needed for --mode {args.mode} "
+                                     "(a file or 'demo'); use --mode radius without one")
+    from geo.network.load import load_network
+    from geo.network.routing import Router
+    return Router.from_graph(load_network(args.network, args.mode))
+
+
+def to_folder(out: Path) -> bool:
+    """True when ``--out`` names a folder of Parquet parts (an existing folder, or no .csv/.xlsx suffix)."""
+    return Path(out).is_dir() or Path(out).suffix.lower() not in (".csv", ".xlsx")
+
+
+def reach_folder(args: argparse.Namespace, stores: pd.DataFrame, plan: CampaignPlan, *,
+                 filters: AudienceFilters, suppression: pd.Index | None, contacted: pd.Index | None,
+                 today: pd.Timestamp | str, used: set[str]) -> PartsReach:
+    """A folder of parts: assign part by part, then `geo.scale.reach.reach_parts` (Dask with ``--scheduler``).
+
+    The target list goes to ``--out`` as Parquet parts when it names a folder;
+    it is kept in memory for a single ``.csv``/``.xlsx`` file or a campaign.
+    """
     import tempfile
 
-    from geo.scale.assign import assign_parts, read_output
+    from geo.scale.assign import assign_parts
+    from geo.scale.reach import reach_parts
 
+    start, end = _offer_window(args)
+    folder = to_folder(args.out)
+    if folder:
+        actor_or_local(None).require("download")
     with tempfile.TemporaryDirectory(prefix="geo-reach-") as tmp:
-        assign_parts(router, stores, args.customers, Path(tmp), traffic=args.traffic, max_minutes=max_minutes,
-                     scheduler=args.scheduler)
-        out = read_output(tmp)
-    if not out["customer_id"].astype(str).equals(customers["customer_id"].astype(str).reset_index(drop=True)):
-        raise DataError(str(args.customers), "the parts changed while they were read; run again")
-    return out
+        assigned = None
+        if Mode.parse(plan.mode) is not Mode.RADIUS:
+            counts = assign_parts(_router(args), stores, args.customers, Path(tmp), traffic=args.traffic,
+                                  max_minutes=max(plan.bands), scheduler=args.scheduler)
+            assigned = [Path(p) for p in counts.outputs]
+        return reach_parts(args.customers, assigned, stores, bands=plan.bands, mode=plan.mode, filters=filters,
+                           suppression=suppression, contacted=contacted, today=today, holdout=plan.holdout,
+                           seed=plan.seed, out_dir=args.out if folder else None, layout=args.layout,
+                           offer_start=start, offer_end=end, existing_codes=used,
+                           keep=not folder or bool(args.campaign), scheduler=args.scheduler)
 
 
-def load_customer_parts(source: Path) -> pd.DataFrame:
-    """Every part of a folder, strictly validated (errors name the part), in path order."""
-    from geo.data.tables import load_customers
-    from geo.scale.parts import list_parts, part_label
+def write_folder_result(args: argparse.Namespace, result: PartsReach, workspace: Workspace | None) -> Path:
+    """Where a folder's target list went: the Parquet parts already written, or a single file written now.
 
-    frames = []
-    for part in list_parts(source):
-        try:
-            frames.append(load_customers(part))
-        except DataError as exc:
-            raise DataError(part_label(part, source), exc.reason, row=exc.row, column=exc.column) from None
-    return pd.concat(frames, ignore_index=True)
+    The parts are recorded in the workspace's audit trail as a download, as
+    `write_download` records a single file.
+    """
+    if to_folder(args.out):
+        if workspace is not None:
+            audit.record(workspace, "download", result.rows_written, layout=args.layout, format="parquet",
+                         parts=len(result.outputs))
+        return Path(args.out)
+    if result.targets is None:
+        raise DataError("--out", "the target list was not kept for a single file; run again")
+    return write_download(result.targets, args.out, layout=args.layout, bom=args.bom, workspace=workspace)
 
 
 def _offer_window(args: argparse.Namespace) -> tuple[object, object]:
@@ -174,8 +203,8 @@ def run(args: argparse.Namespace) -> int:
         _numbers(args.minutes, "--minutes", "minutes")
     stores = load_stores(args.stores)
     check_scheduler(args.scheduler)
-    customers = (load_customer_parts(args.customers) if Path(args.customers).is_dir()
-                 else load_customers(args.customers))
+    parts = Path(args.customers).is_dir()
+    customers = None if parts else load_customers(args.customers)
     ws_name = args.workspace or ("default" if args.campaign else None)
     workspace = None
     if ws_name:
@@ -202,26 +231,35 @@ def run(args: argparse.Namespace) -> int:
                          holdout=args.holdout, seed=args.seed, network=args.network,
                          today=today,
                          suppressed_addresses=0 if suppression is None else len(suppression))
-    assignment = assignment_for(args, stores, customers, list(plan.bands))
-    result = reach(customers, assignment, stores, bands=plan.bands, mode=plan.mode,
-                   filters=filters, suppression=suppression, contacted=contacted, today=today,
-                   holdout=plan.holdout, seed=plan.seed)
-    start, end = _offer_window(args)
     used = existing_codes(workspace) if workspace is not None else set()
-    targets = build_target_list(result.targets, stores, mode=args.mode, offer_start=start,
-                                offer_end=end, existing_codes=used)
-    out = write_download(targets, args.out, layout=args.layout, bom=args.bom,
-                         workspace=workspace)
+    if customers is None:  # a folder of parts
+        parts_result = reach_folder(args, stores, plan, filters=filters, suppression=suppression,
+                                    contacted=contacted, today=today, used=used)
+        n_customers, unreachable = parts_result.customers, parts_result.unreachable
+        summary, targets = parts_result.summary(), parts_result.targets
+        out = write_folder_result(args, parts_result, workspace)
+    else:
+        assignment = assignment_for(args, stores, customers, list(plan.bands))
+        result = reach(customers, assignment, stores, bands=plan.bands, mode=plan.mode,
+                       filters=filters, suppression=suppression, contacted=contacted, today=today,
+                       holdout=plan.holdout, seed=plan.seed)
+        start, end = _offer_window(args)
+        targets = build_target_list(result.targets, stores, mode=args.mode, offer_start=start,
+                                    offer_end=end, existing_codes=used)
+        out = write_download(targets, args.out, layout=args.layout, bom=args.bom,
+                             workspace=workspace)
+        n_customers = int(len(customers))
+        unreachable = int((~assignment["reachable"].astype(bool)).sum())
+        summary = result.summary()
     saved = None
     if args.campaign:
-        if workspace is None:  # --campaign opens the workspace ('default' unless --workspace)
+        if workspace is None or targets is None:  # --campaign opens the workspace ('default' unless --workspace)
             raise DataError("--campaign", "needs a workspace to save the campaign in")
         saved = save_campaign(workspace, args.campaign, targets, plan.params())
-    summary = result.summary()
     print_json({
         "command": NAME, "mode": args.mode, "bands": bands, "unit": "km" if radius else "min",
-        "customers": int(len(customers)),
-        "unreachable": int((~assignment["reachable"].astype(bool)).sum()),
+        "customers": n_customers,
+        "unreachable": unreachable,
         **summary, "out": str(out), "layout": args.layout,
         "campaign": saved.name if saved else None,
         "workspace": workspace.name if workspace is not None else None,

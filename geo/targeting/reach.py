@@ -279,13 +279,24 @@ class ReachIndex:
         return pd.Series(self.store_ids.to_numpy()[self.store_code[pos]], dtype="string")
 
 
-def index_reach(audience: Audience, assignment: pd.DataFrame, stores: pd.DataFrame, *,
-                mode: str = "drive") -> ReachIndex:
-    """Apply every audience rule that does not depend on the catchment limit (see `ReachIndex`).
+def catchment_values(customers: pd.DataFrame, assignment: pd.DataFrame, stores: pd.DataFrame, *,
+                     mode: str = "drive") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per customer: store code, travel minutes, crow-flies km, the compared value, and "may be in a catchment".
 
-    Parameters are those of `compute_reach`.
+    Parameters are those of `compute_reach` (``customers`` as in `Audience.customers`).
+
+    Returns
+    -------
+    store_code
+        Position of the assigned store in ``stores`` (-1: none or not on the map).
+    travel, crow
+        Minutes and km (NaN when unknown).
+    metric
+        The value compared with the band limits: ``crow`` in radius mode, else ``travel``.
+    passed
+        Assigned to a store on the map, reachable, with a finite non-negative ``metric``
+        (the catchment limit itself is not applied).
     """
-    customers = audience.customers
     pos = _align(assignment, customers)
     store_ids = pd.Index(stores["store_id"].astype("string"))
     store_code = _lookup(assignment["store_id"], store_ids)  # -1: NA or not on the map
@@ -300,6 +311,17 @@ def index_reach(audience: Audience, assignment: pd.DataFrame, stores: pd.DataFra
         reachable = np.where(pos >= 0, reachable[np.maximum(pos, 0)], False)
     with np.errstate(invalid="ignore"):
         passed = (store_code >= 0) & reachable & np.isfinite(metric) & (metric >= 0)
+    return store_code, travel, crow, metric, passed
+
+
+def index_reach(audience: Audience, assignment: pd.DataFrame, stores: pd.DataFrame, *,
+                mode: str = "drive") -> ReachIndex:
+    """Apply every audience rule that does not depend on the catchment limit (see `ReachIndex`).
+
+    Parameters are those of `compute_reach`.
+    """
+    customers = audience.customers
+    store_code, travel, crow, metric, passed = catchment_values(customers, assignment, stores, mode=mode)
     stage_store: dict[str, np.ndarray] = {}
     stage_value: dict[str, np.ndarray] = {}
     for stage, flag in zip(STAGES[:-1], (None, audience.consented, audience.not_suppressed,

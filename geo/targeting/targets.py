@@ -11,7 +11,7 @@ Its downloads (CSV, XLSX, the providers' import files) are written by
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, TypeAlias
@@ -82,7 +82,8 @@ def _tags(targets: pd.DataFrame, mode: str) -> pd.Series:
 
 def build_target_list(reach_targets: pd.DataFrame, stores: pd.DataFrame, *, mode: str,
                       offer_start: DateLike, offer_end: DateLike, existing_codes: Iterable[str] = (),
-                      code_length: int = _codes.DEFAULT_LENGTH) -> pd.DataFrame:
+                      code_length: int = _codes.DEFAULT_LENGTH,
+                      coupon_codes: Sequence[str] | None = None) -> pd.DataFrame:
     """Add store details, merge fields and one fresh coupon code per treatment recipient.
 
     Parameters
@@ -100,6 +101,10 @@ def build_target_list(reach_targets: pd.DataFrame, stores: pd.DataFrame, *, mode
         codes never repeat them.
     code_length
         Random characters per code (one check character is added).
+    coupon_codes
+        Codes already drawn for the treatment rows, in row order (for a list
+        built in pieces, `geo.scale.reach`, whose codes are drawn once for all
+        pieces); None draws fresh ones here.
 
     Returns
     -------
@@ -117,8 +122,11 @@ def build_target_list(reach_targets: pd.DataFrame, stores: pd.DataFrame, *, mode
     sid = t["store_id"].astype("string")
     treat = (t["group"].astype("string") == "treatment").to_numpy(dtype=bool)
     code = pd.Series(pd.NA, index=t.index, dtype="string")
-    code[treat] = _codes.generate_codes(int(treat.sum()), existing=existing_codes,
-                                        length=code_length)
+    if coupon_codes is None:
+        coupon_codes = _codes.generate_codes(int(treat.sum()), existing=existing_codes, length=code_length)
+    elif len(coupon_codes) != int(treat.sum()):
+        raise ValueError(f"{len(coupon_codes)} coupon codes given for {int(treat.sum())} treatment rows")
+    code[treat] = list(coupon_codes)
     address = info["address"] if "address" in info else pd.Series(pd.NA, index=info.index)
     out = pd.DataFrame({
         "customer_id": t["customer_id"].astype("string"),
