@@ -64,6 +64,39 @@ def server_process(url: str) -> psutil.Process:
     raise RuntimeError(f"no streamlit process serves {url}")
 
 
+def cache_bytes(url: str) -> dict[str, int]:
+    """Bytes held per Streamlit cache and in session state, from the server's ``/_stcore/metrics``.
+
+    Keys are ``"<cache type>:<function>"`` (``st_cache_data``, ``st_cache_resource``,
+    ``st_session_state``...). Used to tell cache growth (bounded by each cache's
+    ``max_entries``) from memory held elsewhere.
+    """
+    import httpx
+
+    text = httpx.get(f"{url}/_stcore/metrics", timeout=60, headers={"Accept": "text/plain"}).text
+    out: dict[str, int] = {}
+    for m in re.finditer(r'cache_memory_bytes\{cache_type="([^"]*)",cache="([^"]*)"\} (\d+)', text):
+        key = f"{m[1]}:{m[2].rsplit('.', 1)[-1]}"
+        out[key] = out.get(key, 0) + int(m[3])
+    return out
+
+
+def trimmed_rss_mb(proc: psutil.Process) -> float | None:
+    """RSS (MB) of ``proc`` after asking its C allocator to return free pages (``malloc_trim(0)`` through gdb).
+
+    A diagnostic: what the trim gives back was freed memory the allocator kept,
+    not live objects. None when gdb is missing or cannot attach.
+    """
+    import shutil
+    import subprocess
+
+    if shutil.which("gdb") is None:
+        return None
+    done = subprocess.run(["gdb", "-p", str(proc.pid), "-batch", "-ex", "call (int) malloc_trim(0)"],
+                          capture_output=True, text=True, timeout=120)
+    return rss_mb(proc) if done.returncode == 0 else None
+
+
 def rss_mb(proc: psutil.Process) -> float:
     """Resident memory of ``proc`` in MB."""
     return proc.memory_info().rss / 1e6
@@ -176,7 +209,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def run(url: str, proc: psutil.Process, sessions: int, seconds: float,
-              cooldown: float, ttl: float, rounds: int = 1) -> dict:
+              cooldown: float, ttl: float, rounds: int = 1, probe_trim: bool = False) -> dict:
     from playwright.async_api import async_playwright
 
     mem = {"cold": rss_mb(proc)}
@@ -196,6 +229,7 @@ async def run(url: str, proc: psutil.Process, sessions: int, seconds: float,
         await warm_up(browser, url, warm_errors)
         await asyncio.sleep(cooldown)
         mem["warm"] = rss_mb(proc)
+        caches = {"warm": cache_bytes(url)}
         times: dict[str, list[float]] = {"first load": [], "page switch": [], "reach slider": []}
         errors: list[str] = []
         sampler = threading.Thread(target=sample, daemon=True)
@@ -214,7 +248,10 @@ async def run(url: str, proc: psutil.Process, sessions: int, seconds: float,
     mem["after"] = mem[f"after round {rounds}"]
     await asyncio.sleep(ttl)
     mem["after TTL"] = rss_mb(proc)
-    return {"times": times, "errors": errors, "warm_errors": warm_errors, "mem": mem,
+    if probe_trim:
+        mem["after TTL, trimmed"] = trimmed_rss_mb(proc)
+    caches["after TTL"] = cache_bytes(url)
+    return {"times": times, "errors": errors, "warm_errors": warm_errors, "mem": mem, "caches": caches,
             "actions": sum(counts), "wall": wall, "rounds": rounds}
 
 
@@ -249,8 +286,23 @@ def report(out: dict, sessions: int, seconds: float, cooldown: float, ttl: float
         print("after each round (MB): " + ", ".join(f"{m[k]:.0f}" for k in rounds)
               + f"; last / first = {m[rounds[-1]] / m[rounds[0]]:.3f} (a leak grows each round; "
               "filling caches with the values the sessions chose does not)")
+    if m.get("after TTL, trimmed") is not None:
+        print(f"after the TTL with the C heap trimmed (malloc_trim through gdb): {m['after TTL, trimmed']:.0f} MB "
+              "(the difference was freed memory the allocator kept)")
+    report_caches(out["caches"])
     print(f"load average (1 min) at start {out['load'][0]:.1f}, at end {out['load'][1]:.1f} "
           f"on {psutil.cpu_count()} CPUs")
+
+
+def report_caches(caches: dict[str, dict[str, int]]) -> None:
+    """Print what Streamlit's caches and session state hold, warm and after the TTL, and the largest growths."""
+    warm, after = caches["warm"], caches["after TTL"]
+    print(f"Streamlit caches + session state (MB, /_stcore/metrics): warm {sum(warm.values()) / 1e6:.0f}, "
+          f"after the TTL {sum(after.values()) / 1e6:.0f}")
+    growth = sorted(((after.get(k, 0) - warm.get(k, 0), k) for k in set(warm) | set(after)), reverse=True)
+    for delta, key in growth[:6]:
+        if delta:
+            print(f"  {key}: {warm.get(key, 0) / 1e6:.1f} -> {after.get(key, 0) / 1e6:.1f} MB")
 
 
 def main() -> int:
@@ -263,6 +315,8 @@ def main() -> int:
                     help="repeat the load (same sessions, same seeds) to tell a leak from caches")
     ap.add_argument("--session-ttl", type=int, default=120,
                     help="server.disconnectedSessionTTL, seconds (Streamlit's default: 120)")
+    ap.add_argument("--probe-trim", action="store_true",
+                    help="at the end, trim the server's C heap through gdb and read its memory again")
     args = ap.parse_args()
     from geo.demo.build import install_demo
 
@@ -275,7 +329,7 @@ def main() -> int:
                                                str(args.session_ttl)}) as url:
             load0 = os.getloadavg()[0]
             out = asyncio.run(run(url, server_process(url), args.sessions, args.seconds,
-                                  args.cooldown, ttl, args.rounds))
+                                  args.cooldown, ttl, args.rounds, args.probe_trim))
             out["load"] = (load0, os.getloadavg()[0])
     report(out, args.sessions, args.seconds, args.cooldown, ttl)
     return 0
