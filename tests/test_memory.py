@@ -1,0 +1,51 @@
+"""The server's heap trimmer: freed C-heap pages go back to the system; one thread per server."""
+
+from __future__ import annotations
+
+import threading
+
+import psutil
+import pytest
+
+from ui import memory
+
+glibc = pytest.mark.skipif(memory._malloc_trim() is None, reason="needs glibc's malloc_trim")
+
+
+@glibc
+def test_trim_returns_freed_pages_that_the_heap_kept():
+    rss = psutil.Process().memory_info
+    blocks = [bytearray(4096) for _ in range(60_000)]      # ~250 MB from malloc (above obmalloc's 512 B)
+    pin = blocks[-1]                                       # the top of the heap stays in use
+    del blocks                                             # freed, but kept by the heap below ``pin``
+    kept = rss().rss
+    assert memory.trim_heap() is True
+    returned = kept - rss().rss
+    assert returned > 100e6, f"only {returned / 1e6:.0f} MB returned"
+    assert len(pin) == 4096
+
+
+@glibc
+def test_one_trimming_thread_per_server(demo_env):
+    from tests.conftest import run_app
+
+    memory.heap_trimmer.clear()
+    for _ in range(2):
+        at = run_app()
+        assert not at.exception, at.exception
+    trimmers = [t for t in threading.enumerate() if t.name == "heap-trimmer"]
+    assert len(trimmers) == 1 and trimmers[0].daemon
+    stop = memory.heap_trimmer()
+    assert isinstance(stop, threading.Event)
+    stop.set()
+    trimmers[0].join(timeout=5)
+    assert not trimmers[0].is_alive()
+    memory.heap_trimmer.clear()
+
+
+def test_without_glibc_nothing_is_started(monkeypatch):
+    monkeypatch.setattr(memory, "_malloc_trim", lambda: None)
+    assert memory.trim_heap() is False
+    before = {t.ident for t in threading.enumerate()}
+    assert memory.heap_trimmer.__wrapped__(0.01) is None      # the function itself, not a cached result
+    assert {t.ident for t in threading.enumerate()} == before
