@@ -43,9 +43,27 @@ def test_one_trimming_thread_per_server(demo_env):
     memory.heap_trimmer.clear()
 
 
-def test_without_glibc_nothing_is_started(monkeypatch):
+def test_without_glibc_the_thread_only_collects(monkeypatch):
     monkeypatch.setattr(memory, "_malloc_trim", lambda: None)
     assert memory.trim_heap() is False
-    before = {t.ident for t in threading.enumerate()}
-    assert memory.heap_trimmer.__wrapped__(0.01) is None      # the function itself, not a cached result
-    assert {t.ident for t in threading.enumerate()} == before
+    assert memory.collect_and_trim() is False
+
+
+def test_a_dropped_cycle_is_freed_by_the_collection():
+    import gc
+    import weakref
+
+    class Node:
+        pass
+
+    gc.disable()                       # as on an idle server: no automatic collection runs
+    try:
+        a, b = Node(), Node()
+        a.other, b.other = b, a        # a cycle, like a closed session's objects
+        alive = weakref.ref(a)
+        del a, b
+        assert alive() is not None     # unreachable but not freed yet
+        memory.collect_and_trim()
+        assert alive() is None
+    finally:
+        gc.enable()

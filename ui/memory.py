@@ -3,10 +3,12 @@
 Under glibc a long-running Python server keeps the pages it freed (closed
 sessions, evicted cache entries, the many short-lived frames of a rerun) in its
 heap: the resident size stays near its peak although nothing uses them.
-`heap_trimmer` starts one daemon thread per server that calls glibc's
-``malloc_trim(0)`` every `TRIM_EVERY_S` seconds, which returns whole free pages
-to the system (it never moves or frees live objects). On other C libraries it
-does nothing.
+`heap_trimmer` starts one daemon thread per server that, every `TRIM_EVERY_S`
+seconds, runs a full garbage collection (a dropped session is a web of
+reference cycles that only a full collection frees, and an idle server
+allocates too little to trigger one) and then glibc's ``malloc_trim(0)``, which
+returns whole free pages to the system (it never moves or frees live objects).
+On other C libraries it only collects.
 
 `bench/bench_load.py` measures the effect (server memory after ten sessions
 have closed, against its warm level).
@@ -16,12 +18,13 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import threading
 
 import streamlit as st
 
 TRIM_EVERY_S = 60.0
-"""Seconds between two trims: cheap (milliseconds on a heap of a few hundred MB)."""
+"""Seconds between two trims: each costs tens of milliseconds (the full collection) on the demo's heap."""
 
 
 def _malloc_trim() -> ctypes._CFuncPtr | None:
@@ -44,19 +47,20 @@ def trim_heap() -> bool:
     return True
 
 
+def collect_and_trim() -> bool:
+    """Free unreachable reference cycles, then return free pages (`trim_heap`); False if only collected."""
+    gc.collect()
+    return trim_heap()
+
+
 def _trim_forever(stop: threading.Event, every_s: float) -> None:
     while not stop.wait(every_s):
-        trim_heap()
+        collect_and_trim()
 
 
 @st.cache_resource(show_spinner=False)
-def heap_trimmer(every_s: float = TRIM_EVERY_S) -> threading.Event | None:
-    """Start the server's one trimming thread (once per process); the returned event stops it.
-
-    None where the C library cannot trim (then nothing is started).
-    """
-    if _malloc_trim() is None:
-        return None
+def heap_trimmer(every_s: float = TRIM_EVERY_S) -> threading.Event:
+    """Start the server's one collecting and trimming thread (once per process); the returned event stops it."""
     stop = threading.Event()
     threading.Thread(target=_trim_forever, args=(stop, every_s), name="heap-trimmer",
                      daemon=True).start()
