@@ -73,6 +73,7 @@ from geo.targeting.reach import (
     _per_store,
     _waterfall,
     catchment_values,
+    summary_json,
 )
 from geo.targeting.targets import DateLike, build_target_list
 
@@ -152,15 +153,8 @@ class PartsReach:
     targets: pd.DataFrame | None = None
 
     def summary(self) -> dict[str, Any]:
-        """Counts in the command line's JSON shape (as `Reach.summary`)."""
-        return {
-            "targets": int(len(self.keys)),
-            "treatment": int(self.per_store["treatment"].sum()),
-            "holdout": int(self.per_store["holdout"].sum()),
-            "waterfall": {r.stage: int(r.customers) for r in self.waterfall.itertuples()},
-            "stores": [{k: (v if isinstance(v, str) else int(v)) for k, v in row.items()}
-                       for row in self.per_store.drop(columns="name").to_dict("records")],
-        }
+        """Counts in the command line's JSON shape (`geo.targeting.reach.summary_json`, as `Reach.summary`)."""
+        return summary_json(len(self.keys), self.waterfall, self.per_store)
 
 
 @dataclass(frozen=True)

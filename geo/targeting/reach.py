@@ -113,14 +113,27 @@ class Reach:
 
     def summary(self) -> dict[str, Any]:
         """Counts in the command line's JSON shape (totals, waterfall, per store)."""
-        return {
-            "targets": int(len(self.values)),
-            "treatment": int(self.per_store["treatment"].sum()),
-            "holdout": int(self.per_store["holdout"].sum()),
-            "waterfall": {r.stage: int(r.customers) for r in self.waterfall.itertuples()},
-            "stores": [{k: (v if isinstance(v, str) else int(v)) for k, v in row.items()}
-                       for row in self.per_store.drop(columns="name").to_dict("records")],
-        }
+        return summary_json(len(self.values), self.waterfall, self.per_store)
+
+
+def summary_json(targets: int, waterfall: pd.DataFrame, per_store: pd.DataFrame) -> dict[str, Any]:
+    """The reach counts as ``python -m geo reach`` prints them (in memory or over parts).
+
+    Parameters
+    ----------
+    targets
+        Number of targets (treatment and holdout).
+    waterfall, per_store
+        As `Reach.waterfall` and `Reach.per_store`.
+    """
+    return {
+        "targets": int(targets),
+        "treatment": int(per_store["treatment"].sum()),
+        "holdout": int(per_store["holdout"].sum()),
+        "waterfall": {r.stage: int(r.customers) for r in waterfall.itertuples()},
+        "stores": [{k: (v if isinstance(v, str) else int(v)) for k, v in row.items()}
+                   for row in per_store.drop(columns="name").to_dict("records")],
+    }
 
 
 # --- reach ------------------------------------------------------------------------------------
