@@ -81,6 +81,7 @@ def test_sign_in_refusal_and_sign_out_through_the_identity_provider(demo_root):
             idp.sign_in_as("eve@evil.test", name="Eve")
             sign_in(eve, url)
             eve.get_by_text("Access refused").wait_for(timeout=60_000)
+            wait_for_app(eve)                  # the reason is written after the heading
             assert "not on this deployment's allow-list" in eve.inner_text("body")
             assert eve.locator("[data-testid='stSidebar']").count() == 0 or \
                 "Workspace" not in sidebar_text(eve)
@@ -91,6 +92,7 @@ def test_sign_in_refusal_and_sign_out_through_the_identity_provider(demo_root):
             idp.sign_in_as("vic@acme.test", name="Vic", verified=False)
             sign_in(vic, url)
             vic.get_by_text("Access refused").wait_for(timeout=60_000)
+            wait_for_app(vic)
             assert "has not verified vic@acme.test" in vic.inner_text("body")
 
             # sign-out: back to the sign-in page, through the provider's end-session endpoint

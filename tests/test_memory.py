@@ -29,17 +29,21 @@ def test_trim_returns_freed_pages_that_the_heap_kept():
 def test_one_trimming_thread_per_server(demo_env):
     from tests.conftest import run_app
 
-    memory.heap_trimmer.clear()
+    def trimmers() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name == "heap-trimmer"}
+
+    older = trimmers()                 # started by earlier AppTests in this process
+    memory.heap_trimmer.clear()        # as a fresh server: no trimmer cached yet
     for _ in range(2):
         at = run_app()
         assert not at.exception, at.exception
-    trimmers = [t for t in threading.enumerate() if t.name == "heap-trimmer"]
-    assert len(trimmers) == 1 and trimmers[0].daemon
+    started = list(trimmers() - older)
+    assert len(started) == 1 and started[0].daemon
     stop = memory.heap_trimmer()
     assert isinstance(stop, threading.Event)
     stop.set()
-    trimmers[0].join(timeout=5)
-    assert not trimmers[0].is_alive()
+    started[0].join(timeout=5)
+    assert not started[0].is_alive()
     memory.heap_trimmer.clear()
 
 
