@@ -207,15 +207,7 @@ async def session(browser, url: str, seconds: float, seed: int, times: dict[str,
 
 async def warm_up(browser, url: str, errors: list[str]) -> None:
     """One session visits every page once (fills the server's caches), then closes."""
-    ctx = await browser.new_context(viewport={"width": 1300, "height": 900})
-    page = await ctx.new_page()
-    watch_errors(page, errors)
-    await page.goto(url)
-    await settle(page)
-    for name in PAGES[1:]:
-        await page.get_by_role("link", name=name, exact=True).click(timeout=SETTLE_TIMEOUT_MS)
-        await settle(page)
-    await ctx.close()
+    await visit(browser, url, errors, pages=PAGES[1:])
 
 
 def pct(values: list[float], q: float) -> float:
@@ -278,13 +270,16 @@ async def run(url: str, proc: psutil.Process, sessions: int, seconds: float,
             "probes": probes, "actions": sum(counts), "wall": wall, "rounds": rounds}
 
 
-async def visit(browser, url: str, errors: list[str]) -> None:
-    """One session opens the default page and closes."""
+async def visit(browser, url: str, errors: list[str], pages: list[str] | tuple[str, ...] = ()) -> None:
+    """One session opens the default page, then each of ``pages`` through the sidebar, and closes."""
     ctx = await browser.new_context(viewport={"width": 1300, "height": 900})
     page = await ctx.new_page()
     watch_errors(page, errors)
     await page.goto(url)
     await settle(page)
+    for name in pages:
+        await page.get_by_role("link", name=name, exact=True).click(timeout=SETTLE_TIMEOUT_MS)
+        await settle(page)
     await ctx.close()
 
 
