@@ -9,6 +9,9 @@ import pytest
 
 from ui import memory
 
+POLL = 2.0 ** -10
+"""The test loop's poll interval, seconds (exact in binary)."""
+
 glibc = pytest.mark.skipif(memory._malloc_trim() is None, reason="needs glibc's malloc_trim")
 
 
@@ -71,3 +74,80 @@ def test_a_dropped_cycle_is_freed_by_the_collection():
         assert alive() is None
     finally:
         gc.enable()
+
+
+def _session_manager(ttl_s: int):
+    """Streamlit's own session manager over its own closed-session store (TTL ``ttl_s``)."""
+    from streamlit.runtime.memory_session_storage import MemorySessionStorage
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+    from streamlit.runtime.websocket_session_manager import WebsocketSessionManager
+
+    return WebsocketSessionManager(MemorySessionStorage(ttl_seconds=ttl_s), None, ScriptCache(), None)
+
+
+def _close(manager, session) -> None:
+    """Store ``session`` as Streamlit does when its tab closes (kept for a reconnect)."""
+    from streamlit.runtime.session_manager import SessionInfo
+
+    manager._session_storage.save(SessionInfo(client=None, session=session))
+
+
+def test_expired_closed_sessions_are_dropped_without_a_new_visit():
+    import weakref
+
+    class Session:                                 # what the store reads of an AppSession: its id
+        id = "closed-tab"
+
+    manager = _session_manager(ttl_s=0)            # the reconnection time has passed at once
+    session = Session()
+    session.me = session                           # a cycle, as a real session's objects
+    alive = weakref.ref(session)
+    _close(manager, session)
+    del session
+    assert alive() is not None                     # Streamlit's store still holds it
+    assert memory.reap_closed_sessions(manager) == 0
+    memory.collect_and_trim()
+    assert alive() is None
+
+
+def test_closed_sessions_within_their_ttl_are_kept_for_a_reconnect():
+    from types import SimpleNamespace
+
+    manager = _session_manager(ttl_s=120)
+    _close(manager, SimpleNamespace(id="closed-tab"))
+    assert memory.reap_closed_sessions(manager) == 1
+    assert manager.get_session_info("closed-tab") is not None
+
+
+def test_another_session_manager_is_left_alone():
+    assert memory.reap_closed_sessions(object()) is None
+    assert memory.server_session_count() is None   # no server runs in this test
+
+
+def _run_trimmer(counts: list[int | None], every_s: float) -> int:
+    """Run the trimming loop over one session count per poll (the first before any); trims made.
+
+    Intervals are powers of two so that the loop's sums of poll intervals are exact.
+    """
+    stop, trims = threading.Event(), []
+    left = iter(counts)
+
+    def count() -> int | None:
+        try:
+            return next(left)
+        except StopIteration:
+            stop.set()
+            return None
+
+    memory._trim_forever(stop, every_s, POLL, count, lambda: trims.append(1))
+    return len(trims)
+
+
+def test_a_fall_in_the_session_count_trims_at_once():
+    assert _run_trimmer([3, 3, 3, 2, 2, 2], every_s=1e9) == 1
+    assert _run_trimmer([3, 2, 4, 1, 1], every_s=1e9) == 2
+
+
+def test_without_a_fall_it_trims_every_interval():
+    assert _run_trimmer([3] * 10, every_s=3 * POLL) == 3
+    assert _run_trimmer([None] * 10, every_s=3 * POLL) == 3

@@ -3,12 +3,20 @@
 Under glibc a long-running Python server keeps the pages it freed (closed
 sessions, evicted cache entries, the many short-lived frames of a rerun) in its
 heap: the resident size stays near its peak although nothing uses them.
-`heap_trimmer` starts one daemon thread per server that, every `TRIM_EVERY_S`
-seconds, runs a full garbage collection (a dropped session is a web of
-reference cycles that only a full collection frees, and an idle server
-allocates too little to trigger one) and then glibc's ``malloc_trim(0)``, which
-returns whole free pages to the system (it never moves or frees live objects).
-On other C libraries it only collects.
+`heap_trimmer` starts one daemon thread per server. Every `POLL_S` seconds it
+counts the sessions the server holds; when that count has fallen (Streamlit
+dropped closed sessions), and in any case every `TRIM_EVERY_S` seconds, it runs
+a full garbage collection (a dropped session is a web of reference cycles that
+only a full collection frees, and an idle server allocates too little to
+trigger one) and then glibc's ``malloc_trim(0)``, which returns whole free
+pages to the system (it never moves or frees live objects). On other C
+libraries it only collects.
+
+Streamlit keeps a closed session for ``server.disconnectedSessionTTL`` seconds
+(120 by default) so that a reconnecting tab gets it back, but removes it from
+its store only when the store is next written: on an idle server, never.
+`reap_closed_sessions` removes the expired ones, so memory goes back one TTL
+after the last tab closed, without waiting for a new visitor.
 
 `bench/bench_load.py` measures the effect (server memory after ten sessions
 have closed, against its warm level).
@@ -20,11 +28,15 @@ import ctypes
 import ctypes.util
 import gc
 import threading
+from collections.abc import Callable
 
 import streamlit as st
 
 TRIM_EVERY_S = 60.0
-"""Seconds between two trims: each costs tens of milliseconds (the full collection) on the demo's heap."""
+"""Seconds between two trims at the latest: each costs tens of milliseconds (the full collection) on the demo's heap."""
+
+POLL_S = 5.0
+"""Seconds between two counts of the server's sessions (a count costs microseconds)."""
 
 
 def _malloc_trim() -> ctypes._CFuncPtr | None:
@@ -53,15 +65,62 @@ def collect_and_trim() -> bool:
     return trim_heap()
 
 
-def _trim_forever(stop: threading.Event, every_s: float) -> None:
-    while not stop.wait(every_s):
-        collect_and_trim()
+def reap_closed_sessions(manager: object) -> int | None:
+    """Drop the closed sessions whose reconnection time has passed; the number of sessions held after.
+
+    Parameters
+    ----------
+    manager : streamlit.runtime.websocket_session_manager.WebsocketSessionManager
+        The server's session manager. Its store of closed sessions is a TTL
+        cache (``server.disconnectedSessionTTL`` seconds) that reaps expired
+        entries on a length query; the query is made under the manager's own
+        storage lock, as Streamlit's writes to that store are.
+
+    Returns
+    -------
+    int or None
+        Open plus closed-but-resumable sessions, or None when this Streamlit
+        keeps its sessions differently (then nothing is dropped).
+    """
+    try:
+        active = manager._active_session_info_by_id
+        store = manager._session_storage._cache
+        lock = manager._storage_lock
+    except AttributeError:
+        return None
+    with lock:
+        return len(active) + len(store)
+
+
+def server_session_count() -> int | None:
+    """Sessions held by the running Streamlit server after `reap_closed_sessions`; None outside a server."""
+    from streamlit import runtime
+
+    if not runtime.exists():
+        return None
+    return reap_closed_sessions(getattr(runtime.get_instance(), "_session_mgr", None))
+
+
+def _trim_forever(stop: threading.Event, every_s: float, poll_s: float,
+                  count_sessions: Callable[[], int | None], trim: Callable[[], object]) -> None:
+    """Trim when the session count falls, and every ``every_s`` seconds at the latest, until ``stop``."""
+    held = count_sessions()
+    waited = 0.0
+    while not stop.wait(poll_s):
+        waited += poll_s
+        now = count_sessions()
+        dropped = held is not None and now is not None and now < held
+        held = now
+        if dropped or waited >= every_s:
+            trim()
+            waited = 0.0
 
 
 @st.cache_resource(show_spinner=False)
-def heap_trimmer(every_s: float = TRIM_EVERY_S) -> threading.Event:
+def heap_trimmer(every_s: float = TRIM_EVERY_S, poll_s: float = POLL_S) -> threading.Event:
     """Start the server's one collecting and trimming thread (once per process); the returned event stops it."""
     stop = threading.Event()
-    threading.Thread(target=_trim_forever, args=(stop, every_s), name="heap-trimmer",
-                     daemon=True).start()
+    threading.Thread(target=_trim_forever, args=(stop, every_s, poll_s, server_session_count,
+                                                 collect_and_trim),
+                     name="heap-trimmer", daemon=True).start()
     return stop
