@@ -18,9 +18,11 @@ from geo.targeting.audience import prepare_audience
 from geo.targeting.live import bands_up_to
 from geo.targeting.prospects import ring_counts
 from geo.targeting.reach import index_reach
+from geo.views.market_maps import MAX_POINTS
 from geo.workspace import open_workspace
 from tests.conftest import run_app
 from tests.test_app_reach import PAGE, preview
+from ui.cache import STATIC_DIR, STATIC_URL
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +70,14 @@ def test_prospects_ring_counts_and_joins_the_target_list(scratch_demo, demo_rout
     assert "Expected redemptions" in shown  # the demo has a past campaign: the ring has an outcome
     assert any("Marginal return" in c.value for c in at.caption)
     assert any("Suggested catchment" in c.value or "No extension returns" in c.value for c in at.caption)
+    # the ring's map reads its points from a static file, not from the page's message
+    layer = next(layer for c in at.get("deck_gl_json_chart") for layer in json.loads(c.proto.json)["layers"]
+                 if layer["id"] == "ring")
+    assert layer["data"].startswith(STATIC_URL + "/generated/ring-")
+    points = json.loads((STATIC_DIR / layer["data"].removeprefix(STATIC_URL + "/")).read_text())
+    in_ring = sum(p["tooltip"] == "prospects ring" for p in points)
+    assert in_ring == min(int(ring["one_per_email"]), MAX_POINTS // 2) > 0   # its addresses to target
+    assert {k for p in points for k in p} == {"position", "colour", "tooltip"}
     at.checkbox(key="reach_ring_add").check().run()
     assert not at.exception, at.exception
     assert any("includes the prospects ring" in c.value for c in at.caption)

@@ -149,3 +149,17 @@ def test_a_list_with_the_ring_holds_only_consenting_addresses_and_never_codes_th
     assert not set(email_keys(targets["email"])) & refused
     assert targets.loc[targets["group"] == "holdout", "coupon_code"].isna().all()
     assert (targets.loc[ring, "group"] == "holdout").any()  # the ring has its own holdout stratum
+
+
+def test_ring_points_carry_position_colour_and_tooltip_and_are_thinned():
+    import json
+
+    from geo.views.market_maps import INSIDE_COLOUR, MAX_POINTS, RING_COLOUR, ring_points_json
+
+    inside = pd.DataFrame({"lat": [47.1, 47.2, 47.3], "lon": [9.5, 9.51, 9.523456789]})
+    ring = pd.DataFrame({"lat": np.linspace(47.0, 47.4, MAX_POINTS), "lon": np.full(MAX_POINTS, 9.6)})
+    points = json.loads(ring_points_json(inside, ring))
+    assert len(points) == 3 + MAX_POINTS // 2
+    assert points[2] == {"position": [9.52346, 47.3], "colour": INSIDE_COLOUR, "tooltip": "inside the band"}
+    assert [p["colour"] for p in points[3:]] == [RING_COLOUR] * (MAX_POINTS // 2)
+    assert {p["tooltip"] for p in points[3:]} == {"prospects ring"}

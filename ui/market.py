@@ -24,6 +24,7 @@ from geo.targeting.reach import ReachIndex
 from geo.targeting.targets import OfferWindow
 from geo.workspace import open_workspace
 from ui import engine
+from ui.cache import publish_static
 from ui.selection import Selection
 
 ASSIGN_BY = ("Nearest store", "Huff (store-choice probabilities)")
@@ -152,7 +153,7 @@ def prospects_section(index: ReachIndex, sel: Selection, limit: float, *, root: 
                       audience_key: str) -> float | None:
     """The ring just beyond the band: counts, expected outcome, suggestion, map; returns Δ when added to the list."""
     from geo.money import format_money
-    from geo.views.market_maps import ring_deck
+    from geo.views.market_maps import ring_deck, ring_points_json
 
     mode = Mode.parse(sel.mode)
     unit = mode.unit
@@ -198,7 +199,8 @@ def prospects_section(index: ReachIndex, sel: Selection, limit: float, *, root: 
     customers = index.audience.customers
     inside = customers.iloc[index.rows[index.value <= limit]][["lat", "lon"]]
     ring = customers.iloc[index.rows[prospects.in_ring(index.value, limit, delta)]][["lat", "lon"]]
-    st.pydeck_chart(ring_deck(sel.chosen_stores(), inside, ring), height=420, key="reach_ring_map")
+    url = publish_static("ring", ring_points_json(inside, ring))
+    st.pydeck_chart(ring_deck(sel.chosen_stores(), ring, url), height=420, key="reach_ring_map")
     return delta if add else None
 
 

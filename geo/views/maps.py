@@ -65,7 +65,7 @@ def legend(customers: pd.DataFrame, colour_by: str) -> list[tuple[str, list[int]
     return [(k, v) for k, v in CONSENT_COLOURS.items() if k in present]
 
 
-def _records_json(records: Mapping[str, object]) -> bytes:
+def records_json(records: Mapping[str, object]) -> bytes:
     """Column arrays → compact JSON array of objects (one per row)."""
     keys = list(records)
     cols = [records[k] for k in keys]
@@ -90,7 +90,7 @@ def customer_points_json(customers: pd.DataFrame) -> bytes:
     tooltip = ("<b>" + customers["customer_id"].astype(str) + "</b> "
                + customers["first_name"].fillna("").astype(str) + "<br>" + cons + " · " + seg
                + "<br>located by " + src)
-    return _records_json({
+    return records_json({
         "p": [list(t) for t in zip(lon, lat, strict=True)],
         "cc": cons.map(CONSENT_COLOURS).tolist(),
         "sc": seg.map(seg_col).tolist(),
@@ -129,7 +129,7 @@ def road_paths_json(edges: pd.DataFrame) -> bytes:
     names = [_text(v) for v in edges.get("name", pd.Series(None, index=edges.index))]
     kinds = [_text(v) for v in edges.get("highway", pd.Series(None, index=edges.index))]
     tooltip = [f"{n or 'unnamed road'} · {k}" for n, k in zip(names, kinds, strict=True)]
-    return _records_json({"path": coords, "tooltip": tooltip})
+    return records_json({"path": coords, "tooltip": tooltip})
 
 
 def view_state(lat: np.ndarray, lon: np.ndarray, *, width_px: int = 700,
@@ -356,7 +356,7 @@ def assigned_points_json(customers: pd.DataFrame, assigned: pd.DataFrame,
                     "unreachable: " + assigned["unreachable_reason"].astype(str))
     lon = customers["lon"].to_numpy(dtype=float).round(5).tolist()
     lat = customers["lat"].to_numpy(dtype=float).round(5).tolist()
-    return _records_json({
+    return records_json({
         "p": [list(t) for t in zip(lon, lat, strict=True)],
         "c": colour.tolist(),
         "tooltip": ("<b>" + customers["customer_id"].astype(str) + "</b><br>" + text).tolist(),
@@ -367,7 +367,7 @@ def node_points_json(G: nx.MultiDiGraph) -> bytes:
     """Road-network nodes as clickable candidate sites for a what-if store."""
     xs = [round(float(d["x"]), 5) for _, d in G.nodes(data=True)]
     ys = [round(float(d["y"]), 5) for _, d in G.nodes(data=True)]
-    return _records_json({"p": [list(t) for t in zip(xs, ys, strict=True)], "lat": ys, "lon": xs,
+    return records_json({"p": [list(t) for t in zip(xs, ys, strict=True)], "lat": ys, "lon": xs,
                           "tooltip": ["click: put a candidate store here"] * len(xs)})
 
 
@@ -464,7 +464,7 @@ def compare_points_json(customers: pd.DataFrame, kinds: Mapping[str, np.ndarray]
         parts.append(pd.DataFrame({"lon": lon, "lat": lat, "kind": kind,
                                    "id": customers["customer_id"].astype(str).to_numpy()[rows]}))
     df = pd.concat(parts, ignore_index=True)
-    return _records_json({
+    return records_json({
         "p": [list(t) for t in zip(df["lon"].tolist(), df["lat"].tolist(), strict=True)],
         "c": [COMPARE_COLOURS[k] for k in df["kind"]],
         "tooltip": ("<b>" + df["id"] + "</b><br>" + df["kind"].map(COMPARE_LABELS)).tolist(),

@@ -1,8 +1,10 @@
 """Maps of the market research: contested customers (Huff), the prospects ring and untapped cells.
 
-Each builder takes plain frames and returns a `pydeck.Deck` with inline data;
-point layers are thinned to `MAX_POINTS` (an even sample, said in the legend
-by the page) so a page never ships a million points inline.
+Each builder takes plain frames and returns a `pydeck.Deck`; point layers are
+thinned to `MAX_POINTS` (an even sample, said in the legend by the page) so a
+page never ships a million points. The prospects ring, drawn at every visit of
+the Reach page, takes its points as a static JSON URL (`ring_points_json`):
+inline, pydeck's indented JSON of its 10,000 demo points was 2.2 MB per run.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pydeck as pdk
 
-from geo.views.maps import STORE_COLOUR, store_records, view_state
+from geo.views.maps import STORE_COLOUR, records_json, store_records, view_state
 
 MAX_POINTS = 20_000
 CONTESTED_COLOUR = [214, 39, 40]
@@ -64,15 +66,29 @@ def contested_deck(stores: pd.DataFrame, customers: pd.DataFrame, summary: pd.Da
     return _deck([layer, _stores_layer(stores)], lat, lon)
 
 
-def ring_deck(stores: pd.DataFrame, inside: pd.DataFrame, ring: pd.DataFrame) -> pdk.Deck:
-    """Targets inside the band (blue) and the prospects ring just beyond it (orange); ``lat, lon`` frames."""
+def ring_points_json(inside: pd.DataFrame, ring: pd.DataFrame) -> bytes:
+    """Targets inside the band (blue) and the prospects ring beyond it (orange) as static JSON for `ring_deck`.
+
+    Each of ``inside`` and ``ring`` (``lat, lon`` frames) is thinned to half of
+    `MAX_POINTS`. Rows carry ``position`` ([lon, lat], 5 decimals), ``colour``
+    and ``tooltip``: no identifier leaves the server.
+    """
     inside, ring = thin(inside, MAX_POINTS // 2), thin(ring, MAX_POINTS // 2)
-    data = pd.concat([_points(inside, pd.Series([INSIDE_COLOUR] * len(inside)),
-                              pd.Series(["inside the band"] * len(inside))),
-                      _points(ring, pd.Series([RING_COLOUR] * len(ring)),
-                              pd.Series(["prospects ring"] * len(ring)))], ignore_index=True)
-    layer = pdk.Layer("ScatterplotLayer", id="ring", data=data, get_position="position", get_fill_color="colour",
-                      get_radius=5, radius_min_pixels=1.5, radius_max_pixels=4, opacity=0.8, pickable=True)
+    both = pd.concat([inside[["lat", "lon"]], ring[["lat", "lon"]]], ignore_index=True)
+    return records_json({
+        "position": np.round(both[["lon", "lat"]].to_numpy(float), 5).tolist(),
+        "colour": [INSIDE_COLOUR] * len(inside) + [RING_COLOUR] * len(ring),
+        "tooltip": ["inside the band"] * len(inside) + ["prospects ring"] * len(ring)})
+
+
+def ring_deck(stores: pd.DataFrame, ring: pd.DataFrame, points_url: str) -> pdk.Deck:
+    """The prospects ring's map: the points of `ring_points_json` served at ``points_url``, and the stores.
+
+    The camera frames the stores and the ring (``lat, lon`` frame).
+    """
+    layer = pdk.Layer("ScatterplotLayer", id="ring", data=points_url, get_position="position",
+                      get_fill_color="colour", get_radius=5, radius_min_pixels=1.5, radius_max_pixels=4,
+                      opacity=0.8, pickable=True)
     lat = np.concatenate([stores["lat"].to_numpy(float), ring["lat"].to_numpy(float)])
     lon = np.concatenate([stores["lon"].to_numpy(float), ring["lon"].to_numpy(float)])
     return _deck([layer, _stores_layer(stores)], lat, lon)
