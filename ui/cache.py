@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,15 +45,7 @@ def publish_static(name: str, payload: bytes) -> str:
     a rerun that references the same URL sends nothing again.
     """
     digest = hashlib.sha256(payload).hexdigest()[:16]
-    rel = Path("generated") / f"{name}-{digest}.json"
-    path = STATIC_DIR / rel
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(payload)
-        tmp.replace(path)
-        _prune(path.parent)
-    return f"{STATIC_URL}/{rel.as_posix()}"
+    return _publish(Path("generated") / f"{name}-{digest}.json", lambda: payload)
 
 
 def publish_static_keyed(name: str, key: str, make: Callable[[], bytes]) -> str:
@@ -59,25 +55,64 @@ def publish_static_keyed(name: str, key: str, make: Callable[[], bytes]) -> str:
     version, or a network source and mode).
     """
     digest = hashlib.sha256(f"{name}|{key}".encode()).hexdigest()[:16]
-    rel = Path("generated") / f"{name}-k{digest}.json"
+    return _publish(Path("generated") / f"{name}-k{digest}.json", make)
+
+
+STATIC_HIGH_WATER = 400
+"""Generated files past which `prune_static` runs (each publish of a new file checks)."""
+
+
+@st.cache_resource(show_spinner=False)
+def _static_guard() -> tuple[threading.Lock, float]:
+    """The server's lock over the generated folder, and when this server first published (epoch s)."""
+    return threading.Lock(), time.time()
+
+
+def _publish(rel: Path, make: Callable[[], bytes]) -> str:
+    """Write ``make()`` at ``static/rel`` unless it is there; mark it as used by this server; its URL.
+
+    Sessions publish concurrently (often the same file): each writes its own
+    temporary file and renames it into place, so no session sees a half-written
+    or vanished file. A file found in place is touched, which keeps it from
+    `prune_static` for the life of this server.
+    """
     path = STATIC_DIR / rel
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(make())
-        tmp.replace(path)
-        _prune(path.parent)
+    lock, started = _static_guard()
+    with lock:
+        if path.exists():
+            os.utime(path)
+            return f"{STATIC_URL}/{rel.as_posix()}"
+    payload = make()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        f.write(payload)
+    with lock:
+        os.replace(tmp, path)
+        prune_static(path.parent, before=started)
     return f"{STATIC_URL}/{rel.as_posix()}"
 
 
-def _prune(folder: Path, keep: int = 300, high_water: int = 400) -> None:
-    """Keep the static folder bounded: past ``high_water`` files, drop all but the newest ``keep``."""
+def prune_static(folder: Path, *, before: float, high_water: int = STATIC_HIGH_WATER) -> int:
+    """Past ``high_water`` files, delete those not written or used since ``before`` (epoch s); how many.
+
+    A URL this server handed out (and may still hold in a cache) names a file
+    written or touched since it started, so only files left by earlier runs of
+    the server go: the folder stays bounded across restarts and no page of the
+    running server loses a layer.
+    """
     files = list(folder.glob("*.json"))
     if len(files) <= high_water:
-        return
-    files.sort(key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in files[keep:]:
-        old.unlink(missing_ok=True)
+        return 0
+    gone = 0
+    for old in files + list(folder.glob(".*.tmp")):      # and writes a crash left behind
+        try:
+            if old.stat().st_mtime < before:
+                old.unlink()
+                gone += 1
+        except FileNotFoundError:
+            continue
+    return gone
 
 
 @st.cache_resource(show_spinner="Loading the road network…", max_entries=6)
