@@ -95,28 +95,37 @@ def _close(manager, session) -> None:
 def test_expired_closed_sessions_are_dropped_without_a_new_visit():
     import weakref
 
-    class Session:                                 # what the store reads of an AppSession: its id
-        id = "closed-tab"
+    shut: list[str] = []
+
+    class Session:                                 # what the store and the reaper use of an AppSession
+        def __init__(self, id_: str) -> None:
+            self.id = id_
+
+        def shutdown(self) -> None:                # frees its downloads, dataframe sources, uploads
+            shut.append(self.id)
 
     manager = _session_manager(ttl_s=0)            # the reconnection time has passed at once
-    session = Session()
+    session = Session("closed-tab")
     session.me = session                           # a cycle, as a real session's objects
     alive = weakref.ref(session)
     _close(manager, session)
     del session
     assert alive() is not None                     # Streamlit's store still holds it
     assert memory.reap_closed_sessions(manager) == 0
+    assert shut == ["closed-tab"]
     memory.collect_and_trim()
     assert alive() is None
+    assert memory.reap_closed_sessions(manager) == 0 and shut == ["closed-tab"]   # shut down once
 
 
 def test_closed_sessions_within_their_ttl_are_kept_for_a_reconnect():
     from types import SimpleNamespace
 
     manager = _session_manager(ttl_s=120)
-    _close(manager, SimpleNamespace(id="closed-tab"))
+    session = SimpleNamespace(id="closed-tab", shutdown=lambda: pytest.fail("a resumable session was shut down"))
+    _close(manager, session)
     assert memory.reap_closed_sessions(manager) == 1
-    assert manager.get_session_info("closed-tab") is not None
+    assert manager.get_session_info("closed-tab").session is session
 
 
 def test_another_session_manager_is_left_alone():
@@ -151,3 +160,22 @@ def test_a_fall_in_the_session_count_trims_at_once():
 def test_without_a_fall_it_trims_every_interval():
     assert _run_trimmer([3] * 10, every_s=3 * POLL) == 3
     assert _run_trimmer([None] * 10, every_s=3 * POLL) == 3
+
+
+def test_a_failing_teardown_does_not_stop_the_others(caplog):
+    from types import SimpleNamespace
+
+    shut, now = [], [0.0]
+
+    def broken() -> None:
+        raise RuntimeError("teardown failed")
+
+    manager = _session_manager(ttl_s=60)
+    manager._session_storage._cache._timer = lambda: now[0]     # the store's clock, moved by the test
+    _close(manager, SimpleNamespace(id="a", shutdown=broken))
+    _close(manager, SimpleNamespace(id="b", shutdown=lambda: shut.append("b")))
+    now[0] = 61.0                                                # both reconnection times have passed
+    with caplog.at_level("WARNING", logger=memory.__name__):
+        assert memory.reap_closed_sessions(manager) == 0
+    assert shut == ["b"]
+    assert "could not shut down expired session a" in caplog.text

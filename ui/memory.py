@@ -14,9 +14,11 @@ libraries it only collects.
 
 Streamlit keeps a closed session for ``server.disconnectedSessionTTL`` seconds
 (120 by default) so that a reconnecting tab gets it back, but removes it from
-its store only when the store is next written: on an idle server, never.
-`reap_closed_sessions` removes the expired ones, so memory goes back one TTL
-after the last tab closed, without waiting for a new visitor.
+its store only when the store is next written (on an idle server, never), and
+then without shutting it down, so the runtime keeps its download files and
+dataframe sources. `reap_closed_sessions` removes the expired ones and shuts
+them down, so memory goes back one TTL after the last tab closed, without
+waiting for a new visitor.
 
 `bench/bench_load.py` measures the effect (server memory after ten sessions
 have closed, against its warm level).
@@ -27,10 +29,13 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import logging
 import threading
 from collections.abc import Callable
 
 import streamlit as st
+
+_LOG = logging.getLogger(__name__)
 
 TRIM_EVERY_S = 60.0
 """Seconds between two trims at the latest: each costs tens of milliseconds (the full collection) on the demo's heap."""
@@ -66,30 +71,41 @@ def collect_and_trim() -> bool:
 
 
 def reap_closed_sessions(manager: object) -> int | None:
-    """Drop the closed sessions whose reconnection time has passed; the number of sessions held after.
+    """Shut down the closed sessions whose reconnection time has passed; the number of sessions held after.
 
     Parameters
     ----------
     manager : streamlit.runtime.websocket_session_manager.WebsocketSessionManager
         The server's session manager. Its store of closed sessions is a TTL
-        cache (``server.disconnectedSessionTTL`` seconds) that reaps expired
-        entries on a length query; the query is made under the manager's own
-        storage lock, as Streamlit's writes to that store are.
+        cache (``server.disconnectedSessionTTL`` seconds) that Streamlit reaps
+        only when it next writes to it, and then without shutting the sessions
+        down: their download files, dataframe sources and uploads stay in the
+        runtime's managers. Here the expired ones are removed under the
+        manager's own storage lock (as Streamlit's writes to that store are)
+        and shut down as `close_session` shuts down a stored session.
 
     Returns
     -------
     int or None
         Open plus closed-but-resumable sessions, or None when this Streamlit
-        keeps its sessions differently (then nothing is dropped).
+        keeps its sessions differently (then nothing is touched).
     """
     try:
         active = manager._active_session_info_by_id
         store = manager._session_storage._cache
         lock = manager._storage_lock
+        expire = store.expire
     except AttributeError:
         return None
     with lock:
-        return len(active) + len(store)
+        expired = [info.session for _, info in expire()]
+        held = len(active) + len(store)
+    for session in expired:
+        try:
+            session.shutdown()
+        except Exception:  # noqa: BLE001 — one session's teardown must not stop the others' or the trimmer
+            _LOG.warning("could not shut down expired session %s", getattr(session, "id", "?"), exc_info=True)
+    return held
 
 
 def server_session_count() -> int | None:
