@@ -106,7 +106,14 @@ def report_probes(probes: dict[str, dict]) -> None:
     """Print the probe's readings (garbage collected, C heap trimmed) and the object types that grew."""
     for when, p in probes.items():
         print(f"probe {when}: RSS {p['rss_mb']:.0f} MB after gc, {p['rss_trimmed_mb']:.0f} MB after "
-              f"malloc_trim; {p['objects']:,} objects, {p['threads']} threads")
+              f"malloc_trim; {p['objects']:,} objects, {p['threads']} threads, "
+              f"{p.get('py_blocks', 0):,} Python blocks")
+        if p.get("heap"):
+            print("  glibc heap (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in p["heap"].items()))
+        if p.get("arrow"):
+            a = p["arrow"]
+            print(f"  pyarrow {a['backend']}: {a['allocated_mb']:.0f} MB allocated (peak {a['max_mb']:.0f}); "
+                  f"RSS {a['rss_before_mb']:.0f} -> {a['rss_after_mb']:.0f} MB after release_unused")
         print("  live: " + ", ".join(f"{k} {v:,}" for k, v in p.get("watched", {}).items()))
         for chain in p.get("holders", []):
             print(f"  held: {chain}")

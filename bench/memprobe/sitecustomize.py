@@ -46,6 +46,35 @@ def _holders(objects: list, kind: str, depth: int = 3) -> list[str]:
     return chains[:12]
 
 
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+                 "fordblks", "keepcost")]
+
+
+def _mallinfo() -> dict:
+    """The C heap (glibc): MB in use, free in the heap (fragments malloc_trim cannot return), mmapped."""
+    try:
+        f = ctypes.CDLL("libc.so.6").mallinfo2
+    except (OSError, AttributeError):
+        return {}
+    f.restype = _MallInfo2
+    m = f()
+    return {"in_use_mb": m.uordblks / 1e6, "free_mb": m.fordblks / 1e6, "mmapped_mb": m.hblkhd / 1e6}
+
+
+def _arrow_release() -> dict:
+    """PyArrow's pool (mimalloc or jemalloc, not glibc): bytes held, and RSS after it releases unused memory."""
+    if "pyarrow" not in sys.modules:
+        return {}
+    pool = sys.modules["pyarrow"].default_memory_pool()
+    out = {"backend": pool.backend_name, "allocated_mb": pool.bytes_allocated() / 1e6,
+           "max_mb": pool.max_memory() / 1e6, "rss_before_mb": _rss_mb()}
+    pool.release_unused()
+    out["rss_after_mb"] = _rss_mb()
+    return out
+
+
 def _report(signum, frame) -> None:  # noqa: ANN001, ARG001 — a signal handler's signature
     gc.collect()
     before = _rss_mb()
@@ -54,7 +83,9 @@ def _report(signum, frame) -> None:  # noqa: ANN001, ARG001 — a signal handler
     objects = gc.get_objects()
     kinds = collections.Counter(type(o).__qualname__ for o in objects)
     watched = {k: kinds.get(k, 0) for k in WATCHED}
-    line = {"watched": watched, "holders": _holders(objects, "AppSession") if watched["AppSession"] > 1 else [],
+    heap = _mallinfo()
+    arrow = _arrow_release()
+    line = {"watched": watched, "heap": heap, "arrow": arrow, "py_blocks": sys.getallocatedblocks(), "holders": _holders(objects, "AppSession") if watched["AppSession"] > 1 else [],
             "rss_mb": before, "rss_trimmed_mb": after, "trim_returned": int(trimmed),
             "objects": len(objects),
             "threads": len(os.listdir("/proc/self/task")), "top": kinds.most_common(40)}
