@@ -179,13 +179,3 @@ def test_a_failing_teardown_does_not_stop_the_others(caplog):
         assert memory.reap_closed_sessions(manager) == 0
     assert shut == ["b"]
     assert "could not shut down expired session a" in caplog.text
-
-
-@glibc
-def test_the_server_caps_its_malloc_arenas():
-    assert memory.limit_arenas() is True
-
-
-def test_without_mallopt_nothing_is_capped(monkeypatch):
-    monkeypatch.setattr(memory.ctypes.util, "find_library", lambda name: None)
-    assert memory.limit_arenas() is False

@@ -10,9 +10,7 @@ a full garbage collection (a dropped session is a web of reference cycles that
 only a full collection frees, and an idle server allocates too little to
 trigger one) and then glibc's ``malloc_trim(0)``, which returns whole free
 pages to the system (it never moves or frees live objects). On other C
-libraries it only collects. At its start it caps glibc's malloc arenas
-(`limit_arenas`): freed fragments spread over many per-thread arenas are what
-a trim cannot return.
+libraries it only collects.
 
 Streamlit keeps a closed session for ``server.disconnectedSessionTTL`` seconds
 (120 by default) so that a reconnecting tab gets it back, but removes it from
@@ -55,28 +53,6 @@ def _malloc_trim() -> ctypes._CFuncPtr | None:
         return ctypes.CDLL(name).malloc_trim
     except (OSError, AttributeError):
         return None
-
-
-M_ARENA_MAX = -8
-"""glibc's ``mallopt`` parameter for the number of malloc arenas (``<malloc.h>``)."""
-
-ARENAS = 2
-"""Malloc arenas for the server: glibc's default (8 per core) spreads the sessions' threads over many
-arenas whose freed fragments no trim can return; 2 is the usual setting for Python web servers."""
-
-
-def limit_arenas(arenas: int = ARENAS) -> bool:
-    """Cap glibc's malloc arenas (``mallopt(M_ARENA_MAX)``); False where the C library has no ``mallopt``.
-
-    Effective for arenas not yet created: call it at the server's first run,
-    before the sessions' threads start.
-    """
-    name = ctypes.util.find_library("c")
-    try:
-        mallopt = ctypes.CDLL(name).mallopt if name else None
-    except (OSError, AttributeError):
-        mallopt = None
-    return bool(mallopt and mallopt(M_ARENA_MAX, int(arenas)) == 1)
 
 
 def trim_heap() -> bool:
@@ -159,7 +135,6 @@ def _trim_forever(stop: threading.Event, every_s: float, poll_s: float,
 @st.cache_resource(show_spinner=False)
 def heap_trimmer(every_s: float = TRIM_EVERY_S, poll_s: float = POLL_S) -> threading.Event:
     """Start the server's one collecting and trimming thread (once per process); the returned event stops it."""
-    limit_arenas()
     stop = threading.Event()
     threading.Thread(target=_trim_forever, args=(stop, every_s, poll_s, server_session_count,
                                                  collect_and_trim),
