@@ -23,8 +23,7 @@ from geo.targeting.forecast import Forecast
 from geo.targeting.reach import ReachIndex
 from geo.targeting.targets import OfferWindow
 from geo.workspace import open_workspace
-from ui import engine
-from ui.cache import publish_static
+from ui import cache, engine
 from ui.selection import Selection
 
 ASSIGN_BY = ("Nearest store", "Huff (store-choice probabilities)")
@@ -199,7 +198,7 @@ def prospects_section(index: ReachIndex, sel: Selection, limit: float, *, root: 
     customers = index.audience.customers
     inside = customers.iloc[index.rows[index.value <= limit]][["lat", "lon"]]
     ring = customers.iloc[index.rows[prospects.in_ring(index.value, limit, delta)]][["lat", "lon"]]
-    url = publish_static("ring", ring_points_json(inside, ring))
+    url = cache.publish_static("ring", ring_points_json(inside, ring))
     st.pydeck_chart(ring_deck(sel.chosen_stores(), ring, url), height=420, key="reach_ring_map")
     return delta if add else None
 

@@ -83,9 +83,9 @@ def _report(signum, frame) -> None:  # noqa: ANN001, ARG001 — a signal handler
     objects = gc.get_objects()
     kinds = collections.Counter(type(o).__qualname__ for o in objects)
     watched = {k: kinds.get(k, 0) for k in WATCHED}
-    heap = _mallinfo()
-    arrow = _arrow_release()
-    line = {"watched": watched, "heap": heap, "arrow": arrow, "py_blocks": sys.getallocatedblocks(), "holders": _holders(objects, "AppSession") if watched["AppSession"] > 1 else [],
+    line = {"watched": watched, "heap": _mallinfo(), "arrow": _arrow_release(),
+            "py_blocks": sys.getallocatedblocks(),
+            "holders": _holders(objects, "AppSession") if watched["AppSession"] > 1 else [],
             "rss_mb": before, "rss_trimmed_mb": after, "trim_returned": int(trimmed),
             "objects": len(objects),
             "threads": len(os.listdir("/proc/self/task")), "top": kinds.most_common(40)}
